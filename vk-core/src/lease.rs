@@ -1,0 +1,1 @@
+//! The node Lease in `kube-node-lease`, renewed on a timer.

@@ -1,0 +1,1 @@
+//! Registration of the virtual Node and its status (server-side apply).

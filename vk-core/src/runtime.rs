@@ -1,0 +1,1 @@
+//! The runtime builder that ties node, lease and pod controller together.

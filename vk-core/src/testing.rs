@@ -1,0 +1,1 @@
+//! Test kit: an in-process fake Kubernetes API server and a MockProvider.

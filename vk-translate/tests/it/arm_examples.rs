@@ -1,0 +1,1 @@
+//! Every container group in ../shared/aci-spec examples deserializes and round-trips.
