@@ -104,7 +104,7 @@ impl ProviderError {
 // === Inputs ===
 
 /// Namespace and name of a pod: the key the runtime and providers share.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PodKey {
     /// The pod's namespace.
     pub namespace: String,
@@ -386,7 +386,9 @@ pub trait Provider: Send + Sync + 'static {
     /// A container's logs.
     async fn logs(&self, key: &PodKey, container: &str, opts: &LogOptions) -> Result<LogStream> {
         let _ = (key, container, opts);
-        Err(ProviderError::unsupported("this provider does not serve container logs"))
+        Err(ProviderError::unsupported(
+            "this provider does not serve container logs",
+        ))
     }
 
     /// Run `command` in a container and return its exit code.
@@ -398,13 +400,17 @@ pub trait Provider: Send + Sync + 'static {
         io: ExecIo,
     ) -> Result<i32> {
         let _ = (key, container, command, io);
-        Err(ProviderError::unsupported("this provider does not support exec"))
+        Err(ProviderError::unsupported(
+            "this provider does not support exec",
+        ))
     }
 
     /// Attach to a container's main process and return its exit code when it ends.
     async fn attach(&self, key: &PodKey, container: &str, io: ExecIo) -> Result<i32> {
         let _ = (key, container, io);
-        Err(ProviderError::unsupported("this provider does not support attach"))
+        Err(ProviderError::unsupported(
+            "this provider does not support attach",
+        ))
     }
 
     /// Forward one connection to `port` in the pod.
@@ -417,7 +423,9 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Resource statistics of every running pod, for `kubectl top` and metrics-server.
     async fn stats(&self) -> Result<Vec<PodStats>> {
-        Err(ProviderError::unsupported("this provider does not report statistics"))
+        Err(ProviderError::unsupported(
+            "this provider does not report statistics",
+        ))
     }
 }
 
