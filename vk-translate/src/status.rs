@@ -98,6 +98,13 @@ pub fn pod_status(group: &ContainerGroup, pod: &Pod, now: Timestamp) -> PodStatu
         .or_else(|| group.properties.restart_policy.clone())
         .unwrap_or(RestartPolicy::Always);
     let outcome = phase(group, &init_containers, &containers, &restart_policy);
+    let mut containers = containers;
+    if matches!(outcome.phase, SUCCEEDED | FAILED) {
+        // A finished pod serves nothing, whatever a stale instance view still says.
+        for status in &mut containers {
+            status.ready = false;
+        }
+    }
 
     let ip = group
         .properties

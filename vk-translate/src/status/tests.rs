@@ -334,6 +334,11 @@ fn stopped_group_should_fail_unless_every_container_exited_zero() {
     let status = pod_status(&stopped, &pod(&["a"], &[], "Always"), now());
     assert_eq!(status.phase.as_deref(), Some("Failed"));
     assert_eq!(status.reason.as_deref(), Some("Stopped"));
+    assert!(
+        !only_container(&status).ready,
+        "a stopped group's stale Running is not ready"
+    );
+    assert_eq!(condition(&status, "Ready").status, "False");
     let done = group_with_state("Stopped", json!([exited("a", 0)]));
     assert_eq!(
         pod_status(&done, &pod(&["a"], &[], "Never"), now())
