@@ -72,10 +72,12 @@ fn probe(
         let Some(port) = port.filter(|p| (1..=65535).contains(p)) else {
             findings.invalid(
                 format!("{field}.httpGet.port"),
-                format!(
-                    "port {:?} is not a port number nor a named port of the container",
-                    get.port
-                ),
+                match &get.port {
+                    IntOrString::Int(port) => format!("{port} is not a port number"),
+                    IntOrString::String(name) => {
+                        format!("{name:?} is not a port number nor a named port of the container")
+                    }
+                },
             );
             return None;
         };
