@@ -5,3 +5,6 @@ mod arm_examples;
 
 // Pod -> ContainerGroup on the shared examples and realistic pods (insta snapshots).
 mod translate_snapshots;
+
+// Properties over generated pods (proptest).
+mod translate_properties;
