@@ -4,6 +4,11 @@
 #![deny(missing_docs)]
 
 pub mod container_group;
+pub mod status;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// The ARM api-version of the ACI model in [`container_group`].
 pub const API_VERSION: &str = "2025-09-01";
