@@ -5,3 +5,11 @@
 mod crud;
 // list and watch: resourceVersion resumption, 410, bookmarks, selectors.
 mod watch;
+// Server-side apply with two field managers.
+mod apply;
+// TokenRequest, TokenReview, SubjectAccessReview and authentication.
+mod auth;
+// Fault injection and counters.
+mod knobs;
+// Real kubectl against the fake, including logs through the kubelet proxy.
+mod kubectl;
