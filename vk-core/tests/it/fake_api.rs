@@ -13,3 +13,9 @@ mod auth;
 mod knobs;
 // Real kubectl against the fake, including logs through the kubelet proxy.
 mod kubectl;
+// A tiny HTTPS kubelet for the proxy tests.
+mod kubelet_stub;
+// The kubelet proxy: upgrades spliced through, node proxy, errors.
+mod proxy;
+// HTTPS with the fake cluster CA.
+mod tls;

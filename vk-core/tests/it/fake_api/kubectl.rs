@@ -2,20 +2,15 @@
 //! through the proxy to a tiny test kubelet that checks the API server's client
 //! certificate.
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::time::{Duration, timeout};
 use vk_core::testing::FakeApiServer;
+
+use super::kubelet_stub::{create_node, test_kubelet};
 
 const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -77,27 +72,6 @@ spec:
   - name: c
     image: busybox
 ";
-
-async fn create_node(server: &FakeApiServer, name: &str, port: u16) {
-    let node: Node = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {"type": "virtual-kubelet"}},
-    }))
-    .unwrap();
-    let nodes: Api<Node> = Api::all(server.client());
-    nodes.create(&PostParams::default(), &node).await.unwrap();
-    let status = json!({"status": {
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
-        "conditions": [{"type": "Ready", "status": "True"}],
-        "nodeInfo": {"kubeletVersion": "v1.33.0-vk", "osImage": "mock", "kernelVersion": "n/a",
-                     "containerRuntimeVersion": "mock://1", "architecture": "amd64", "bootID": "",
-                     "machineID": "", "kubeProxyVersion": "", "operatingSystem": "linux", "systemUUID": ""},
-    }});
-    nodes
-        .patch_status(name, &Default::default(), &kube::api::Patch::Merge(status))
-        .await
-        .unwrap();
-}
 
 async fn get_apply_delete(version: &str) {
     let server = FakeApiServer::start().await;
@@ -191,92 +165,6 @@ async fn kubectl_get_pods_watch_should_print_a_new_pod() {
     .unwrap_or_else(|_| panic!("kubectl -w did not print the new pod: {seen:?}"));
     assert!(seen[0].starts_with("NAME"), "{seen:?}");
     child.kill().await.unwrap();
-}
-
-/// What the test kubelet saw: request target and whether the client certificate was the
-/// API server's kubelet client certificate.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(String, bool)>>>);
-
-/// A tiny HTTPS kubelet answering `/containerLogs` and requiring a client certificate from
-/// the fake cluster CA.
-async fn test_kubelet(server: &FakeApiServer) -> (u16, Seen) {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    let ca_pem = server.kubelet_client_ca_pem();
-    let ca = rustls_pemfile::certs(&mut ca_pem.as_bytes())
-        .next()
-        .unwrap()
-        .unwrap();
-    roots.add(ca).unwrap();
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Seen::default();
-    let record = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            let record = record.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let cn_ok = tls
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .is_some_and(|c| {
-                        c.windows(b"kube-apiserver-kubelet-client".len())
-                            .any(|w| w == b"kube-apiserver-kubelet-client")
-                    });
-                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let record = record.clone();
-                    async move {
-                        let target = req.uri().to_string();
-                        record.0.lock().unwrap().push((target.clone(), cn_ok));
-                        let body = if target.starts_with("/containerLogs/default/web/c") {
-                            "hello from the kubelet\nsecond line\n"
-                        } else {
-                            "not found\n"
-                        };
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                            Bytes::from(body),
-                        )))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), svc)
-                    .await;
-            });
-        }
-    });
-    (port, seen)
 }
 
 async fn logs_through_proxy(version: &str) {
