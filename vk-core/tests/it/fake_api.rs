@@ -19,3 +19,5 @@ mod kubelet_stub;
 mod proxy;
 // HTTPS with the fake cluster CA.
 mod tls;
+// The optional Deployment/ReplicaSet controllers and scheduler.
+mod controllers;
