@@ -78,6 +78,8 @@ pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
         };
     }
 
+    // Adopted pods read their status from the provider once, like freshly created ones.
+    let mut fresh = false;
     if !state.created {
         let adopted = lock(&inner.adopted).remove(key);
         if let Some(adopted) = adopted {
@@ -85,14 +87,14 @@ pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
                 tracing::debug!(pod = %key, "adopted from the provider");
                 state.created = true;
                 state.spec_hash = hash_of(&pod.spec);
-                save(inner, key, state.clone());
-                return sync_status(inner, &pod, &mut state, true).await;
-            }
-            let old = minimal_pod(key, adopted.uid.clone());
-            if let Err(e) = delete_in_provider(inner, &old).await {
-                tracing::warn!(pod = %key, error = ?e, "deleting a stale provider pod failed");
-                lock(&inner.adopted).insert(key.clone(), adopted);
-                return Some(retry(inner, key, &mut state));
+                fresh = true;
+            } else {
+                let old = minimal_pod(key, adopted.uid.clone());
+                if let Err(e) = delete_in_provider(inner, &old).await {
+                    tracing::warn!(pod = %key, error = ?e, "deleting a stale provider pod failed");
+                    lock(&inner.adopted).insert(key.clone(), adopted);
+                    return Some(retry(inner, key, &mut state));
+                }
             }
         }
     }
@@ -117,7 +119,7 @@ pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
     }
 
     let requeue = if state.created {
-        update_and_sync(inner, key, &pod, &mut state).await
+        update_and_sync(inner, key, &pod, &mut state, fresh).await
     } else if is_terminal(&pod) {
         // Finished before the runtime saw it (or before a restart): nothing to run.
         None
@@ -245,6 +247,7 @@ async fn update_and_sync(
     key: &PodKey,
     pod: &Arc<Pod>,
     state: &mut PodState,
+    fresh: bool,
 ) -> Requeue {
     let spec_hash = hash_of(&pod.spec);
     if spec_hash != state.spec_hash {
@@ -282,7 +285,7 @@ async fn update_and_sync(
             }
         }
     }
-    sync_status(inner, pod, state, false).await
+    sync_status(inner, pod, state, fresh).await
 }
 
 /// Bring the API status in line with the provider's.
