@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
-use tokio::time::Duration;
+use tokio::time::{Duration, Instant};
 
 use super::status::{self, PodFailure};
 use super::{CallError, Inner, PodState, lock};
@@ -113,6 +113,14 @@ pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
     if pod.metadata.deletion_timestamp.is_some() {
         return delete(inner, key, &pod, state).await;
     }
+    // A retry is scheduled: changes seen meanwhile (often our own status write) wait for it.
+    if let Some(at) = state.not_before {
+        if at > Instant::now() {
+            save(inner, key, state);
+            return None;
+        }
+        state.not_before = None;
+    }
     if state.failed {
         save(inner, key, state);
         return None;
@@ -136,8 +144,20 @@ fn save(inner: &Inner, key: &PodKey, state: PodState) {
 
 /// Count a failure and return the backoff delay.
 fn retry(inner: &Inner, key: &PodKey, state: &mut PodState) -> Duration {
-    let d = inner.backoff(key, state.attempts);
+    retry_hinted(inner, key, state, None)
+}
+
+/// Count a failure and return the delay: the provider's hint, else the backoff. Until then
+/// watch events for the pod do not cut the wait short.
+fn retry_hinted(
+    inner: &Inner,
+    key: &PodKey,
+    state: &mut PodState,
+    hint: Option<Duration>,
+) -> Duration {
+    let d = hint.unwrap_or_else(|| inner.backoff(key, state.attempts));
     state.attempts = state.attempts.saturating_add(1);
+    state.not_before = Some(Instant::now() + d);
     save(inner, key, state.clone());
     d
 }
@@ -237,8 +257,7 @@ async fn wait(
     if !visible && write_status(inner, pod, state, desired).await.is_err() {
         tracing::debug!(pod = %key, "writing the pending reason failed");
     }
-    let backoff = retry(inner, key, state);
-    Some(failure.retry_after().unwrap_or(backoff))
+    Some(retry_hinted(inner, key, state, failure.retry_after()))
 }
 
 /// Push spec changes to the provider, then sync status.
@@ -279,8 +298,7 @@ async fn update_and_sync(
                     // The backend cannot make this change; the running pod stays as it is.
                     state.spec_hash = spec_hash;
                 } else {
-                    let backoff = retry(inner, key, state);
-                    return Some(failure.retry_after().unwrap_or(backoff));
+                    return Some(retry_hinted(inner, key, state, failure.retry_after()));
                 }
             }
         }
@@ -402,8 +420,7 @@ async fn delete(inner: &Inner, key: &PodKey, pod: &Arc<Pod>, mut state: PodState
             format!("{}: {}", failure.reason(), failure.message()),
             "Delete",
         );
-        let backoff = retry(inner, key, &mut state);
-        return Some(failure.retry_after().unwrap_or(backoff));
+        return Some(retry_hinted(inner, key, &mut state, failure.retry_after()));
     }
     state.created = false;
     let params = DeleteParams {

@@ -85,6 +85,8 @@ pub(crate) struct PodState {
     pub(crate) status_hash: u64,
     /// Consecutive failures, for the backoff.
     pub(crate) attempts: u32,
+    /// When the scheduled retry is due.
+    pub(crate) not_before: Option<time::Instant>,
 }
 
 /// A provider call that did not succeed.

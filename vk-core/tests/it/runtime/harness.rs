@@ -54,7 +54,12 @@ impl TestProvider {
     }
 
     pub fn count(&self, op: &str) -> usize {
-        self.calls.lock().unwrap().iter().filter(|(o, _)| *o == op).count()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(o, _)| *o == op)
+            .count()
     }
 
     pub fn count_for(&self, op: &str, key: &PodKey) -> usize {

@@ -34,12 +34,22 @@ async fn node_should_register_ready_with_labels_taint_and_a_renewing_lease() {
     let taint = &node.spec.as_ref().unwrap().taints.as_ref().unwrap()[0];
     assert_eq!(taint.key, "virtual-kubelet.io/provider");
     assert_eq!(taint.value.as_deref(), Some("test"));
-    for c in ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"] {
+    for c in [
+        "MemoryPressure",
+        "DiskPressure",
+        "PIDPressure",
+        "NetworkUnavailable",
+    ] {
         assert_eq!(condition(&node, c).as_deref(), Some("False"), "{c}");
     }
     let status = node.status.unwrap();
     assert_eq!(
-        status.daemon_endpoints.unwrap().kubelet_endpoint.unwrap().port,
+        status
+            .daemon_endpoints
+            .unwrap()
+            .kubelet_endpoint
+            .unwrap()
+            .port,
         10250
     );
 
@@ -50,7 +60,10 @@ async fn node_should_register_ready_with_labels_taint_and_a_renewing_lease() {
     .await;
     let owner = &first.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("Node", NODE));
-    assert_eq!(first.spec.as_ref().unwrap().lease_duration_seconds, Some(40));
+    assert_eq!(
+        first.spec.as_ref().unwrap().lease_duration_seconds,
+        Some(40)
+    );
     let renewed_at = first.spec.unwrap().renew_time;
     eventually("the lease to be renewed", || async {
         let l = leases.get_opt(NODE).await.unwrap()?;

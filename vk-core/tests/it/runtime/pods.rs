@@ -2,18 +2,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use tokio::time::Duration;
 use vk_core::ProviderError;
 use vk_core::testing::FakeApiServer;
 
-use super::harness::{
-    TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase,
-};
+use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
 
 async fn events_for(api: &FakeApiServer, name: &str) -> Vec<Event> {
     Api::<Event>::namespaced(api.client(), "default")
@@ -22,9 +20,7 @@ async fn events_for(api: &FakeApiServer, name: &str) -> Vec<Event> {
         .unwrap()
         .items
         .into_iter()
-        .filter(|e| {
-            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-        })
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .collect()
 }
 
@@ -55,7 +51,11 @@ async fn bound_pod_should_be_created_and_running_in_the_api() {
         assert!(status.container_statuses.unwrap()[0].ready);
         wait_event(&api, "web", "ProviderCreateSuccess").await;
         assert_eq!(provider.count_for("create", &key("web")), 1);
-        assert!(rt.store.get(&kube::runtime::reflector::ObjectRef::new("web").within("default")).is_some());
+        assert!(
+            rt.store
+                .get(&kube::runtime::reflector::ObjectRef::new("web").within("default"))
+                .is_some()
+        );
         rt.stop().await;
     }
 }
@@ -125,7 +125,10 @@ async fn unsupported_pod_should_fail_with_the_providers_message_and_an_event() {
     let p = wait_phase(&api, "gpu", "Failed").await;
     let status = p.status.unwrap();
     assert_eq!(status.reason.as_deref(), Some("ProviderUnsupported"));
-    assert_eq!(status.message.as_deref(), Some("GPU type K80 is not offered"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("GPU type K80 is not offered")
+    );
     let ev = wait_event(&api, "gpu", "ProviderCreateFailed").await;
     assert_eq!(ev.type_.as_deref(), Some("Warning"));
     assert!(ev.note.unwrap().contains("GPU type K80 is not offered"));
@@ -168,11 +171,13 @@ async fn transient_failure_should_stay_pending_with_the_reason_then_run() {
     let failures = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let seen = failures.clone();
     provider.on_create(move |_| {
-        (seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 3).then(|| {
-            ProviderError::transient("QuotaExceeded", "regional core quota reached")
-        })
+        (seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 3)
+            .then(|| ProviderError::transient("QuotaExceeded", "regional core quota reached"))
     });
-    let rt = start(builder(&api, provider.clone()));
+    let rt = start(
+        builder(&api, provider.clone())
+            .retry_backoff(Duration::from_millis(200), Duration::from_secs(1)),
+    );
     bind(&api, &pod("web")).await;
     let pods: Api<Pod> = Api::namespaced(api.client(), "default");
     eventually("the reason to show while pending", || async {
@@ -183,7 +188,11 @@ async fn transient_failure_should_stay_pending_with_the_reason_then_run() {
     })
     .await;
     let p = wait_phase(&api, "web", "Running").await;
-    assert_eq!(p.status.unwrap().reason, None, "the pending reason is cleared");
+    assert_eq!(
+        p.status.unwrap().reason,
+        None,
+        "the pending reason is cleared"
+    );
     assert_eq!(provider.count("create"), 4);
     rt.stop().await;
 }
@@ -212,10 +221,13 @@ async fn referenced_secrets_and_configmaps_should_reach_the_provider() {
     bind(&api, &p).await;
     // The secret is missing: the pod waits with the kubelet's reason.
     let pods: Api<Pod> = Api::namespaced(api.client(), "default");
-    eventually("CreateContainerConfigError while the secret is missing", || async {
-        let s = pods.get("app").await.unwrap().status?;
-        (s.reason.as_deref() == Some("CreateContainerConfigError")).then_some(())
-    })
+    eventually(
+        "CreateContainerConfigError while the secret is missing",
+        || async {
+            let s = pods.get("app").await.unwrap().status?;
+            (s.reason.as_deref() == Some("CreateContainerConfigError")).then_some(())
+        },
+    )
     .await;
     assert_eq!(provider.count("create"), 0);
 
@@ -254,7 +266,10 @@ async fn referenced_secrets_and_configmaps_should_reach_the_provider() {
         b"hunter2"
     );
     assert!(!res.secrets.contains_key("maybe"), "optional and missing");
-    assert_eq!(res.config_maps["settings"].data.as_ref().unwrap()["MODE"], "prod");
+    assert_eq!(
+        res.config_maps["settings"].data.as_ref().unwrap()["MODE"],
+        "prod"
+    );
     assert!(!res.service_account_tokens["token/token"].is_empty());
     rt.stop().await;
 }
@@ -266,7 +281,11 @@ async fn spec_change_should_be_pushed_with_update_pod() {
     let rt = start(builder(&api, provider.clone()));
     bind(&api, &pod("web")).await;
     wait_phase(&api, "web", "Running").await;
-    assert_eq!(provider.count("update"), 0, "status writes are not spec changes");
+    assert_eq!(
+        provider.count("update"),
+        0,
+        "status writes are not spec changes"
+    );
     let pods: Api<Pod> = Api::namespaced(api.client(), "default");
     pods.patch(
         "web",

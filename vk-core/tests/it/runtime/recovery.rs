@@ -6,9 +6,7 @@ use kube::api::{Api, DeleteParams};
 use tokio::time::Duration;
 use vk_core::testing::FakeApiServer;
 
-use super::harness::{
-    TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase,
-};
+use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
 
 #[tokio::test]
 async fn restarted_runtime_should_adopt_without_duplicate_creates_or_deletes() {
@@ -57,7 +55,10 @@ async fn orphaned_provider_pod_should_be_deleted_after_the_grace_period() {
     let rt = start(builder(&api, provider.clone()).orphan_grace(Duration::from_millis(800)));
     bind(&api, &pod("live")).await;
     wait_phase(&api, "live", "Running").await;
-    assert!(provider.has(&key("ghost")), "not deleted before the grace period");
+    assert!(
+        provider.has(&key("ghost")),
+        "not deleted before the grace period"
+    );
     eventually("the orphan to be deleted", || async {
         (!provider.has(&key("ghost"))).then_some(())
     })
