@@ -43,7 +43,9 @@
 //! - Tables (`kubectl get`) have the usual columns for pods, nodes and deployments and
 //!   NAME/AGE for the rest.
 pub mod fake_api;
+pub mod mock_provider;
 
 pub use fake_api::{
     AccessPolicy, AccessRequest, Counters, FakeApiError, FakeApiServer, FakeApiServerBuilder, Knobs,
 };
+pub use mock_provider::{MockCall, MockProvider, MockProviderBuilder};
