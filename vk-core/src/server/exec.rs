@@ -15,6 +15,7 @@ use super::{Error, Result, ServerState};
 use crate::provider::{ExecIo, PodKey};
 use crate::stream::remotecommand::{PROTOCOL_HEADER, Protocol, Runner, StreamOptions, serve_spdy};
 use crate::stream::spdy;
+use crate::stream::websocket::{self, WsProtocol, serve_websocket};
 
 /// Most bytes of output `/run` returns.
 const RUN_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
@@ -131,6 +132,9 @@ fn upgrade(
             .flat_map(|v| v.split(','))
             .any(|v| v.trim().eq_ignore_ascii_case(token))
     };
+    if wants("websocket") {
+        return upgrade_websocket(state, options, req, run);
+    }
     if !wants(spdy::UPGRADE) {
         return Err(Error::UpgradeRequired);
     }
@@ -174,5 +178,66 @@ fn upgrade(
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static(spdy::UPGRADE));
     headers.insert(PROTOCOL_HEADER, HeaderValue::from_static(protocol.name()));
+    Ok(response)
+}
+
+/// Answer a WebSocket upgrade (RFC 6455 server handshake) and run the channel protocol.
+fn upgrade_websocket(
+    state: &ServerState,
+    options: StreamOptions,
+    mut req: Request,
+    run: Runner,
+) -> Result<Response> {
+    let key = req
+        .headers()
+        .get("sec-websocket-key")
+        .ok_or_else(|| Error::BadRequest("missing Sec-WebSocket-Key".into()))?;
+    let accept = websocket::accept_key(key.as_bytes());
+    let offered: Vec<String> = req
+        .headers()
+        .get_all(websocket::PROTOCOL_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let protocol = if offered.is_empty() {
+        WsProtocol::Channel
+    } else {
+        WsProtocol::negotiate(offered.iter().map(String::as_str)).ok_or_else(|| {
+            Error::ProtocolNotSupported {
+                offered: offered.clone(),
+                accepted: WsProtocol::ALL.iter().map(|p| p.name()).collect(),
+            }
+        })?
+    };
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .ok_or(Error::UpgradeRequired)?;
+    let config = state.streaming.clone();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                if let Err(e) =
+                    serve_websocket(TokioIo::new(upgraded), protocol, options, config, run).await
+                {
+                    tracing::debug!(error = %e, "remotecommand websocket session failed");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "connection upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(
+        "sec-websocket-accept",
+        HeaderValue::from_str(&accept).map_err(|_| Error::BadRequest("bad key".into()))?,
+    );
+    headers.insert(
+        websocket::PROTOCOL_HEADER,
+        HeaderValue::from_static(protocol.name()),
+    );
     Ok(response)
 }

@@ -4,6 +4,7 @@
 //! sessions on top of it (protocols `channel.k8s.io` to `v5.channel.k8s.io`).
 pub mod remotecommand;
 pub mod spdy;
+pub mod websocket;
 
 #[cfg(test)]
 mod tests;

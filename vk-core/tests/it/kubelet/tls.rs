@@ -125,3 +125,52 @@ async fn exec_should_run_over_spdy_through_tls() {
     assert_eq!(status["reason"], "NonZeroExitCode");
     assert_eq!(status["details"]["causes"][0]["message"], "3");
 }
+
+#[tokio::test]
+async fn exec_should_run_over_websocket_v5_through_tls() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let pki = Pki::new("kube-apiserver-kubelet-client");
+    let (addr, _dir) = start(&pki, Arc::new(EchoProvider)).await;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(pki.client_config(true))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let mut req = format!(
+        "wss://127.0.0.1:{}/exec/default/web/c?command=cat&stdin=true&stdout=true&stderr=true",
+        addr.port()
+    )
+    .into_client_request()
+    .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "v5.channel.k8s.io, v4.channel.k8s.io".parse().unwrap(),
+    );
+    let (mut ws, res) = tokio_tungstenite::client_async(req, tls).await.unwrap();
+    assert_eq!(res.headers()["sec-websocket-protocol"], "v5.channel.k8s.io");
+    ws.send(Message::binary(b"\x00ping".to_vec()))
+        .await
+        .unwrap();
+    ws.send(Message::binary(vec![255, 0])).await.unwrap();
+    let mut stdout = Vec::new();
+    let mut status = None;
+    while let Some(m) = timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("the session answers")
+    {
+        match m.unwrap() {
+            Message::Binary(b) if b[0] == 1 => stdout.extend_from_slice(&b[1..]),
+            Message::Binary(b) if b[0] == 3 => {
+                status = Some(serde_json::from_slice::<serde_json::Value>(&b[1..]).unwrap());
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(stdout, b"ping");
+    assert_eq!(status.expect("an outcome")["status"], "Success");
+}
