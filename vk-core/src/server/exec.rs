@@ -14,8 +14,8 @@ use tokio::io::AsyncReadExt;
 use super::{Error, Result, ServerState};
 use crate::provider::{ExecIo, PodKey};
 use crate::stream::remotecommand::{PROTOCOL_HEADER, Protocol, Runner, StreamOptions, serve_spdy};
-use crate::stream::spdy;
 use crate::stream::websocket::{self, WsProtocol, serve_websocket};
+use crate::stream::{portforward, spdy};
 
 /// Most bytes of output `/run` returns.
 const RUN_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
@@ -57,14 +57,75 @@ pub(super) async fn attach(
 pub(super) async fn port_forward(
     State(state): State<ServerState>,
     Path((namespace, pod)): Path<(String, String)>,
+    mut req: Request,
 ) -> Result<Response> {
     let key = PodKey::new(namespace, pod);
     state.pod(&key)?;
-    // Refused before the upgrade so the client gets a Status it can show.
-    Err(Error::NotSupported(format!(
-        "port-forward is not supported by this virtual node (provider {})",
-        state.provider.name()
-    )))
+    if !state.port_forward {
+        // Refused before the upgrade so the client gets a Status it can show.
+        return Err(Error::NotSupported(format!(
+            "port-forward is not supported by this virtual node (provider {})",
+            state.provider.name()
+        )));
+    }
+    let spdy_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case(spdy::UPGRADE));
+    if !spdy_upgrade {
+        return Err(Error::UpgradeRequired);
+    }
+    let offered: Vec<String> = req
+        .headers()
+        .get_all(PROTOCOL_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    if !offered.is_empty()
+        && !offered
+            .iter()
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == portforward::PROTOCOL)
+    {
+        return Err(Error::ProtocolNotSupported {
+            offered,
+            accepted: vec![portforward::PROTOCOL],
+        });
+    }
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .ok_or(Error::UpgradeRequired)?;
+    let provider = state.provider.clone();
+    let forward: portforward::Forwarder = std::sync::Arc::new(move |port, io| {
+        let provider = provider.clone();
+        let key = key.clone();
+        Box::pin(async move { provider.port_forward(&key, port, io).await })
+    });
+    let config = state.streaming.clone();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                if let Err(e) =
+                    portforward::serve_spdy(TokioIo::new(upgraded), config, forward).await
+                {
+                    tracing::debug!(error = %e, "port-forward session failed");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "connection upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static(spdy::UPGRADE));
+    headers.insert(
+        PROTOCOL_HEADER,
+        HeaderValue::from_static(portforward::PROTOCOL),
+    );
+    Ok(response)
 }
 
 pub(super) async fn run(

@@ -2,6 +2,7 @@
 //!
 //! [`spdy`] is the framing and session layer; [`remotecommand`] runs `exec` and `attach`
 //! sessions on top of it (protocols `channel.k8s.io` to `v5.channel.k8s.io`).
+pub mod portforward;
 pub mod remotecommand;
 pub mod spdy;
 pub mod websocket;

@@ -176,3 +176,85 @@ async fn exec_over_v4_should_echo_stdin_and_report_the_exit_code() {
         .unwrap()
         .unwrap();
 }
+
+fn pf_headers(kind: &str, port: &str, request: &str) -> Headers {
+    let mut h = Headers::default();
+    h.push("streamtype", kind);
+    h.push("port", port);
+    h.push("requestid", request);
+    h
+}
+
+#[tokio::test]
+async fn port_forward_should_pair_streams_and_report_provider_errors() {
+    use std::sync::Arc;
+
+    use super::portforward::{Forwarder, serve_spdy as serve_port_forward};
+
+    let (a, b) = duplex(64 * 1024);
+    let forward: Forwarder = Arc::new(|port, mut io| {
+        Box::pin(async move {
+            if port != 80 {
+                return Err(ProviderError::unsupported(format!(
+                    "nothing listens on {port}"
+                )));
+            }
+            let mut buf = [0u8; 4];
+            io.read_exact(&mut buf)
+                .await
+                .map_err(|e| ProviderError::Other(e.into()))?;
+            io.write_all(&buf)
+                .await
+                .map_err(|e| ProviderError::Other(e.into()))?;
+            Ok(())
+        })
+    });
+    let server = tokio::spawn(serve_port_forward(a, StreamingConfig::default(), forward));
+    let mut client = Client::new(b);
+    let err80 = client
+        .open(&pf_headers("error", "80", "0"), true)
+        .await
+        .unwrap();
+    let data80 = client
+        .open(&pf_headers("data", "80", "0"), false)
+        .await
+        .unwrap();
+    let err81 = client
+        .open(&pf_headers("error", "81", "1"), true)
+        .await
+        .unwrap();
+    client
+        .open(&pf_headers("data", "81", "1"), false)
+        .await
+        .unwrap();
+    client.data(data80, b"ping", false).await.unwrap();
+    let mut out = std::collections::HashMap::<u32, Vec<u8>>::new();
+    let mut fins = std::collections::HashSet::new();
+    while !(fins.contains(&data80) && fins.contains(&err80) && fins.contains(&err81)) {
+        let frame = timeout(Duration::from_secs(5), client.recv())
+            .await
+            .expect("frames arrive")
+            .unwrap()
+            .expect("connection open");
+        if let Received::Frame(Frame::Data {
+            stream_id,
+            flags,
+            data,
+        }) = frame
+        {
+            out.entry(stream_id).or_default().extend_from_slice(&data);
+            if flags & FLAG_FIN != 0 {
+                fins.insert(stream_id);
+            }
+        }
+    }
+    assert_eq!(out[&data80], b"ping");
+    assert!(out.get(&err80).is_none_or(Vec::is_empty));
+    assert!(String::from_utf8_lossy(&out[&err81]).contains("nothing listens on 81"));
+    drop(client);
+    timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the session ends with the connection")
+        .unwrap()
+        .unwrap();
+}
