@@ -4,3 +4,6 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod arm;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;

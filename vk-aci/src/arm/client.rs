@@ -707,7 +707,7 @@ impl ArmClient {
         let response = self
             .send(Call {
                 operation: OP,
-                class: Class::Read,
+                class: Class::Write,
                 priority: Priority::Foreground,
                 method: Method::POST,
                 url,
