@@ -169,9 +169,9 @@ pub struct Started<R> {
 /// The outcome of a DELETE.
 #[derive(Debug)]
 pub enum Deleted {
-    /// Gone (200 or 204).
+    /// Deleted (200).
     Done,
-    /// There was nothing to delete (404).
+    /// There was nothing to delete (204, or 404).
     NotFound,
     /// Accepted (202): wait on the operation to see it gone.
     Accepted(Box<Lro>),
@@ -436,9 +436,16 @@ impl ArmClient {
         operation: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<RawResponse> {
-        let transport = |source: reqwest::Error| Error::Transport {
-            operation,
-            source: source.without_url(),
+        let timeout = self.inner.config.timeout;
+        let transport = |source: reqwest::Error| {
+            if source.is_timeout() {
+                Error::Timeout { operation, timeout }
+            } else {
+                Error::Transport {
+                    operation,
+                    source: source.without_url(),
+                }
+            }
         };
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
@@ -559,7 +566,7 @@ impl ArmClient {
     /// DELETE a container group without waiting for it to be gone.
     ///
     /// # Errors
-    /// Any [`Error`] but 404, which is [`Deleted::NotFound`].
+    /// Any [`Error`] but 404, which is [`Deleted::NotFound`] like ARM's 204.
     pub async fn begin_delete(&self, name: &str) -> Result<Deleted> {
         const OP: &str = "container_groups.delete";
         let url = self.container_group_url(name)?;
@@ -575,7 +582,8 @@ impl ArmClient {
             })
             .await?;
         Ok(match response.status {
-            StatusCode::NOT_FOUND => Deleted::NotFound,
+            // ARM answers 204 when there was nothing to delete.
+            StatusCode::NOT_FOUND | StatusCode::NO_CONTENT => Deleted::NotFound,
             StatusCode::ACCEPTED => Deleted::Accepted(Box::new(Lro::from_headers(
                 OP,
                 &response,

@@ -920,15 +920,18 @@ fn usages(shared: &Shared) -> Response {
         .values()
         .filter(|g| !g.is_gone(now, &timeline))
         .collect();
-    let cores: f64 = live
+    let millicores: u64 = live
         .iter()
         .flat_map(|g| &g.spec.properties.containers)
         .filter_map(|c| c.properties.resources.as_ref().map(|r| r.requests.cpu))
+        // Requests are validated positive and at most 31.
+        .map(|cpu| (cpu * 1000.0).round() as u64)
         .sum();
+    let cores = millicores.div_ceil(1000);
     axum::Json(json!({"value": [
         {"unit": "Count", "currentValue": live.len(), "limit": shared.config.group_limit,
          "name": {"value": "ContainerGroups", "localizedValue": "Container Groups"}},
-        {"unit": "Count", "currentValue": cores.ceil(), "limit": shared.config.group_limit * 4,
+        {"unit": "Count", "currentValue": cores, "limit": shared.config.group_limit * 4,
          "name": {"value": "StandardCores", "localizedValue": "Standard Cores"}},
     ]}))
     .into_response()

@@ -317,6 +317,7 @@ impl GroupRecord {
             Phase::Provisioned(_) => (ProvisioningState::Succeeded, InstanceState::Running),
         };
         props.provisioning_state = Some(provisioning);
+        props.is_created_from_standby_pool = Some(false);
         let mut all_ended = true;
         let mut any_failed = false;
         let containers = self.spec.properties.containers.clone();

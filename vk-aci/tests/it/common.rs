@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests.
+use std::path::PathBuf;
+
+use tokio::time::Duration;
+use vk_aci::arm::{ArmClient, ArmConfig, ArmCredential, RetryPolicy, ThrottleConfig};
+use vk_aci::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use vk_translate::container_group::{
+    Container, ContainerGroup, ContainerGroupProperties, ContainerProperties, OperatingSystemTypes,
+    ResourceRequests, ResourceRequirements, RestartPolicy,
+};
+
+pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+pub const RESOURCE_GROUP: &str = "vk-test";
+pub const LOCATION: &str = "westus";
+/// A token value the tests look for in every error and log line.
+pub const SECRET_TOKEN: &str = "sup3r-s3cret-t0ken-value";
+
+pub async fn emulator(config: EmulatorConfig) -> EmulatorHandle {
+    Emulator::start(config).await.expect("emulator starts")
+}
+
+pub fn config(em: &EmulatorHandle) -> ArmConfig {
+    ArmConfig::new(SUBSCRIPTION, RESOURCE_GROUP, LOCATION)
+        .base_url(em.url())
+        .timeout(Duration::from_secs(10))
+        .throttle(ThrottleConfig::unlimited())
+        .lro_poll_interval(Duration::from_millis(50))
+        .retry(RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(5),
+        })
+}
+
+pub fn client(em: &EmulatorHandle) -> ArmClient {
+    ArmClient::new(config(em), ArmCredential::fixed(SECRET_TOKEN)).expect("client builds")
+}
+
+pub fn container(name: &str, command: &[&str]) -> Container {
+    Container {
+        name: name.to_owned(),
+        properties: ContainerProperties {
+            image: Some("busybox:1.36".to_owned()),
+            command: command.iter().map(|s| (*s).to_owned()).collect(),
+            resources: Some(ResourceRequirements {
+                requests: ResourceRequests {
+                    cpu: 1.0,
+                    memory_in_gb: 1.5,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    }
+}
+
+pub fn group(containers: Vec<Container>) -> ContainerGroup {
+    ContainerGroup {
+        location: Some(LOCATION.to_owned()),
+        properties: ContainerGroupProperties {
+            containers,
+            os_type: Some(OperatingSystemTypes::Linux),
+            restart_policy: Some(RestartPolicy::Always),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A spec example; `shared/` sits beside the repository clone, or further up from a
+/// worktree, so the nearest ancestor holding it wins.
+pub fn example(name: &str) -> serde_json::Value {
+    let relative = "shared/aci-spec/2025-09-01/examples";
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = manifest
+        .ancestors()
+        .skip(2)
+        .map(|dir| dir.join(relative))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| manifest.join("../..").join(relative));
+    let path: PathBuf = dir.join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("example file")).expect("json")
+}
