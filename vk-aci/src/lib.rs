@@ -4,6 +4,9 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod arm;
+pub mod provider;
+
+pub use provider::{AciConfig, AciProvider};
 
 #[cfg(feature = "emulator")]
 pub mod emulator;

@@ -682,17 +682,16 @@ async fn fetch_client_credentials(
         ("client_secret", secret.secret()),
         ("scope", scope),
     ];
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     let response = http
         .post(token_url)
         .header(
             http::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(
-            url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(form)
-                .finish(),
-        )
+        .body(body)
         .send()
         .await
         .map_err(|e| CredentialError::Token(e.without_url().to_string()))?;

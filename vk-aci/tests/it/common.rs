@@ -83,3 +83,56 @@ pub fn example(name: &str) -> serde_json::Value {
     let path: PathBuf = dir.join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).expect("example file")).expect("json")
 }
+
+pub fn pod(name: &str, containers: &[(&str, &[&str])]) -> k8s_openapi::api::core::v1::Pod {
+    use k8s_openapi::api::core::v1::{Container as K8sContainer, Pod, PodSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("default".to_owned()),
+            uid: Some(format!("uid-{name}")),
+            creation_timestamp: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+            )),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            node_name: Some("vk-aci-test-aks".to_owned()),
+            containers: containers
+                .iter()
+                .map(|(n, command)| K8sContainer {
+                    name: (*n).to_owned(),
+                    image: Some("busybox:1.36".to_owned()),
+                    command: (!command.is_empty())
+                        .then(|| command.iter().map(|s| (*s).to_owned()).collect()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+pub fn provider_config() -> vk_aci::AciConfig {
+    vk_aci::AciConfig {
+        node: vk_translate::NodeOptions::default().region(LOCATION),
+        status: vk_aci::provider::StatusConfig {
+            fast_interval: Duration::from_millis(200),
+            slow_interval_min: Duration::from_secs(5),
+            reads_per_second: 20.0,
+            tick: Duration::from_millis(50),
+        },
+        logs_poll_interval: Duration::from_millis(200),
+        ..Default::default()
+    }
+}
+
+pub fn provider(em: &EmulatorHandle) -> vk_aci::AciProvider {
+    vk_aci::AciProvider::new(
+        client(em),
+        provider_config(),
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    )
+}

@@ -9,3 +9,9 @@ mod arm_client;
 
 // The emulator's answers held to the spec's examples and limits.
 mod emulator_spec;
+
+// AciProvider: lifecycle, status push, quota, update, logs, node.
+mod provider;
+
+// exec end to end: shell driver, markers, exit status, stdin.
+mod exec;
