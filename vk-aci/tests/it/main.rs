@@ -18,3 +18,6 @@ mod exec;
 
 // End to end with vk-core's runtime and the fake API server.
 mod runtime;
+
+// No secret in any log line.
+mod secrets;
