@@ -380,6 +380,7 @@ async fn a_pod_lifecycle_should_cost_a_handful_of_arm_calls() {
     p.delete_pod(&life).await.unwrap();
     let calls = em.calls();
     let total: u64 = calls.values().sum();
+    eprintln!("ARM calls for one pod lifecycle (1 s to Running): {calls:?}");
     assert_eq!(calls["container_groups.create_or_update"], 1);
     assert_eq!(calls["container_groups.delete"], 1);
     // 1 s to Running read every 200 ms: a few GETs, never a storm.
