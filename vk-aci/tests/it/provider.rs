@@ -388,3 +388,38 @@ async fn a_pod_lifecycle_should_cost_a_handful_of_arm_calls() {
     assert!(calls["container_groups.get"] <= 20, "{calls:?}");
     assert!(total <= 22, "{calls:?}");
 }
+
+#[tokio::test]
+async fn a_rotated_secret_should_not_count_as_a_pod_change() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, Secret, SecretKeySelector};
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let mut web = pod("rot", &[("app", &[])]);
+    web.spec.as_mut().unwrap().containers[0].env = Some(vec![EnvVar {
+        name: "TOKEN".into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: "s".into(),
+                key: "k".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    let with = |v: &[u8]| {
+        let mut r = PodResources::default();
+        r.secrets.insert(
+            "s".into(),
+            Secret {
+                data: Some([("k".to_owned(), ByteString(v.to_vec()))].into()),
+                ..Default::default()
+            },
+        );
+        r
+    };
+    p.create_pod(&web, &with(b"one")).await.unwrap();
+    p.update_pod(&web, &with(b"two")).await.unwrap();
+    assert_eq!(em.call_count("container_groups.create_or_update"), 1);
+}
