@@ -69,8 +69,9 @@
 //! - Strategic merge patch knows list merge keys by field name (`conditions`/`addresses`
 //!   by `type`, `containers`/`env`/`volumes` by `name`, ...), not by type schema.
 //!   Server-side apply tracks ownership per manager with FieldsV1 `managedFields`, detects
-//!   conflicts and removes fields a manager stops applying; updates and non-apply patches
-//!   do not record `Update` managers.
+//!   conflicts and removes fields a manager stops applying; creates, updates and other
+//!   patches record an `Update` entry for their manager (`fieldManager`, else the
+//!   User-Agent's program name) owning the fields they changed.
 //! - Deleting a namespace removes everything in it at once (no `Terminating` phase).
 //!   Owner references are garbage-collected at once in the background style.
 //! - The kubelet proxy passes WebSocket upgrades through unchanged: a real API server
