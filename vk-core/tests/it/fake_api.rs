@@ -21,3 +21,5 @@ mod proxy;
 mod tls;
 // The optional Deployment/ReplicaSet controllers and scheduler.
 mod controllers;
+// Events through kube's recorder, leases, the standalone binary.
+mod misc;
