@@ -17,6 +17,7 @@ mod dns;
 mod downward;
 mod env;
 pub mod error;
+pub mod expansion;
 pub mod manifests;
 pub mod names;
 pub mod node;

@@ -352,17 +352,16 @@ fn command(
         for (i, value) in values.into_iter().enumerate() {
             let secrets = env.secret_references(&value);
             if !secrets.is_empty() {
-                findings.unsupported(
+                // Secrets stay in secureValue: ACI shows the command in the group's properties.
+                findings.warn(
                     format!("{field}.{part}[{i}]"),
                     format!(
-                        "expands secret variable {}: ACI shows the command in the group's properties; read the variable in the process instead",
+                        "references secret variable {}: left unexpanded (ACI shows the command in the group's properties); read the variable in the process instead",
                         secrets.join(", ")
                     ),
                 );
-                out.push(value);
-                continue;
             }
-            out.push(env.expand(&value).0);
+            out.push(env.expand_public(&value));
         }
     }
     out
