@@ -139,14 +139,24 @@ pub fn translate_pod(
         );
     }
 
-    let granted: BTreeMap<String, Granted> = regular
+    let mut grants: Vec<Granted> = regular
         .iter()
         .map(|(c, field)| {
-            (
-                c.name.clone(),
-                resources::container_resources(c.resources.as_ref(), field, node, &mut findings),
-            )
+            resources::container_resources(c.resources.as_ref(), field, node, &mut findings)
         })
+        .collect();
+    resources::clamp_limits_to_group(
+        &mut regular
+            .iter()
+            .map(|(_, field)| field.as_str())
+            .zip(grants.iter_mut())
+            .collect::<Vec<_>>(),
+        &mut findings,
+    );
+    let granted: BTreeMap<String, Granted> = regular
+        .iter()
+        .map(|(c, _)| c.name.clone())
+        .zip(grants)
         .collect();
     resources::check_group_totals(
         &granted.values().copied().collect::<Vec<_>>(),
