@@ -8,3 +8,6 @@ mod translate_snapshots;
 
 // Properties over generated pods (proptest).
 mod translate_properties;
+
+// Image configs resolved by the caller (ENTRYPOINT + args).
+mod images;
