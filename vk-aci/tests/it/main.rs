@@ -15,3 +15,6 @@ mod provider;
 
 // exec end to end: shell driver, markers, exit status, stdin.
 mod exec;
+
+// Image entrypoints read from a real registry (Debian's docker-registry on loopback).
+mod images;
