@@ -11,3 +11,6 @@ mod translate_properties;
 
 // Image configs resolved by the caller (ENTRYPOINT + args).
 mod images;
+
+// Targeted translation cases: runtime-provided tokens, count limits, tags, redaction.
+mod translate_cases;
