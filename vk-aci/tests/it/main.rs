@@ -18,3 +18,9 @@ mod exec;
 
 // Image entrypoints read from a real registry (Debian's docker-registry on loopback).
 mod images;
+
+// End to end with vk-core's runtime and the fake API server.
+mod runtime;
+
+// No secret in any log line.
+mod secrets;
