@@ -140,7 +140,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[derive(Debug)]
 pub struct ImageResolver {
     config: ImageResolverConfig,
+    /// By reference (and login): digests for good, tags for `tag_ttl`.
     cache: Cache<Result<ImageConfig, ImageError>>,
+    /// By config digest: a tag whose TTL ran out but still names the same image costs the
+    /// manifest only.
+    configs: Cache<Result<ImageConfig, ImageError>>,
     fetches: AtomicU64,
 }
 
@@ -166,12 +170,13 @@ impl ImageResolver {
     pub fn new(config: ImageResolverConfig) -> Self {
         Self {
             cache: Cache::new(config.capacity),
+            configs: Cache::new(config.capacity),
             config,
             fetches: AtomicU64::new(0),
         }
     }
 
-    /// How many image configs were fetched from registries (cache misses).
+    /// How many image config blobs were fetched from registries (cache misses).
     #[must_use]
     pub fn config_fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
@@ -232,7 +237,6 @@ impl ImageResolver {
         let is_digest = reference.digest().is_some();
         self.cache
             .get_or_fetch(&key, || async {
-                self.fetches.fetch_add(1, Ordering::Relaxed);
                 let result = match time::timeout(
                     self.config.timeout,
                     self.fetch(image, &reference, credential),
@@ -289,6 +293,32 @@ impl ImageResolver {
                 max,
             });
         }
+        let digest = manifest.config.digest.clone();
+        self.configs
+            .get_or_fetch(&digest, || async {
+                self.fetches.fetch_add(1, Ordering::Relaxed);
+                let result = self
+                    .fetch_config(&client, image, reference, &manifest)
+                    .await;
+                // Content-addressed: good for ever (until evicted).
+                let ttl = result.is_err().then_some(self.config.error_ttl);
+                (result, ttl)
+            })
+            .await
+    }
+
+    async fn fetch_config(
+        &self,
+        client: &Client,
+        image: &str,
+        reference: &Reference,
+        manifest: &oci_client::manifest::OciImageManifest,
+    ) -> Result<ImageConfig, ImageError> {
+        let registry_error = |e: OciDistributionError| ImageError::Registry {
+            image: image.to_owned(),
+            source: Arc::new(e),
+        };
+        let max = self.config.max_config_bytes;
         let mut stream = client
             .pull_blob_stream(reference, &manifest.config)
             .await
