@@ -27,6 +27,7 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod arm;
+pub mod images;
 pub mod provider;
 
 pub use provider::{AciConfig, AciProvider};

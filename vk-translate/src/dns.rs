@@ -23,7 +23,12 @@ pub(crate) fn dns_config(
     let mut searches: Vec<String> = Vec::new();
     let mut options: Vec<String> = Vec::new();
     match policy {
-        "ClusterFirst" | "ClusterFirstWithHostNet" => match &node.cluster_dns {
+        // The cluster's DNS service is reachable from the group only in private IP mode.
+        "ClusterFirst" | "ClusterFirstWithHostNet" => match node
+            .cluster_dns
+            .as_ref()
+            .filter(|_| node.ip_address == crate::node::IpAddressMode::Private)
+        {
             Some(server) => {
                 let domain = &node.cluster_domain;
                 nameservers.push(server.clone());

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1 as k8s;
 use crate::container_group::EnvironmentVariable;
 use crate::downward::{self, DownwardProblem};
 use crate::error::Findings;
+use crate::expansion;
 use crate::pod::PodContext;
 use crate::registry::secret_bytes;
 
@@ -53,60 +54,35 @@ impl Environment {
             .collect()
     }
 
-    /// Expands `$(VAR)` like the kubelet; returns the result and whether a secret variable
-    /// was used.
+    /// Expands `$(VAR)` like the kubelet (see [`crate::expansion`]); returns the result and
+    /// whether a secret variable was used.
     pub(crate) fn expand(&self, input: &str) -> (String, bool) {
-        let mut out = String::with_capacity(input.len());
         let mut secure = false;
-        let mut rest = input;
-        while let Some(pos) = rest.find('$') {
-            out.push_str(&rest[..pos]);
-            let after = &rest[pos + 1..];
-            if let Some(tail) = after.strip_prefix('$') {
-                out.push('$');
-                rest = tail;
-            } else if let Some(inner) = after.strip_prefix('(')
-                && let Some(close) = inner.find(')')
-            {
-                let name = &inner[..close];
-                match self.get(name) {
-                    Some(var) => {
-                        out.push_str(&var.value);
-                        secure |= var.secure;
-                    }
-                    None => {
-                        out.push_str("$(");
-                        out.push_str(name);
-                        out.push(')');
-                    }
-                }
-                rest = &inner[close + 1..];
-            } else {
-                out.push('$');
-                rest = after;
-            }
-        }
-        out.push_str(rest);
+        let out = expansion::expand(input, |name| {
+            let var = self.get(name)?;
+            secure |= var.secure;
+            Some(var.value.as_str())
+        });
         (out, secure)
+    }
+
+    /// Expands `$(VAR)` with the non-secret variables only: references to secret ones stay
+    /// verbatim.
+    pub(crate) fn expand_public(&self, input: &str) -> String {
+        expansion::expand(input, |name| {
+            self.get(name)
+                .filter(|v| !v.secure)
+                .map(|v| v.value.as_str())
+        })
     }
 
     /// Names of the secret variables a string would expand.
     pub(crate) fn secret_references(&self, input: &str) -> Vec<String> {
-        let mut names = Vec::new();
-        let mut rest = input;
-        while let Some(pos) = rest.find("$(") {
-            if rest[..pos].ends_with('$') {
-                rest = &rest[pos + 2..];
-                continue;
-            }
-            let inner = &rest[pos + 2..];
-            let Some(close) = inner.find(')') else { break };
-            if self.get(&inner[..close]).is_some_and(|v| v.secure) {
-                names.push(inner[..close].to_owned());
-            }
-            rest = &inner[close + 1..];
-        }
-        names
+        expansion::references(input)
+            .into_iter()
+            .filter(|name| self.get(name).is_some_and(|v| v.secure))
+            .map(str::to_owned)
+            .collect()
     }
 }
 

@@ -41,6 +41,8 @@ mod dns;
 mod downward;
 mod env;
 pub mod error;
+pub mod expansion;
+pub mod images;
 pub mod manifests;
 pub mod names;
 pub mod node;
@@ -54,7 +56,8 @@ mod security;
 mod volumes;
 
 pub use error::{FieldError, FieldErrorKind, TranslateError, Warning};
+pub use images::{ImageConfig, ResolvedImages};
 pub use names::{container_group_name, pod_key_from_tags};
 pub use node::{IpAddressMode, NodeOptions};
-pub use pod::{ReferencedObjects, Translation, translate_pod};
+pub use pod::{ReferencedObjects, Translation, translate_pod, translate_pod_with_images};
 pub use secrets::redact_secrets;

@@ -14,6 +14,7 @@ use crate::container_group::{
     RestartPolicy,
 };
 use crate::error::{Findings, Result, TranslateError, Warning};
+use crate::images::ResolvedImages;
 use crate::node::NodeOptions;
 use crate::resources::Granted;
 use crate::{dns, env, names, ports, probes, registry, resources, security, volumes};
@@ -52,6 +53,8 @@ pub(crate) struct PodContext<'a> {
     pub(crate) spec: &'a k8s::PodSpec,
     pub(crate) objects: &'a ReferencedObjects,
     pub(crate) node: &'a NodeOptions,
+    /// Image configs resolved by the caller.
+    pub(crate) images: &'a ResolvedImages,
     /// Resources granted to each container (regular and sidecar), by name.
     pub(crate) granted: BTreeMap<String, Granted>,
 }
@@ -80,6 +83,23 @@ pub fn translate_pod(
     pod: &k8s::Pod,
     objects: &ReferencedObjects,
     node: &NodeOptions,
+) -> Result<Translation> {
+    translate_pod_with_images(pod, objects, node, &ResolvedImages::new())
+}
+
+/// [`translate_pod`] with the configs of the pod's images, read by the caller from their
+/// registries: a container with `args` and no `command` then runs its image's ENTRYPOINT
+/// followed by the args, as on a kubelet. Images missing from `images` are translated as by
+/// [`translate_pod`] (the args alone, with a warning).
+///
+/// # Errors
+///
+/// As [`translate_pod`].
+pub fn translate_pod_with_images(
+    pod: &k8s::Pod,
+    objects: &ReferencedObjects,
+    node: &NodeOptions,
+    images: &ResolvedImages,
 ) -> Result<Translation> {
     let spec = pod.spec.as_ref().ok_or(TranslateError::MissingSpec)?;
     let mut findings = Findings::default();
@@ -139,14 +159,24 @@ pub fn translate_pod(
         );
     }
 
-    let granted: BTreeMap<String, Granted> = regular
+    let mut grants: Vec<Granted> = regular
         .iter()
         .map(|(c, field)| {
-            (
-                c.name.clone(),
-                resources::container_resources(c.resources.as_ref(), field, node, &mut findings),
-            )
+            resources::container_resources(c.resources.as_ref(), field, node, &mut findings)
         })
+        .collect();
+    resources::clamp_limits_to_group(
+        &mut regular
+            .iter()
+            .map(|(_, field)| field.as_str())
+            .zip(grants.iter_mut())
+            .collect::<Vec<_>>(),
+        &mut findings,
+    );
+    let granted: BTreeMap<String, Granted> = regular
+        .iter()
+        .map(|(c, _)| c.name.clone())
+        .zip(grants)
         .collect();
     resources::check_group_totals(
         &granted.values().copied().collect::<Vec<_>>(),
@@ -166,6 +196,7 @@ pub fn translate_pod(
         spec,
         objects,
         node,
+        images,
         granted,
     };
 
@@ -180,7 +211,7 @@ pub fn translate_pod(
     let mut container_ports = Vec::with_capacity(regular.len());
     for (c, field) in &regular {
         let env = env::container_environment(&ctx, c, field, &mut findings);
-        let command = command(c, &env, field, &mut findings);
+        let command = command(c, ctx.images, &env, field, &mut findings);
         let ports = ports::container_ports(c, field, &mut findings);
         let (liveness_probe, readiness_probe) = probes::container_probes(c, field, &mut findings);
         let security_context = security::container_security(spec, c, field, &mut findings);
@@ -207,7 +238,7 @@ pub fn translate_pod(
     let mut init_containers = Vec::with_capacity(init.len());
     for (c, field) in &init {
         let env = env::container_environment(&ctx, c, field, &mut findings);
-        let command = command(c, &env, field, &mut findings);
+        let command = command(c, ctx.images, &env, field, &mut findings);
         if c.ports.as_ref().is_some_and(|p| !p.is_empty()) {
             findings.warn(
                 format!("{field}.ports"),
@@ -332,37 +363,53 @@ fn image(c: &k8s::Container, field: &str, findings: &mut Findings) -> String {
     }
 }
 
-/// `command` + `args`, `$(VAR)` expanded, as ACI's exec-form command.
+/// `command` + `args`, `$(VAR)` expanded, as ACI's exec-form command. Without a `command`,
+/// the image's ENTRYPOINT (and CMD when there are no args) from `images` comes first, not
+/// expanded, as on a kubelet.
 fn command(
     c: &k8s::Container,
+    images: &ResolvedImages,
     env: &env::Environment,
     field: &str,
     findings: &mut Findings,
 ) -> Vec<String> {
     let command = c.command.clone().unwrap_or_default();
     let args = c.args.clone().unwrap_or_default();
-    if command.is_empty() && !args.is_empty() {
-        findings.warn(
-            format!("{field}.args"),
-            "ACI has no args: without a command the args run as the command, and the image's ENTRYPOINT is not applied",
-        );
+    let image = c
+        .image
+        .as_deref()
+        .map(str::trim)
+        .and_then(|i| images.get(i));
+    let mut out = Vec::new();
+    if command.is_empty() {
+        match image {
+            Some(config) => {
+                out.extend(config.entrypoint.iter().cloned());
+                if args.is_empty() {
+                    out.extend(config.cmd.iter().cloned());
+                }
+            }
+            None if !args.is_empty() => findings.warn(
+                format!("{field}.args"),
+                "ACI has no args: without a command the args run as the command, and the image's ENTRYPOINT is not applied (its registry was not read)",
+            ),
+            None => {}
+        }
     }
-    let mut out = Vec::with_capacity(command.len() + args.len());
     for (part, values) in [("command", command), ("args", args)] {
         for (i, value) in values.into_iter().enumerate() {
             let secrets = env.secret_references(&value);
             if !secrets.is_empty() {
-                findings.unsupported(
+                // Secrets stay in secureValue: ACI shows the command in the group's properties.
+                findings.warn(
                     format!("{field}.{part}[{i}]"),
                     format!(
-                        "expands secret variable {}: ACI shows the command in the group's properties; read the variable in the process instead",
+                        "references secret variable {}: left unexpanded (ACI shows the command in the group's properties); read the variable in the process instead",
                         secrets.join(", ")
                     ),
                 );
-                out.push(value);
-                continue;
             }
-            out.push(env.expand(&value).0);
+            out.push(env.expand_public(&value));
         }
     }
     out

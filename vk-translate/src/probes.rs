@@ -12,21 +12,50 @@ pub(crate) fn container_probes(
     field: &str,
     findings: &mut Findings,
 ) -> (Option<ContainerProbe>, Option<ContainerProbe>) {
-    if container.startup_probe.is_some() {
-        findings.warn(
-            format!("{field}.startupProbe"),
-            "ACI has no startup probes: dropped (liveness probes start after their initial delay)",
-        );
-    }
-    let liveness = container
+    let mut liveness = container
         .liveness_probe
         .as_ref()
         .and_then(|p| probe(p, container, &format!("{field}.livenessProbe"), findings));
-    let readiness = container
+    let mut readiness = container
         .readiness_probe
         .as_ref()
         .and_then(|p| probe(p, container, &format!("{field}.readinessProbe"), findings));
+    if let Some(startup) = &container.startup_probe {
+        let delay = startup_worst_case_seconds(startup);
+        let delayed: Vec<&str> = [(&mut liveness, "liveness"), (&mut readiness, "readiness")]
+            .into_iter()
+            .filter_map(|(probe, name)| {
+                let probe = probe.as_mut()?;
+                probe.initial_delay_seconds = Some(
+                    probe
+                        .initial_delay_seconds
+                        .unwrap_or(0)
+                        .saturating_add(delay),
+                );
+                Some(name)
+            })
+            .collect();
+        let message = if delayed.is_empty() {
+            "ACI has no startup probes: dropped".to_owned()
+        } else {
+            format!(
+                "ACI has no startup probes: approximated by delaying the {} {} by the startup probe's worst case ({delay} s)",
+                delayed.join(" and "),
+                if delayed.len() > 1 { "probes" } else { "probe" }
+            )
+        };
+        findings.warn(format!("{field}.startupProbe"), message);
+    }
     (liveness, readiness)
+}
+
+/// How long a startup probe may take before it fails the container: its initial delay plus
+/// `periodSeconds * failureThreshold` (Kubernetes defaults: 10 s and 3).
+fn startup_worst_case_seconds(probe: &k8s::Probe) -> i32 {
+    let initial = probe.initial_delay_seconds.unwrap_or(0).max(0);
+    let period = probe.period_seconds.filter(|p| *p > 0).unwrap_or(10);
+    let threshold = probe.failure_threshold.filter(|t| *t > 0).unwrap_or(3);
+    initial.saturating_add(period.saturating_mul(threshold))
 }
 
 fn probe(

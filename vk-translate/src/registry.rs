@@ -28,6 +28,9 @@ struct DockerAuth {
     password: Option<String>,
     #[serde(default)]
     auth: Option<String>,
+    /// An OAuth2 refresh token (`docker login` against ACR with an identity).
+    #[serde(default)]
+    identitytoken: Option<String>,
 }
 
 /// Credentials of every registry in the pod's pull secrets, one per server (first wins, like
@@ -100,6 +103,18 @@ pub(crate) fn image_registry_credentials(
         };
         for (server, auth) in auths {
             let server_name = registry_server(&server);
+            if auth.identitytoken.as_deref().is_some_and(|t| !t.is_empty())
+                && credentials(&auth).is_none()
+            {
+                findings.unsupported(
+                    &*field,
+                    format!(
+                        "secret {:?} holds an identity token for {server_name:?}: ACI pulls with a username and password (or a managed identity) only",
+                        reference.name
+                    ),
+                );
+                continue;
+            }
             let Some((username, password)) = credentials(&auth) else {
                 findings.invalid(
                     &*field,

@@ -4,6 +4,12 @@
 //! less than it asked for. GB means 10^9 bytes. A container that asks for nothing gets the
 //! node's defaults (upstream: 1 CPU, 1.5 GB); one that sets only a limit gets it as request,
 //! like Kubernetes.
+//!
+//! Limits: ACI refuses a container whose limit is above the group's total requests (the sum
+//! of every container's request). Kubernetes allows it (a burstable container), and injected
+//! sidecars often do it, so such a limit is clamped to the group's total request, with a
+//! warning, instead of failing the pod: the container may still burst up to everything the
+//! group asked for.
 
 use std::collections::BTreeMap;
 
@@ -258,6 +264,42 @@ pub(crate) fn container_resources(
         cpu_limit: cpu_limit.map(|l| l.max(cpu)),
         memory_limit: memory_limit.map(|l| l.max(memory)),
         gpu,
+    }
+}
+
+/// Clamps each container's CPU and memory limit to the group's total requests (what ACI
+/// accepts), warning for each clamped limit. `granted` holds each container's grant with its
+/// pod field path.
+pub(crate) fn clamp_limits_to_group(granted: &mut [(&str, &mut Granted)], findings: &mut Findings) {
+    let cpu_total: u128 = granted.iter().map(|(_, g)| g.cpu).sum();
+    let memory_total: u128 = granted.iter().map(|(_, g)| g.memory).sum();
+    for (field, g) in granted.iter_mut() {
+        if let Some(limit) = g.cpu_limit
+            && limit > cpu_total
+        {
+            g.cpu_limit = Some(cpu_total);
+            findings.warn(
+                format!("{field}.resources.limits['cpu']"),
+                format!(
+                    "ACI caps a limit at the group's total request: {} CPU instead of {}",
+                    hundredths(cpu_total),
+                    hundredths(limit)
+                ),
+            );
+        }
+        if let Some(limit) = g.memory_limit
+            && limit > memory_total
+        {
+            g.memory_limit = Some(memory_total);
+            findings.warn(
+                format!("{field}.resources.limits['memory']"),
+                format!(
+                    "ACI caps a limit at the group's total request: {} GB instead of {} GB",
+                    tenths(memory_total),
+                    tenths(limit)
+                ),
+            );
+        }
     }
 }
 

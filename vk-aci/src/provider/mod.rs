@@ -23,6 +23,7 @@ use vk_translate::container_group::{ContainerGroup, InstanceState, RestartPolicy
 use vk_translate::{NodeOptions, ReferencedObjects};
 
 use crate::arm::{ArmClient, Priority};
+use crate::images::ImageResolver;
 
 pub mod errors;
 pub mod exec;
@@ -105,6 +106,8 @@ pub struct AciProvider {
     tracker: Arc<tracker::Tracker>,
     task: Mutex<Option<JoinHandle<()>>>,
     last_ping: Mutex<Option<Instant>>,
+    /// Reads image ENTRYPOINTs for containers with args and no command (issue 9).
+    images: Option<Arc<ImageResolver>>,
 }
 
 // === impl AciProvider ===
@@ -120,7 +123,17 @@ impl AciProvider {
             tracker: Arc::default(),
             task: Mutex::new(None),
             last_ping: Mutex::new(None),
+            images: None,
         }
+    }
+
+    /// Reads the ENTRYPOINT of the image of each container with `args` and no `command` from
+    /// its registry before translating, so the container runs `ENTRYPOINT + args` as on a
+    /// kubelet. Without a resolver the args run alone, with a warning.
+    #[must_use]
+    pub fn with_image_resolver(mut self, resolver: Arc<ImageResolver>) -> Self {
+        self.images = Some(resolver);
+        self
     }
 
     /// The ARM client (metrics, budget).
@@ -140,14 +153,26 @@ impl AciProvider {
         vk_translate::container_group_name(&key.namespace, &key.name)
     }
 
-    fn translate(&self, pod: &Pod, resources: &PodResources) -> Result<vk_translate::Translation> {
+    async fn translate(
+        &self,
+        pod: &Pod,
+        resources: &PodResources,
+    ) -> Result<vk_translate::Translation> {
         let objects = ReferencedObjects {
             secrets: resources.secrets.clone(),
             config_maps: resources.config_maps.clone(),
             service_account_tokens: resources.service_account_tokens.clone(),
         };
-        let translation = vk_translate::translate_pod(pod, &objects, &self.config.node)
-            .map_err(|e| errors::from_translate(&e))?;
+        let images = match &self.images {
+            Some(resolver) => resolver
+                .resolve_pod(pod, &objects)
+                .await
+                .map_err(|e| ProviderError::from(&e))?,
+            None => vk_translate::ResolvedImages::new(),
+        };
+        let translation =
+            vk_translate::translate_pod_with_images(pod, &objects, &self.config.node, &images)
+                .map_err(|e| errors::from_translate(&e))?;
         for warning in &translation.warnings {
             tracing::info!(pod = %PodKey::of(pod), %warning, "translation warning");
         }
@@ -283,7 +308,7 @@ impl Provider for AciProvider {
 
     async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
-        let translation = self.translate(pod, resources)?;
+        let translation = self.translate(pod, resources).await?;
         let what = format!("pod {key} (container group {})", translation.name);
         let started = self
             .arm
@@ -307,7 +332,7 @@ impl Provider for AciProvider {
 
     async fn update_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
-        let translation = self.translate(pod, resources)?;
+        let translation = self.translate(pod, resources).await?;
         let what = format!("pod {key} (container group {})", translation.name);
         // Kubernetes lets a pod's spec change only in place: images (which ACI takes with a
         // new PUT), and fields such as resources (in-place resize) that ACI cannot change.

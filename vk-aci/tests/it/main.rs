@@ -16,6 +16,9 @@ mod provider;
 // exec end to end: shell driver, markers, exit status, stdin.
 mod exec;
 
+// Image entrypoints read from a real registry (Debian's docker-registry on loopback).
+mod images;
+
 // End to end with vk-core's runtime and the fake API server.
 mod runtime;
 

@@ -9,5 +9,8 @@ mod translate_snapshots;
 // Properties over generated pods (proptest).
 mod translate_properties;
 
+// Image configs resolved by the caller (ENTRYPOINT + args).
+mod images;
+
 // Targeted translation cases: runtime-provided tokens, count limits, tags, redaction.
 mod translate_cases;
