@@ -18,7 +18,7 @@ use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, proxy, table, watch};
+use super::{State, defaults, discovery, openapi, proxy, table, watch};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -91,6 +91,29 @@ async fn route(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>,
             None => Err(ApiError::no_route(&path)),
         },
         Route::GroupResources(g, v) => match discovery::resource_list(&g, &v) {
+            Some(v) => get_only(v),
+            None => Err(ApiError::no_route(&path)),
+        },
+        Route::OpenApiRoot => get_only(openapi::root()),
+        Route::OpenApiV2 => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if accept.contains("protobuf") {
+                // An empty protobuf message: a document with no paths and no definitions.
+                let mut r = Response::new(body::full(bytes::Bytes::new()));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(openapi::V2_PROTOBUF),
+                );
+                Ok(r)
+            } else {
+                get_only(openapi::v2_json())
+            }
+        }
+        Route::OpenApiGroupVersion(gv) => match openapi::group_version(&gv) {
             Some(v) => get_only(v),
             None => Err(ApiError::no_route(&path)),
         },
@@ -199,7 +222,12 @@ async fn resource(
         }
         (&Method::POST, None) => {
             st.counters.hit("create", r.plural);
-            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let mut v = body::parse(&body::read(req.into_body()).await?, false)?;
+            // Clients do not set managedFields on create (server-side apply does, through
+            // the apply path).
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("managedFields");
+            }
             create(&st, r, rp.res, &ns, v).map(|o| body::json(201, &o))
         }
         (&Method::POST, Some(name)) => {
@@ -376,7 +404,6 @@ pub(crate) fn create(
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         m.remove("uid");
-        m.remove("managedFields");
     }
     let created = st.store.create(res, ns, v)?;
     if res == ids::namespaces() {
