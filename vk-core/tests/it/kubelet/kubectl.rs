@@ -22,7 +22,7 @@ use vk_core::provider::{
     Result as ProviderResult,
 };
 use vk_core::server::{Auth, AuthConfig, ServerState, TlsConfig, router, tls};
-use vk_core::testing::FakeApiServer;
+use vk_core::testing::{FakeApiServer, MockProvider};
 
 use super::harness::pod;
 
@@ -154,7 +154,7 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-async fn cluster() -> Cluster {
+async fn cluster(provider: Arc<dyn Provider>) -> Cluster {
     let fake = FakeApiServer::start().await;
     let client = fake.client();
     let dir = tempfile::tempdir().unwrap();
@@ -234,12 +234,7 @@ async fn cluster() -> Cluster {
         .unwrap();
 
     let auth = Auth::new(AuthConfig::default(), Some(client));
-    let state = ServerState::new(
-        NODE,
-        Arc::new(ProcessProvider),
-        Arc::new(store),
-        Arc::new(auth),
-    );
+    let state = ServerState::new(NODE, provider, Arc::new(store), Arc::new(auth));
     let config = TlsConfig::self_signed(vec![NODE.into()], vec!["127.0.0.1".parse().unwrap()])
         .client_ca(fake.kubelet_client_ca_pem());
     tokio::spawn(tls::serve(
@@ -345,7 +340,7 @@ async fn in_pty(version: &str, spdy: bool, kubeconfig: &Path, args: &str) -> Out
 }
 
 async fn scenario(version: &str, spdy: bool) {
-    let c = cluster().await;
+    let c = cluster(Arc::new(ProcessProvider)).await;
     let k = |args: &'static [&'static str], stdin: Option<&'static str>| {
         kubectl(version, spdy, &c.kubeconfig, args, stdin)
     };
@@ -533,6 +528,63 @@ async fn kubectl_1_30_should_log_exec_attach_and_be_refused_port_forward() {
 async fn kubectl_1_33_over_spdy_v5_should_log_exec_attach_and_be_refused_port_forward() {
     // What a real API server sends a kubelet: SPDY/3.1 offering v5 down to v1.
     timeout(Duration::from_secs(300), scenario("1.33", true))
+        .await
+        .expect("the kubectl scenario finishes");
+}
+
+/// The testing kit's MockProvider behind the server: its tiny command set and its logs.
+async fn mock_scenario(version: &str) {
+    let mock = Arc::new(
+        MockProvider::builder()
+            .start_delay(Duration::ZERO)
+            .log_lines(3)
+            .build(),
+    );
+    mock.create_pod(&pod("web", NODE), &PodResources::default())
+        .await
+        .unwrap();
+    let c = cluster(mock.clone()).await;
+    let k = |args: &'static [&'static str], stdin: Option<&'static str>| {
+        kubectl(version, false, &c.kubeconfig, args, stdin)
+    };
+    let o = k(&["logs", "web", "--tail=1"], None).await;
+    assert_eq!(o.code, 0, "{version} logs: {}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 1, "{version} logs: {}", o.stdout);
+    let o = k(&["exec", "web", "--", "echo", "hello", "big world"], None).await;
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "hello big world\n"),
+        "{version}: {}",
+        o.stderr
+    );
+    let o = k(&["exec", "-i", "web", "--", "cat"], Some("typed\n")).await;
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "typed\n"),
+        "{version}: {}",
+        o.stderr
+    );
+    let o = k(&["exec", "web", "--", "sh", "-c", "exit 4"], None).await;
+    assert_eq!(o.code, 4, "{version}: {}", o.stderr);
+    let o = k(&["exec", "web", "--", "nope"], None).await;
+    assert_eq!(o.code, 127, "{version}: {}", o.stderr);
+    assert!(
+        o.stderr.contains("sh: nope: not found"),
+        "{version}: {}",
+        o.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_should_exec_and_log_against_the_mock_provider() {
+    timeout(Duration::from_secs(300), mock_scenario("1.33"))
+        .await
+        .expect("the kubectl scenario finishes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_27_should_exec_and_log_against_the_mock_provider() {
+    timeout(Duration::from_secs(300), mock_scenario("1.27"))
         .await
         .expect("the kubectl scenario finishes");
 }
