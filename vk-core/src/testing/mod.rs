@@ -56,6 +56,9 @@
 //! - Authentication: the admin token and minted service-account tokens; a request without
 //!   credentials is served as `system:anonymous` and every authenticated or anonymous
 //!   request is allowed (the policy only answers SubjectAccessReviews).
+//! - JSON only (YAML for apply patches): a protobuf request body gets 415, so
+//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) fails; `get`,
+//!   `apply`, `delete`, `logs`, `exec` and `describe` use JSON and work.
 //! - `dryRun` is rejected with 400; `resourceVersionMatch` and `resourceVersion` on list
 //!   are ignored (lists always read the latest state); continue tokens never expire.
 //! - Watches replay from an in-memory log of the last N events (builder

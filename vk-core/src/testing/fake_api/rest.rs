@@ -130,6 +130,15 @@ async fn resource(
     let r = resources::get(rp.res);
     let q = parse_query(req.uri().query());
     let method = req.method().clone();
+    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415.
+    if let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        && ct.contains("protobuf")
+    {
+        return Err(ApiError::unsupported_media_type(ct));
+    }
     if !r.namespaced && rp.ns.is_some() {
         return Err(ApiError::no_route(req.uri().path()));
     }
