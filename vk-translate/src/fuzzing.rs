@@ -24,3 +24,45 @@ pub fn arm_json(data: &[u8]) {
         "container group serialized differently twice"
     );
 }
+
+/// Arbitrary bytes as a Pod's JSON: translation never panics, and a translated group has a
+/// valid name and containers with valid names and resources on ACI's steps.
+///
+/// # Panics
+///
+/// When translation panics or produces an invalid group: a bug in the translator.
+pub fn pod_json(data: &[u8]) {
+    use k8s_openapi::api::core::v1::Pod;
+
+    let Ok(pod) = serde_json::from_slice::<Pod>(data) else {
+        return;
+    };
+    let objects = crate::ReferencedObjects::default();
+    let Ok(translation) = crate::translate_pod(&pod, &objects, &crate::NodeOptions::default())
+    else {
+        return;
+    };
+    assert!(
+        crate::names::is_valid_container_group_name(&translation.name),
+        "invalid group name {:?}",
+        translation.name
+    );
+    for container in &translation.container_group.properties.containers {
+        assert!(
+            crate::names::is_valid_container_group_name(&container.name),
+            "invalid container name {:?}",
+            container.name
+        );
+        let requests = &container
+            .properties
+            .resources
+            .as_ref()
+            .expect("translated containers have resources")
+            .requests;
+        assert!(requests.cpu >= 0.01 && requests.cpu <= crate::resources::MAX_GROUP_CPU);
+        assert!(
+            requests.memory_in_gb >= 0.1
+                && requests.memory_in_gb <= crate::resources::MAX_GROUP_MEMORY_IN_GB
+        );
+    }
+}

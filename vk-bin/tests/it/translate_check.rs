@@ -1,0 +1,176 @@
+//! `vk-aci translate` and `vk-aci check` run as a user would: on files and stdin.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn examples() -> Vec<PathBuf> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vk-translate/tests/fixtures/examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4);
+    files
+}
+
+fn vk_aci(args: &[&str], files: &[PathBuf], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+        .args(args)
+        .args(files)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Splits a stream of pretty JSON documents.
+fn json_documents(stdout: &str) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<serde_json::Value>()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn translate_examples_should_print_one_arm_body_per_workload() {
+    let out = vk_aci(&["translate"], &examples(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let documents = json_documents(&text(&out.stdout));
+    assert_eq!(documents.len(), 4);
+    for doc in &documents {
+        let body = doc.as_object().unwrap();
+        let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["location", "properties", "tags"], "{doc}");
+        assert!(
+            doc["properties"]["containers"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        );
+        assert!(doc["tags"]["PodName"].is_string());
+    }
+    // The registry password is redacted by default.
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\"password\": \"<redacted>\""), "{stdout}");
+    assert!(!stdout.contains("s3cret"));
+    // Warnings go to stderr, naming the field.
+    assert!(
+        text(&out.stderr).contains("spec.dnsPolicy"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn translate_with_show_secrets_should_print_secret_values() {
+    let file = examples()
+        .into_iter()
+        .find(|p| p.ends_with("private-registry-pod.yaml"))
+        .unwrap();
+    let out = vk_aci(&["translate", "--show-secrets"], &[file], None);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("\"password\": \"s3cret\""));
+}
+
+#[test]
+fn translate_should_read_stdin_for_dash() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
+    let out = vk_aci(&["translate", "-", "--region", "eastus"], &[], Some(pod));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let documents = json_documents(&text(&out.stdout));
+    assert_eq!(documents.len(), 1);
+    assert_eq!(documents[0]["location"], "eastus");
+}
+
+#[test]
+fn check_examples_should_report_every_workload_and_succeed() {
+    let out = vk_aci(&["check"], &examples(), None);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("Pod default/helloworld"), "{stdout}");
+    assert!(stdout.contains("runs with changes"), "{stdout}");
+    assert!(
+        stdout.contains("Deployment virtualnode/nginx-vn"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("runs as is"), "{stdout}");
+    assert!(stdout.contains("4 workloads"), "{stdout}");
+}
+
+#[test]
+fn check_should_exit_one_when_something_cannot_run() {
+    let manifests = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: disk\nspec:\n  containers:\n  - name: c\n    image: nginx\n  volumes:\n  - name: h\n    hostPath: {path: /var}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - name: c\n        image: agent\n";
+    let out = vk_aci(&["check", "-"], &[], Some(manifests));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("cannot run"), "{stdout}");
+    assert!(stdout.contains("spec.volumes[0].hostPath"), "{stdout}");
+    assert!(stdout.contains("DaemonSet default/agent"), "{stdout}");
+    assert!(stdout.contains("never scheduled"), "{stdout}");
+}
+
+#[test]
+fn malformed_yaml_should_be_a_clear_error_with_exit_two() {
+    let out = vk_aci(
+        &["check", "-"],
+        &[],
+        Some("kind: Pod\n---\nmetadata: [unclosed\n"),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("-: document 2: invalid YAML"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn invalid_object_should_name_the_document_and_field() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    ports: [{containerPort: eighty}]\n";
+    let out = vk_aci(&["translate", "-"], &[], Some(pod));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("document 1 (Pod \"p\")"), "{stderr}");
+    assert!(
+        stderr.contains("spec.containers[0].ports[0].containerPort"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_secret_should_be_a_clear_error_naming_the_field() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n    env:\n    - name: PASSWORD\n      valueFrom:\n        secretKeyRef: {name: db, key: password}\n";
+    let out = vk_aci(&["translate", "-"], &[], Some(pod));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr
+            .contains("spec.containers[0].env[0].valueFrom.secretKeyRef: secret \"db\" not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_file_and_bad_flags_should_exit_two() {
+    let out = vk_aci(&["check", "/nonexistent/file.yaml"], &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/file.yaml"));
+    let out = vk_aci(&["check", "--no-such-flag"], &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = vk_aci(&["translate"], &[], None);
+    assert_eq!(out.status.code(), Some(2));
+}
