@@ -1,1 +1,0 @@
-//! Test kit: an in-process fake Kubernetes API server and a MockProvider.

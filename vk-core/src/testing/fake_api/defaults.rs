@@ -1,0 +1,158 @@
+//! Defaults and admission the real API server applies on create: pod spec defaults,
+//! a Pending status, the default service account, namespace phase.
+use serde_json::{Value, json};
+
+fn set_default(obj: &mut Value, pointer: &str, value: Value) {
+    if obj.pointer(pointer).is_some() {
+        return;
+    }
+    let mut parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let Some(last) = parts.pop() else {
+        return;
+    };
+    let mut node = obj;
+    for p in parts {
+        if !node.is_object() {
+            return;
+        }
+        node = node
+            .as_object_mut()
+            .expect("invariant: checked is_object")
+            .entry(p)
+            .or_insert_with(|| json!({}));
+    }
+    if let Some(m) = node.as_object_mut() {
+        m.insert(last.to_owned(), value);
+    }
+}
+
+/// Defaults for a new object of `plural`.
+pub(crate) fn on_create(plural: &str, obj: &mut Value) {
+    match plural {
+        "pods" => pod(obj),
+        "namespaces" => {
+            set_default(obj, "/spec/finalizers", json!(["kubernetes"]));
+            if let Some(m) = obj.as_object_mut() {
+                m.insert("status".into(), json!({"phase": "Active"}));
+            }
+        }
+        "deployments" | "replicasets" => {
+            set_default(obj, "/spec/replicas", json!(1));
+            set_default(obj, "/spec/revisionHistoryLimit", json!(10));
+            set_default(obj, "/spec/template/spec/restartPolicy", json!("Always"));
+            set_default(
+                obj,
+                "/spec/template/spec/terminationGracePeriodSeconds",
+                json!(30),
+            );
+            set_default(obj, "/spec/template/spec/dnsPolicy", json!("ClusterFirst"));
+            set_default(
+                obj,
+                "/spec/template/spec/schedulerName",
+                json!("default-scheduler"),
+            );
+            if plural == "deployments" {
+                set_default(
+                    obj,
+                    "/spec/strategy",
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+                );
+                set_default(obj, "/spec/progressDeadlineSeconds", json!(600));
+            }
+            set_default(obj, "/status", json!({}));
+        }
+        _ => {}
+    }
+}
+
+fn pod(obj: &mut Value) {
+    set_default(obj, "/spec/restartPolicy", json!("Always"));
+    set_default(obj, "/spec/terminationGracePeriodSeconds", json!(30));
+    set_default(obj, "/spec/dnsPolicy", json!("ClusterFirst"));
+    set_default(obj, "/spec/schedulerName", json!("default-scheduler"));
+    set_default(obj, "/spec/serviceAccountName", json!("default"));
+    set_default(obj, "/spec/enableServiceLinks", json!(true));
+    set_default(obj, "/spec/priority", json!(0));
+    set_default(obj, "/spec/preemptionPolicy", json!("PreemptLowerPriority"));
+    if obj.pointer("/spec/tolerations").is_none() {
+        set_default(
+            obj,
+            "/spec/tolerations",
+            json!([
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            ]),
+        );
+    }
+    for list in ["/spec/containers", "/spec/initContainers"] {
+        if let Some(cs) = obj.pointer_mut(list).and_then(Value::as_array_mut) {
+            for c in cs {
+                set_default(c, "/terminationMessagePath", json!("/dev/termination-log"));
+                set_default(c, "/terminationMessagePolicy", json!("File"));
+                let latest = c.get("image").and_then(Value::as_str).is_some_and(|i| {
+                    !i.rsplit('/').next().unwrap_or(i).contains(':') || i.ends_with(":latest")
+                });
+                set_default(
+                    c,
+                    "/imagePullPolicy",
+                    json!(if latest { "Always" } else { "IfNotPresent" }),
+                );
+                set_default(c, "/resources", json!({}));
+            }
+        }
+    }
+    let qos = qos_class(obj);
+    if let Some(m) = obj.as_object_mut() {
+        let status = m.entry("status").or_insert_with(|| json!({}));
+        if status.get("phase").is_none() {
+            status["phase"] = json!("Pending");
+        }
+        status["qosClass"] = json!(qos);
+    }
+}
+
+fn qos_class(pod: &Value) -> &'static str {
+    let cs = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !cs.is_empty();
+    for c in &cs {
+        let req = c.pointer("/resources/requests");
+        let lim = c.pointer("/resources/limits");
+        if req.is_some() || lim.is_some() {
+            any = true;
+        }
+        for r in ["cpu", "memory"] {
+            let l = lim.and_then(|l| l.get(r));
+            let q = req.and_then(|q| q.get(r)).or(l);
+            if l.is_none() || q != l {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_pod_is_pending_with_the_usual_defaults() {
+        let mut p = json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+        on_create("pods", &mut p);
+        assert_eq!(p["status"]["phase"], "Pending");
+        assert_eq!(p["status"]["qosClass"], "BestEffort");
+        assert_eq!(p["spec"]["terminationGracePeriodSeconds"], 30);
+        assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    }
+}

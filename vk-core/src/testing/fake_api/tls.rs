@@ -1,0 +1,198 @@
+//! The fake cluster's PKI: one CA (rcgen) issuing the API server's serving certificate and
+//! the API server's kubelet client certificate, and the rustls configurations using them.
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// Subject CN of the kubelet client certificate.
+pub const KUBELET_CLIENT_CN: &str = "kube-apiserver-kubelet-client";
+/// Subject O of the kubelet client certificate.
+pub const KUBELET_CLIENT_O: &str = "system:masters";
+
+/// Why the PKI could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// Key or certificate generation failed.
+    #[error("certificate generation failed")]
+    Generate(#[source] rcgen::Error),
+    /// rustls refused the configuration.
+    #[error("tls configuration failed")]
+    Config(#[source] rustls::Error),
+}
+
+/// A certificate with its private key.
+pub(crate) struct Identity {
+    pub cert_pem: String,
+    pub cert_der: CertificateDer<'static>,
+    pub key_pem: String,
+    key_der: Vec<u8>,
+}
+
+impl Identity {
+    fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
+    }
+}
+
+/// The fake cluster's CA and the certificates it issued.
+pub(crate) struct Pki {
+    /// The CA certificate.
+    pub ca: Identity,
+    /// The API server's serving certificate (127.0.0.1, ::1, localhost).
+    pub server: Identity,
+    /// The API server's client certificate toward kubelets.
+    pub kubelet_client: Identity,
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+impl Pki {
+    /// Generate a CA and its two leaf certificates.
+    pub fn generate() -> Result<Self, TlsError> {
+        let ca_key = KeyPair::generate().map_err(TlsError::Generate)?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(TlsError::Generate)?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "fake-kubernetes-ca");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).map_err(TlsError::Generate)?;
+        let issuer = Issuer::new(ca_params, &ca_key);
+
+        let server_key = KeyPair::generate().map_err(TlsError::Generate)?;
+        let mut sp = CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+            "kubernetes.default.svc".to_owned(),
+        ])
+        .map_err(TlsError::Generate)?;
+        sp.distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
+        sp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let server_cert = sp
+            .signed_by(&server_key, &issuer)
+            .map_err(TlsError::Generate)?;
+
+        let client_key = KeyPair::generate().map_err(TlsError::Generate)?;
+        let mut cp = CertificateParams::new(Vec::<String>::new()).map_err(TlsError::Generate)?;
+        cp.distinguished_name
+            .push(DnType::CommonName, KUBELET_CLIENT_CN);
+        cp.distinguished_name
+            .push(DnType::OrganizationName, KUBELET_CLIENT_O);
+        cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = cp
+            .signed_by(&client_key, &issuer)
+            .map_err(TlsError::Generate)?;
+
+        let ident = |cert: rcgen::Certificate, key: &KeyPair| Identity {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            key_pem: key.serialize_pem(),
+            key_der: key.serialize_der(),
+        };
+        Ok(Self {
+            ca: ident(ca_cert, &ca_key),
+            server: ident(server_cert, &server_key),
+            kubelet_client: ident(client_cert, &client_key),
+        })
+    }
+
+    /// The API server's rustls configuration (HTTP/2 and HTTP/1.1 by ALPN).
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Config)?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![self.server.cert_der.clone(), self.ca.cert_der.clone()],
+                self.server.key(),
+            )
+            .map_err(TlsError::Config)?;
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(cfg)
+    }
+
+    /// The configuration the proxy uses toward kubelets: the kubelet client certificate,
+    /// no verification of the kubelet's serving certificate, HTTP/1.1 only (upgrades).
+    pub fn kubelet_client_config(&self) -> Result<rustls::ClientConfig, TlsError> {
+        let p = provider();
+        let mut cfg = rustls::ClientConfig::builder_with_provider(p.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Config)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServerCert(p)))
+            .with_client_auth_cert(
+                vec![self.kubelet_client.cert_der.clone()],
+                self.kubelet_client.key(),
+            )
+            .map_err(TlsError::Config)?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(cfg)
+    }
+}
+
+/// Accepts any kubelet serving certificate (signatures are still checked), like an API
+/// server started without `--kubelet-certificate-authority`.
+#[derive(Debug)]
+struct AnyServerCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

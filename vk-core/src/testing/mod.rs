@@ -1,0 +1,51 @@
+//! Test kit: an in-process fake Kubernetes API server and a MockProvider.
+//!
+//! Compiled with the `testing` feature. [`FakeApiServer`] speaks the real HTTP/JSON
+//! protocol on loopback so that kube-rs and kubectl work against it unchanged.
+//!
+//! # What the fake API server serves
+//!
+//! Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<g>/<v>`), namespaces, pods
+//! (+`status`, `binding`, `eviction`; `log`, `exec`, `attach`, `portforward` proxied to the
+//! node's kubelet), nodes (+`status`, `proxy`), `coordination.k8s.io/v1` leases, core/v1 and
+//! `events.k8s.io/v1` events, secrets, configmaps, serviceaccounts (+`token`),
+//! TokenReview, SubjectAccessReview, SelfSubjectAccessReview, `apps/v1` deployments and
+//! replicasets (+`status`, `scale`). `default`, `kube-system`, `kube-node-lease` and
+//! `kube-public` exist at start, each with a `default` ServiceAccount.
+//!
+//! # Where it knowingly differs from a real API server
+//!
+//! - One version per group; no OpenAPI (`/openapi/v2`, `/openapi/v3` answer 404, so
+//!   `kubectl explain` does not work and kubectl falls back where it can); no aggregated
+//!   discovery (clients asking for it get the plain documents and fall back).
+//! - No validation beyond names, namespaces, kinds and resourceVersions; no defaulting
+//!   beyond a few pod, namespace and workload fields; no admission.
+//! - Authentication: the admin token and minted service-account tokens; a request without
+//!   credentials is served as `system:anonymous` and every authenticated or anonymous
+//!   request is allowed (the policy only answers SubjectAccessReviews).
+//! - `dryRun` is rejected with 400; `resourceVersionMatch` and `resourceVersion` on list
+//!   are ignored (lists always read the latest state); continue tokens never expire.
+//! - Watches replay from an in-memory log of the last N events (builder
+//!   `event_log_capacity`); an older resourceVersion gets an ERROR event with 410
+//!   `Expired`, as a real server does. Bookmarks come every second when asked for.
+//! - Field selectors accept any dotted field path (a real server accepts only a fixed set
+//!   per resource and rejects others with 400).
+//! - Strategic merge patch knows list merge keys by field name (`conditions`/`addresses`
+//!   by `type`, `containers`/`env`/`volumes` by `name`, ...), not by type schema.
+//!   Server-side apply tracks ownership per manager with FieldsV1 `managedFields`, detects
+//!   conflicts and removes fields a manager stops applying; updates and non-apply patches
+//!   do not record `Update` managers.
+//! - Deleting a namespace removes everything in it at once (no `Terminating` phase).
+//!   Owner references are garbage-collected at once in the background style.
+//! - The kubelet proxy passes WebSocket upgrades through unchanged: a real API server
+//!   (1.30+) answers kubectl's WebSocket and speaks SPDY/3.1 to the kubelet, so a kubelet
+//!   behind this fake sees WebSocket from kubectl 1.30+ and SPDY from older kubectl.
+//! - Tables (`kubectl get`) have the usual columns for pods, nodes and deployments and
+//!   NAME/AGE for the rest.
+pub mod fake_api;
+pub mod mock_provider;
+
+pub use fake_api::{
+    AccessPolicy, AccessRequest, Counters, FakeApiError, FakeApiServer, FakeApiServerBuilder, Knobs,
+};
+pub use mock_provider::{MockCall, MockProvider, MockProviderBuilder};
