@@ -1,1 +1,0 @@
-//! The pod controller: watch pods bound to the node, reconcile them with the provider.

@@ -1,0 +1,467 @@
+//! The pod controller: watch pods bound to the node, reconcile them with the provider.
+//!
+//! - [`queue`]: the deduplicating work queue (never two workers on one pod).
+//! - `controller`: the reconcile of one pod (create, update, status, deletion).
+//! - [`status`]: provider errors as pod status ([`PodFailure`]) and status comparison.
+//! - `resolve`: the Secrets, ConfigMaps and tokens a pod references.
+//! - `cleanup`: adoption of the provider's pods on start and removal of orphans.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{self, Duration};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::node::NodeConfig;
+use crate::provider::{PodKey, PodNotifier, ProviderError, ProviderPod, SharedProvider};
+use crate::runtime::{ApiCall, Metrics, api_call};
+
+mod cleanup;
+mod controller;
+pub(crate) mod queue;
+mod resolve;
+pub mod status;
+
+pub use status::PodFailure;
+
+/// Pod controller settings (set through [`crate::runtime::RuntimeBuilder`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    pub(crate) workers: usize,
+    pub(crate) resync: Duration,
+    pub(crate) orphan_grace: Duration,
+    pub(crate) status_coalescing: Duration,
+    pub(crate) status_poll: Duration,
+    pub(crate) provider_timeout: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            // Go virtual-kubelet `--pod-sync-workers`.
+            workers: 10,
+            // Go virtual-kubelet `--full-resync-period`.
+            resync: Duration::from_secs(60),
+            // Our choice: long enough for any create's round trip to show up in the watch.
+            orphan_grace: Duration::from_secs(120),
+            // Our choice: merges bursts of pushed updates without visible delay.
+            status_coalescing: Duration::from_millis(50),
+            // Go virtual-kubelet's wrapper for providers without NotifyPods polls every 5 s.
+            status_poll: Duration::from_secs(5),
+            // Our choice: ACI creates are asynchronous and answer within seconds; 2 min
+            // leaves room for throttled ARM calls.
+            provider_timeout: Duration::from_secs(120),
+            // client-go's default controller rate limiter starts at 5 ms; provider calls
+            // are costlier, so 1 s, capped at the kubelet's 5 min CrashLoopBackOff cap.
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the controller remembers about one pod between reconciles.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PodState {
+    /// The UID this state is about.
+    pub(crate) uid: String,
+    /// The provider has (or was handed) the pod.
+    pub(crate) created: bool,
+    /// The runtime marked the pod Failed; nothing more to do until deletion.
+    pub(crate) failed: bool,
+    /// Hash of the spec last handed to the provider.
+    pub(crate) spec_hash: u64,
+    /// Hash of the status last written.
+    pub(crate) status_hash: u64,
+    /// Consecutive failures, for the backoff.
+    pub(crate) attempts: u32,
+    /// When the scheduled retry is due.
+    pub(crate) not_before: Option<time::Instant>,
+}
+
+/// A provider call that did not succeed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The provider answered with an error.
+    Failed(ProviderError),
+    /// The provider did not answer within the timeout.
+    TimedOut(&'static str),
+}
+
+impl CallError {
+    pub(crate) fn failure(&self) -> PodFailure {
+        match self {
+            Self::Failed(e) => PodFailure::from(e),
+            Self::TimedOut(op) => PodFailure::timeout(op),
+        }
+    }
+
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, Self::Failed(ProviderError::NotFound(_)))
+    }
+}
+
+/// An event waiting to be published.
+struct PendingEvent {
+    pod: Arc<Pod>,
+    type_: EventType,
+    reason: String,
+    note: String,
+    action: &'static str,
+}
+
+/// Shared by the controller's tasks.
+pub(crate) struct Inner {
+    pub(crate) client: kube::Client,
+    pub(crate) provider: SharedProvider,
+    pub(crate) settings: Settings,
+    pub(crate) metrics: Metrics,
+    pub(crate) clock: SharedClock,
+    pub(crate) store: Store<Pod>,
+    pub(crate) queue: queue::WorkQueue,
+    pub(crate) node_name: String,
+    pub(crate) host_ip: Option<String>,
+    pub(crate) resolver: resolve::Resolver,
+    /// Whether the provider pushes status (else it is polled).
+    pub(crate) push: std::sync::atomic::AtomicBool,
+    pub(crate) states: Mutex<HashMap<PodKey, PodState>>,
+    /// Pushed statuses not yet written.
+    pub(crate) pushed: Mutex<HashMap<PodKey, Option<PodStatus>>>,
+    /// The provider's pods listed at start, consumed as their API pods are seen.
+    pub(crate) adopted: Mutex<HashMap<PodKey, ProviderPod>>,
+    /// Provider pods found without an API pod for longer than the grace period.
+    pub(crate) orphans: Mutex<HashMap<PodKey, ProviderPod>>,
+    events: mpsc::Sender<PendingEvent>,
+    events_rx: Mutex<Option<mpsc::Receiver<PendingEvent>>>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    fn pods(&self, namespace: &str) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Run a provider call with the timeout, recording latency and errors.
+    pub(crate) async fn provider_call<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = crate::provider::Result<T>>,
+    ) -> Result<T, CallError> {
+        let started = time::Instant::now();
+        let out = match time::timeout(self.settings.provider_timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(CallError::Failed(e)),
+            Err(_) => Err(CallError::TimedOut(op)),
+        };
+        self.metrics
+            .provider_call(op, started.elapsed().as_secs_f64(), out.is_ok());
+        out
+    }
+
+    /// Queue an event for `pod`; never blocks (events are dropped when the queue is full).
+    pub(crate) fn event(
+        &self,
+        pod: &Arc<Pod>,
+        type_: EventType,
+        reason: &str,
+        note: impl Into<String>,
+        action: &'static str,
+    ) {
+        let ev = PendingEvent {
+            pod: Arc::clone(pod),
+            type_,
+            reason: reason.to_owned(),
+            note: note.into(),
+            action,
+        };
+        if self.events.try_send(ev).is_err() {
+            tracing::debug!("event queue full; dropping an event");
+        }
+    }
+
+    pub(crate) fn backoff(&self, key: &PodKey, attempt: u32) -> Duration {
+        queue::backoff(
+            self.settings.backoff_base,
+            self.settings.backoff_max,
+            attempt,
+            key,
+        )
+    }
+}
+
+/// The pod controller.
+pub(crate) struct PodController {
+    inner: Arc<Inner>,
+}
+
+/// Events buffered before new ones are dropped.
+const EVENT_QUEUE: usize = 4096;
+
+impl PodController {
+    pub(crate) fn new(
+        client: kube::Client,
+        provider: SharedProvider,
+        node: &NodeConfig,
+        settings: Settings,
+        metrics: Metrics,
+        clock: SharedClock,
+        store: Store<Pod>,
+    ) -> Self {
+        let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let inner = Inner {
+            resolver: resolve::Resolver {
+                client: client.clone(),
+                metrics: metrics.clone(),
+            },
+            client,
+            provider,
+            settings,
+            metrics,
+            clock,
+            store,
+            queue: queue::WorkQueue::default(),
+            node_name: node.name.clone(),
+            host_ip: node.internal_ip.map(|ip| ip.to_string()),
+            push: std::sync::atomic::AtomicBool::new(false),
+            states: Mutex::default(),
+            pushed: Mutex::default(),
+            adopted: Mutex::default(),
+            orphans: Mutex::default(),
+            events,
+            events_rx: Mutex::new(Some(events_rx)),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Run until `shutdown`: adopt, then watch, reconcile, resync and clean up.
+    pub(crate) async fn run(
+        self,
+        writer: reflector::store::Writer<Pod>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let inner = self.inner;
+        let token = CancellationToken::new();
+        tokio::pin!(shutdown);
+
+        // Push or poll.
+        let notifier = PodNotifier::new();
+        let push = inner.provider.notify_pods(notifier.clone());
+        inner.push.store(push, std::sync::atomic::Ordering::Relaxed);
+
+        // Adopt what the provider already runs before anything is created.
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = cleanup::adopt(&inner) => {}
+        }
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(watch(Arc::clone(&inner), writer, token.clone()));
+        for _ in 0..inner.settings.workers {
+            tasks.spawn(worker(Arc::clone(&inner), token.clone()));
+        }
+        if push {
+            tasks.spawn(receive_pushed(Arc::clone(&inner), notifier, token.clone()));
+        } else {
+            tasks.spawn(poll(Arc::clone(&inner), token.clone()));
+        }
+        tasks.spawn(cleanup::resync(Arc::clone(&inner), token.clone()));
+        tasks.spawn(count_phases(Arc::clone(&inner), token.clone()));
+        if let Some(rx) = lock(&inner.events_rx).take() {
+            let recorder = Recorder::new(
+                inner.client.clone(),
+                Reporter {
+                    controller: "virtual-kubelet".to_owned(),
+                    instance: Some(inner.node_name.clone()),
+                },
+            );
+            tasks.spawn(publish_events(
+                Arc::clone(&inner),
+                recorder,
+                rx,
+                token.clone(),
+            ));
+        }
+
+        shutdown.await;
+        token.cancel();
+        // Let workers finish the pod they are on, briefly.
+        let drained = time::timeout(Duration::from_secs(5), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+        }
+    }
+}
+
+/// Watch the node's pods into the store and queue every pod that changed.
+async fn watch(inner: Arc<Inner>, writer: reflector::store::Writer<Pod>, token: CancellationToken) {
+    let api: Api<Pod> = Api::all(inner.client.clone());
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={}", inner.node_name));
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    tokio::pin!(stream);
+    loop {
+        let next = tokio::select! {
+            () = token.cancelled() => return,
+            next = stream.next() => next,
+        };
+        match next {
+            None => return,
+            Some(Ok(
+                watcher::Event::Apply(pod)
+                | watcher::Event::InitApply(pod)
+                | watcher::Event::Delete(pod),
+            )) => inner.queue.add(PodKey::of(&pod)),
+            Some(Ok(watcher::Event::InitDone)) => {
+                // Pods deleted while the watch was down produce no Delete: look at every
+                // pod the controller knows of again.
+                let known: Vec<PodKey> = lock(&inner.states).keys().cloned().collect();
+                for key in known {
+                    inner.queue.add(key);
+                }
+            }
+            Some(Ok(watcher::Event::Init)) => {}
+            Some(Err(e)) => {
+                inner.metrics.watch_error();
+                tracing::warn!(error = %e, "pod watch failed; retrying with backoff");
+            }
+        }
+    }
+}
+
+/// Take pods off the queue and reconcile them.
+async fn worker(inner: Arc<Inner>, token: CancellationToken) {
+    loop {
+        let key = tokio::select! {
+            () = token.cancelled() => return,
+            key = inner.queue.next() => key,
+        };
+        let requeue = controller::reconcile(&inner, &key).await;
+        inner.queue.done(&key);
+        if let Some(after) = requeue {
+            inner.queue.add_after(key, after);
+        }
+    }
+}
+
+/// Receive pushed statuses: remember the latest per pod and queue the pod after the
+/// coalescing interval.
+async fn receive_pushed(inner: Arc<Inner>, notifier: PodNotifier, token: CancellationToken) {
+    loop {
+        let batch = tokio::select! {
+            () = token.cancelled() => return,
+            batch = notifier.next_batch() => batch,
+        };
+        let mut pushed = lock(&inner.pushed);
+        let keys: Vec<PodKey> = batch
+            .into_iter()
+            .map(|u| {
+                pushed.insert(u.key.clone(), u.status);
+                u.key
+            })
+            .collect();
+        drop(pushed);
+        for key in keys {
+            inner.queue.add_after(key, inner.settings.status_coalescing);
+        }
+    }
+}
+
+/// Queue every pod the provider runs on the poll interval (providers that do not push).
+async fn poll(inner: Arc<Inner>, token: CancellationToken) {
+    let mut tick = time::interval(inner.settings.status_poll);
+    tick.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let keys: Vec<PodKey> = lock(&inner.states)
+            .iter()
+            .filter(|(_, s)| s.created && !s.failed)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            inner.queue.add(key);
+        }
+    }
+}
+
+/// Refresh the pods-by-phase gauge from the store.
+async fn count_phases(inner: Arc<Inner>, token: CancellationToken) {
+    let mut tick = time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let mut counts = [
+            ("Pending", 0),
+            ("Running", 0),
+            ("Succeeded", 0),
+            ("Failed", 0),
+            ("Unknown", 0),
+        ];
+        for pod in inner.store.state() {
+            let phase = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or("Pending");
+            if let Some(c) = counts.iter_mut().find(|(p, _)| *p == phase) {
+                c.1 += 1;
+            }
+        }
+        inner.metrics.set_pods_by_phase(&counts);
+    }
+}
+
+/// Publish queued events, one at a time, so reconciles never wait for them.
+async fn publish_events(
+    inner: Arc<Inner>,
+    recorder: Recorder,
+    mut rx: mpsc::Receiver<PendingEvent>,
+    token: CancellationToken,
+) {
+    loop {
+        let ev = tokio::select! {
+            () = token.cancelled() => return,
+            ev = rx.recv() => ev,
+        };
+        let Some(ev) = ev else { return };
+        let reference = ev.pod.object_ref(&());
+        let event = Event {
+            type_: ev.type_,
+            reason: ev.reason,
+            note: Some(ev.note),
+            action: ev.action.to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = api_call(
+            &inner.metrics,
+            ApiCall::PublishEvent,
+            recorder.publish(&event, &reference),
+        )
+        .await
+        {
+            tracing::debug!(error = %e, "publishing an event failed");
+        }
+    }
+}

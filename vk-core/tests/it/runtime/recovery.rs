@@ -1,0 +1,99 @@
+//! Restart adoption, orphan clean-up, watch disconnects and 410s.
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use tokio::time::Duration;
+use vk_core::testing::FakeApiServer;
+
+use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
+
+#[tokio::test]
+async fn restarted_runtime_should_adopt_without_duplicate_creates_or_deletes() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    let first = start(builder(&api, provider.clone()));
+    for name in ["a", "b", "c"] {
+        bind(&api, &pod(name)).await;
+    }
+    for name in ["a", "b", "c"] {
+        wait_phase(&api, name, "Running").await;
+    }
+    first.stop().await;
+    assert_eq!(provider.count("create"), 3);
+
+    // A new runtime over the same backend.
+    let second = start(builder(&api, provider.clone()));
+    bind(&api, &pod("d")).await;
+    wait_phase(&api, "d", "Running").await;
+    // Give resyncs and orphan scans time to make any wrong move.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(provider.count("create"), 4, "only the new pod was created");
+    assert_eq!(provider.count("delete"), 0, "no healthy pod was deleted");
+    for name in ["a", "b", "c"] {
+        assert_eq!(phase(&api, name).await.as_deref(), Some("Running"));
+    }
+    // Adopted pods are managed: deleting one deletes it in the provider.
+    Api::<Pod>::namespaced(api.client(), "default")
+        .delete("a", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the adopted pod to be deleted in the provider", || async {
+        (!provider.has(&key("a"))).then_some(())
+    })
+    .await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn orphaned_provider_pod_should_be_deleted_after_the_grace_period() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::with_pods(
+        false,
+        &[(key("ghost"), "uid-of-a-pod-long-gone".to_owned())],
+    ));
+    let rt = start(builder(&api, provider.clone()).orphan_grace(Duration::from_millis(800)));
+    bind(&api, &pod("live")).await;
+    wait_phase(&api, "live", "Running").await;
+    assert!(
+        provider.has(&key("ghost")),
+        "not deleted before the grace period"
+    );
+    eventually("the orphan to be deleted", || async {
+        (!provider.has(&key("ghost"))).then_some(())
+    })
+    .await;
+    assert!(provider.has(&key("live")), "pods with an API pod stay");
+    rt.stop().await;
+}
+
+#[tokio::test]
+async fn watch_disconnects_and_410s_should_be_recovered() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    let rt = start(builder(&api, provider.clone()));
+    bind(&api, &pod("before")).await;
+    wait_phase(&api, "before", "Running").await;
+
+    // The connection drops; the next watch attempts get 410 Gone.
+    api.knobs().expire_next_watches(2);
+    api.knobs().compact();
+    api.knobs().disconnect_watches();
+    bind(&api, &pod("during")).await;
+    wait_phase(&api, "during", "Running").await;
+
+    // A deletion that happens while the watch is down is still noticed.
+    api.knobs().disconnect_watches();
+    Api::<Pod>::namespaced(api.client(), "default")
+        .delete("before", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the pod deleted during a disconnect to go", || async {
+        (!provider.has(&key("before")) && phase(&api, "before").await.is_none()).then_some(())
+    })
+    .await;
+    bind(&api, &pod("after")).await;
+    wait_phase(&api, "after", "Running").await;
+    assert_eq!(provider.count("create"), 3);
+    rt.stop().await;
+}
