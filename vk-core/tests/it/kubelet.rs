@@ -1,1 +1,9 @@
-//! Tests: kubelet.
+//! Tests: the kubelet HTTPS API over real TLS sockets, and real kubectl through the fake
+//! API server's proxy.
+
+// Certificates: a cluster CA, the API server's kubelet client certificate, serving certs.
+mod pki;
+// A small provider whose exec echoes, and the server started on 127.0.0.1:0.
+mod harness;
+// TLS, client certificates and refusals over a socket; SPDY exec over TLS.
+mod tls;

@@ -1,1 +1,0 @@
-//! The kubelet HTTPS API on :10250: logs, exec, attach, port-forward, stats, metrics.

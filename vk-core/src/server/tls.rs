@@ -1,0 +1,241 @@
+//! TLS for the kubelet API: the serving certificate (from files or generated at start), the
+//! client CA, and the accept loop that runs the router on each verified connection.
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use rustls::RootCertStore;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio::net::TcpListener;
+use tokio::time::{self, Duration};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use super::auth::{ClientCertUser, user_of_certificate};
+
+/// Why the TLS setup failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A certificate or key file could not be read.
+    #[error("reading {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A PEM file holds no usable certificate or key.
+    #[error("no {what} found in the pem data")]
+    Empty {
+        /// What was expected.
+        what: &'static str,
+    },
+    /// Generating the self-signed serving certificate failed.
+    #[error("generating the serving certificate")]
+    Generate(#[source] rcgen::Error),
+    /// rustls refused the configuration.
+    #[error("tls configuration")]
+    Rustls(#[source] rustls::Error),
+    /// The client CA could not be used to verify clients.
+    #[error("client ca")]
+    ClientCa(#[source] rustls::server::VerifierBuilderError),
+}
+
+/// Where the serving certificate comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServingCert {
+    /// PEM files (`--tls-cert-file`, `--tls-private-key-file`).
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// A self-signed certificate generated at start, like the kubelet does without
+    /// certificate files, for the node's name and addresses.
+    SelfSigned {
+        /// DNS names (the node name).
+        names: Vec<String>,
+        /// IP addresses (the node's InternalIP).
+        ips: Vec<IpAddr>,
+    },
+}
+
+/// How the server does TLS and which clients it trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The serving certificate.
+    pub serving: ServingCert,
+    /// PEM bundle of CAs that sign client certificates (`--client-ca-file`); clients
+    /// without a certificate may still authenticate with a bearer token.
+    pub client_ca_pem: Option<Vec<u8>>,
+    /// Most time a client has for the TLS handshake and the request headers.
+    pub handshake_timeout: Duration,
+}
+
+impl TlsConfig {
+    /// A configuration with a generated certificate for `names` and `ips` and no client CA.
+    #[must_use]
+    pub fn self_signed(names: Vec<String>, ips: Vec<IpAddr>) -> Self {
+        Self {
+            serving: ServingCert::SelfSigned { names, ips },
+            client_ca_pem: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Trust client certificates signed by this PEM bundle.
+    #[must_use]
+    pub fn client_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.client_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// The rustls server configuration (aws-lc-rs, HTTP/1.1 for upgrades).
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let (chain, key) = self.serving_cert()?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Rustls)?;
+        let builder = match &self.client_ca_pem {
+            Some(pem) => {
+                let mut roots = RootCertStore::empty();
+                for cert in certs(pem)? {
+                    roots.add(cert).map_err(TlsError::Rustls)?;
+                }
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .allow_unauthenticated()
+                        .build()
+                        .map_err(TlsError::ClientCa)?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(TlsError::Rustls)?;
+        // SPDY and WebSocket upgrades need HTTP/1.1.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    fn serving_cert(
+        &self,
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        match &self.serving {
+            ServingCert::Files { cert, key } => {
+                let read = |path: &PathBuf| {
+                    std::fs::read(path).map_err(|source| TlsError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+                };
+                let chain = certs(&read(cert)?)?;
+                let key = rustls_pemfile::private_key(&mut &read(key)?[..])
+                    .ok()
+                    .flatten()
+                    .ok_or(TlsError::Empty {
+                        what: "private key",
+                    })?;
+                Ok((chain, key))
+            }
+            ServingCert::SelfSigned { names, ips } => {
+                let mut sans: Vec<String> = names.clone();
+                sans.extend(ips.iter().map(ToString::to_string));
+                if sans.is_empty() {
+                    sans.push("localhost".to_owned());
+                }
+                let generated =
+                    rcgen::generate_simple_self_signed(sans).map_err(TlsError::Generate)?;
+                let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der()).map_err(
+                    |_| TlsError::Empty {
+                        what: "private key",
+                    },
+                )?;
+                Ok((vec![generated.cert.der().clone()], key))
+            }
+        }
+    }
+}
+
+fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(TlsError::Empty {
+            what: "certificate",
+        });
+    }
+    Ok(certs)
+}
+
+/// Serve `app` on `listener` with TLS until `shutdown` completes. Each connection's
+/// verified client certificate becomes a [`ClientCertUser`] on its requests.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    handshake_timeout: Duration,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tls = match time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "tls handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let user = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| user_of_certificate(c));
+            let service = app.map_request(move |req: http::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                if let Some(user) = &user {
+                    req.extensions_mut().insert(ClientCertUser(user.clone()));
+                }
+                req
+            });
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(handshake_timeout)
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                .with_upgrades()
+                .await;
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "kubelet api connection ended");
+            }
+        });
+    }
+}
