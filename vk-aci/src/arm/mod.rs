@@ -1,0 +1,19 @@
+//! The Azure Resource Manager client for container groups: operations, long-running
+//! operations, retries, client-side budget, credentials and metrics.
+mod client;
+pub mod credentials;
+mod error;
+mod lro;
+pub mod metrics;
+pub mod retry;
+pub mod throttle;
+
+pub use client::{
+    ArmClient, ArmConfig, DEFAULT_API_VERSION, Deleted, ExecSession, PUBLIC_CLOUD, Started,
+    is_terminal,
+};
+pub use credentials::{ArmCredential, CredentialError};
+pub use error::{Error, Result};
+pub use lro::{Lro, LroKind};
+pub use retry::RetryPolicy;
+pub use throttle::{Class, Priority, Throttle, ThrottleConfig};

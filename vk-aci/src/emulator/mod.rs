@@ -1,0 +1,330 @@
+//! A stateful local ARM/ACI server for tests, demos and benchmarks (feature `emulator`).
+//!
+//! [`Emulator::start`] binds 127.0.0.1 (ARM on one port, exec WebSockets on another) and
+//! serves the container group operations at ARM's paths with api-version checks, request
+//! validation, groups moving `Pending -> Creating -> Running`, containers that follow their
+//! command ([`state::Behaviour`]), restart policies, logs, the exec WebSocket with a small
+//! `/bin/sh` ([`shell`]), ARM token buckets, ACI's create quota, fault injection, a fake
+//! Entra ID token endpoint (`POST /{tenant}/oauth2/v2.0/token`) and a read-only call
+//! counter at `GET /_emulator/calls`.
+//!
+//! Time is the tokio clock, so `#[tokio::test(start_paused = true)]` drives it.
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant};
+use url::Url;
+use vk_core::clock::{SharedClock, SystemClock};
+
+mod exec;
+pub mod faults;
+pub mod quota;
+mod routes;
+pub mod shell;
+pub mod state;
+
+use crate::arm::throttle::{Throttle, ThrottleConfig};
+pub use faults::{FaultConfig, Injected};
+pub use quota::QuotaWindow;
+use state::{Groups, Timeline, WallClock};
+
+/// How the emulator answers PUT and DELETE: which long-running operation headers it sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LroStyle {
+    /// `Azure-AsyncOperation` (ACI's own habit).
+    #[default]
+    AsyncOperation,
+    /// `Location` (202 until done).
+    Location,
+    /// No header: the client polls the resource.
+    None,
+}
+
+/// Emulator settings.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Where to listen (ARM); the exec WebSocket listener takes another port on the same IP.
+    pub listen: SocketAddr,
+    /// The only api-version accepted.
+    pub api_version: String,
+    /// Group timeline.
+    pub timeline: Timeline,
+    /// LRO headers on PUT/DELETE.
+    pub lro_style: LroStyle,
+    /// Groups per list page (ARM pages at 100; smaller values exercise `nextLink`).
+    pub page_size: usize,
+    /// ARM request buckets; `None` disables throttling.
+    pub throttle: Option<ThrottleConfig>,
+    /// ACI's create and delete quota windows (each counted separately).
+    pub quota: Vec<QuotaWindow>,
+    /// Standing faults.
+    pub faults: FaultConfig,
+    /// Credentials the token endpoint accepts; when set, ARM calls need a token it issued.
+    pub auth: Option<(String, String)>,
+    /// Wall clock for timestamps (read once at start; the tokio clock moves it on).
+    pub clock: SharedClock,
+    /// Region limit on container groups reported by usages.
+    pub group_limit: u64,
+}
+
+impl Default for EmulatorConfig {
+    /// Loopback, api-version 2025-09-01, 1 s `Pending` + 2 s `Creating` (ACI takes tens of
+    /// seconds; short enough for demos), immediate deletes, `Azure-AsyncOperation`, pages
+    /// of 100 (ARM's page size), ARM's token buckets, ACI's quota (100/5 min, 300/h), no
+    /// faults, no authentication, the system clock, 100 groups per region (ACI's default
+    /// regional quota).
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_version: crate::arm::DEFAULT_API_VERSION.to_owned(),
+            timeline: Timeline {
+                pending: Duration::from_secs(1),
+                creating: Duration::from_secs(2),
+                deleting: Duration::ZERO,
+            },
+            lro_style: LroStyle::AsyncOperation,
+            page_size: 100,
+            throttle: Some(ThrottleConfig::default()),
+            quota: quota::aci_defaults(),
+            faults: FaultConfig::default(),
+            auth: None,
+            clock: Arc::new(SystemClock),
+            group_limit: 100,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Instant transitions, no throttling, no quota: the fastest setup for tests.
+    #[must_use]
+    pub fn instant() -> Self {
+        Self {
+            timeline: Timeline {
+                pending: Duration::ZERO,
+                creating: Duration::ZERO,
+                deleting: Duration::ZERO,
+            },
+            throttle: None,
+            quota: Vec::new(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A started long-running operation.
+#[derive(Clone, Debug)]
+pub(crate) enum OpRecord {
+    /// A PUT of this group key.
+    Put(String),
+    /// A DELETE of this group key.
+    Delete(String),
+}
+
+/// A pending exec session, redeemed by the WebSocket with the password.
+#[derive(Clone, Debug)]
+pub(crate) struct ExecTicket {
+    pub password: String,
+    pub command: String,
+    pub env: BTreeMap<String, String>,
+    pub hostname: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub groups: Groups,
+    pub ops: HashMap<String, OpRecord>,
+    pub exec: HashMap<String, ExecTicket>,
+    pub calls: BTreeMap<String, u64>,
+    pub creates: quota::QuotaWindows,
+    pub deletes: quota::QuotaWindows,
+    pub injected: VecDeque<Injected>,
+    pub faults: FaultConfig,
+    pub tokens: HashSet<String>,
+    pub next_ip: u32,
+}
+
+/// State shared by the handlers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: EmulatorConfig,
+    pub wall: WallClock,
+    pub throttle: Option<Throttle>,
+    pub base_url: Url,
+    pub exec_addr: SocketAddr,
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The emulator entry point.
+#[derive(Debug)]
+pub struct Emulator;
+
+/// A running emulator; dropping it stops the servers.
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Errors starting the emulator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+// === impl Emulator ===
+
+impl Emulator {
+    /// Bind and serve.
+    ///
+    /// # Errors
+    /// [`EmulatorError::Bind`] when a port cannot be bound.
+    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| EmulatorError::Bind { addr, source })
+        };
+        let arm = bind(config.listen).await?;
+        let exec_listener = bind(SocketAddr::new(config.listen.ip(), 0)).await?;
+        let local = arm.local_addr().map_err(|source| EmulatorError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let exec_addr = exec_listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let base_url =
+            Url::parse(&format!("http://{local}")).expect("a socket address makes a URL");
+        let shared = Arc::new(Shared {
+            wall: WallClock::new(config.clock.now(), Instant::now()),
+            throttle: config.throttle.map(Throttle::new),
+            base_url,
+            exec_addr,
+            inner: Mutex::new(Inner {
+                groups: Groups::new(),
+                ops: HashMap::new(),
+                exec: HashMap::new(),
+                calls: BTreeMap::new(),
+                creates: quota::QuotaWindows::new(config.quota.clone()),
+                deletes: quota::QuotaWindows::new(config.quota.clone()),
+                injected: VecDeque::new(),
+                faults: config.faults.clone(),
+                tokens: HashSet::new(),
+                next_ip: 0,
+            }),
+            config,
+        });
+        let router = routes::router(shared.clone());
+        let arm_task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(arm, router).await {
+                tracing::warn!(%error, "emulator arm server stopped");
+            }
+        });
+        let exec_task = tokio::spawn(exec::serve(exec_listener, shared.clone()));
+        tracing::info!(url = %shared.base_url, "aci emulator listening");
+        Ok(EmulatorHandle {
+            shared,
+            tasks: vec![arm_task, exec_task],
+        })
+    }
+}
+
+// === impl EmulatorHandle ===
+
+impl EmulatorHandle {
+    /// The ARM base URL (`http://127.0.0.1:PORT`).
+    #[must_use]
+    pub fn url(&self) -> Url {
+        self.shared.base_url.clone()
+    }
+
+    /// The Entra ID authority to use for the token flow (same server).
+    #[must_use]
+    pub fn authority(&self) -> String {
+        self.shared
+            .base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Calls served so far, by operation.
+    #[must_use]
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Calls of one operation so far.
+    #[must_use]
+    pub fn call_count(&self, operation: &str) -> u64 {
+        self.shared
+            .lock()
+            .calls
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Queue a one-shot answer for the next ARM call.
+    pub fn inject(&self, injected: Injected) {
+        self.shared.lock().injected.push_back(injected);
+    }
+
+    /// Replace the standing faults.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        self.shared.lock().faults = faults;
+    }
+
+    /// Names of the groups that exist (not yet deleted).
+    #[must_use]
+    pub fn group_names(&self) -> Vec<String> {
+        let now = Instant::now();
+        let timeline = self.shared.config.timeline;
+        let mut names: Vec<String> = self
+            .shared
+            .lock()
+            .groups
+            .values()
+            .filter(|g| !g.is_gone(now, &timeline))
+            .filter_map(|g| g.spec.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Stop serving.
+    pub fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

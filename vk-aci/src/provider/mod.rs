@@ -1,0 +1,611 @@
+//! [`AciProvider`]: vk-core's `Provider` for Azure Container Instances.
+//!
+//! Pods become container groups (translated by vk-translate, PUT with identifying tags);
+//! status comes from a budgeted GET scheduler ([`tracker`]) that pushes changes to the
+//! runtime; logs and exec go through ACI's APIs ([`logs`], [`exec`]). Errors become
+//! `ProviderError`s in one place ([`errors`]).
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use k8s_openapi::api::core::v1::{Container as PodContainer, Node, Pod, PodSpec, PodStatus};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use tokio::task::JoinHandle;
+use tokio::time::{self, Duration, Instant};
+use vk_core::clock::SharedClock;
+use vk_core::provider::{
+    ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources, Provider, ProviderError,
+    ProviderPod, Result,
+};
+use vk_translate::container_group::{ContainerGroup, InstanceState, RestartPolicy};
+use vk_translate::{NodeOptions, ReferencedObjects};
+
+use crate::arm::{ArmClient, Priority};
+
+pub mod errors;
+pub mod exec;
+pub mod logs;
+pub mod tracker;
+
+pub use tracker::StatusConfig;
+
+/// Node capacity announced to the scheduler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    /// CPU cores.
+    pub cpu: String,
+    /// Memory.
+    pub memory: String,
+    /// Pods.
+    pub pods: String,
+    /// `nvidia.com/gpu`, only when the region has a GPU quota.
+    pub gpu: Option<String>,
+}
+
+impl Default for Capacity {
+    /// The upstream provider's defaults (`upstream-settings.md` §4): cpu 10000, memory
+    /// 4Ti, pods 5000, no GPU.
+    fn default() -> Self {
+        Self {
+            cpu: "10000".into(),
+            memory: "4Ti".into(),
+            pods: "5000".into(),
+            gpu: None,
+        }
+    }
+}
+
+/// Provider settings.
+#[derive(Clone, Debug)]
+pub struct AciConfig {
+    /// Translation settings (region, OS, IP mode, node name...).
+    pub node: NodeOptions,
+    /// Node capacity.
+    pub capacity: Capacity,
+    /// Status tracking.
+    pub status: StatusConfig,
+    /// Poll interval of `kubectl logs -f`.
+    pub logs_poll_interval: Duration,
+}
+
+impl Default for AciConfig {
+    /// vk-translate's node defaults, upstream capacity, [`StatusConfig::default`], logs
+    /// followed every 2 s (ACI has no log stream; 2 s keeps a follower at 0.5 reads/s).
+    fn default() -> Self {
+        Self {
+            node: NodeOptions::default(),
+            capacity: Capacity::default(),
+            status: StatusConfig::default(),
+            logs_poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Node labels the upstream provider sets (`upstream-settings.md` §4).
+pub const NODE_LABELS: &[(&str, &str)] = &[
+    (
+        "alpha.service-controller.kubernetes.io/exclude-balancer",
+        "true",
+    ),
+    (
+        "node.kubernetes.io/exclude-from-external-load-balancers",
+        "true",
+    ),
+    ("kubernetes.azure.com/managed", "false"),
+];
+
+/// The ACI provider.
+#[derive(Debug)]
+pub struct AciProvider {
+    arm: ArmClient,
+    config: AciConfig,
+    clock: SharedClock,
+    tracker: Arc<tracker::Tracker>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    last_ping: Mutex<Option<Instant>>,
+}
+
+// === impl AciProvider ===
+
+impl AciProvider {
+    /// A provider over `arm`.
+    #[must_use]
+    pub fn new(arm: ArmClient, config: AciConfig, clock: SharedClock) -> Self {
+        Self {
+            arm,
+            config,
+            clock,
+            tracker: Arc::default(),
+            task: Mutex::new(None),
+            last_ping: Mutex::new(None),
+        }
+    }
+
+    /// The ARM client (metrics, budget).
+    #[must_use]
+    pub fn arm(&self) -> &ArmClient {
+        &self.arm
+    }
+
+    fn tracking(&self) -> bool {
+        self.task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn group_name(key: &PodKey) -> String {
+        vk_translate::container_group_name(&key.namespace, &key.name)
+    }
+
+    fn translate(&self, pod: &Pod, resources: &PodResources) -> Result<vk_translate::Translation> {
+        let objects = ReferencedObjects {
+            secrets: resources.secrets.clone(),
+            config_maps: resources.config_maps.clone(),
+            service_account_tokens: resources.service_account_tokens.clone(),
+        };
+        let translation = vk_translate::translate_pod(pod, &objects, &self.config.node)
+            .map_err(|e| errors::from_translate(&e))?;
+        for warning in &translation.warnings {
+            tracing::info!(pod = %PodKey::of(pod), %warning, "translation warning");
+        }
+        Ok(translation)
+    }
+
+    fn track(
+        &self,
+        key: PodKey,
+        pod: Pod,
+        name: String,
+        sent: Option<ContainerGroup>,
+        status: Option<PodStatus>,
+    ) {
+        let mut entries = self.tracker.lock();
+        let entry = entries.entry(key).or_insert_with(|| tracker::Tracked {
+            pod: pod.clone(),
+            group_name: name.clone(),
+            status: None,
+            next_check: Instant::now(),
+            sent: None,
+        });
+        entry.pod = pod;
+        entry.group_name = name;
+        entry.next_check = Instant::now() + self.config.status.fast_interval;
+        if sent.is_some() {
+            entry.sent = sent;
+        }
+        if status.is_some() {
+            entry.status = status;
+        }
+    }
+
+    fn tracked_pod(&self, key: &PodKey) -> Option<Pod> {
+        self.tracker.lock().get(key).map(|t| t.pod.clone())
+    }
+}
+
+/// A pod built from a group (adopted after a restart, before the runtime hands the pod):
+/// enough for status translation.
+fn skeleton_pod(key: &PodKey, uid: Option<String>, group: &ContainerGroup) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(key.name.clone()),
+            namespace: Some(key.namespace.clone()),
+            uid,
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: group
+                .properties
+                .containers
+                .iter()
+                .map(|c| PodContainer {
+                    name: c.name.clone(),
+                    image: c.properties.image.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            restart_policy: group
+                .properties
+                .restart_policy
+                .as_ref()
+                .map(|p| p.as_str().to_owned()),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// The group without the fields an in-place update may change (images) or that ARM sets.
+fn immutable_part(group: &ContainerGroup) -> serde_json::Value {
+    let mut g = group.clone();
+    g.tags = BTreeMap::new();
+    g.properties.provisioning_state = None;
+    g.properties.instance_view = None;
+    for c in &mut g.properties.containers {
+        c.properties.image = None;
+        c.properties.instance_view = None;
+    }
+    for c in &mut g.properties.init_containers {
+        c.properties.image = None;
+        c.properties.instance_view = None;
+    }
+    if let Some(ip) = g.properties.ip_address.as_mut() {
+        ip.ip = None;
+        ip.fqdn = None;
+    }
+    serde_json::to_value(&g.properties).unwrap_or_default()
+}
+
+fn images(group: &ContainerGroup) -> Vec<Option<String>> {
+    group
+        .properties
+        .containers
+        .iter()
+        .map(|c| c.properties.image.clone())
+        .chain(
+            group
+                .properties
+                .init_containers
+                .iter()
+                .map(|c| c.properties.image.clone()),
+        )
+        .collect()
+}
+
+/// Whether the container has ended for good (logs -f stops then).
+fn container_finished(group: &ContainerGroup, container: &str) -> bool {
+    let restarts = !matches!(group.properties.restart_policy, Some(RestartPolicy::Never));
+    group
+        .properties
+        .containers
+        .iter()
+        .find(|c| c.name == container)
+        .and_then(|c| c.properties.instance_view.as_ref())
+        .and_then(|v| v.current_state.as_ref())
+        .is_some_and(|s| s.state == Some(InstanceState::Terminated) && !restarts)
+}
+
+#[async_trait]
+impl Provider for AciProvider {
+    fn name(&self) -> &str {
+        "azure"
+    }
+
+    async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
+        let key = PodKey::of(pod);
+        let translation = self.translate(pod, resources)?;
+        let what = format!("pod {key} (container group {})", translation.name);
+        let started = self
+            .arm
+            .begin_create_or_update::<_, ContainerGroup>(
+                &translation.name,
+                &translation.container_group,
+            )
+            .await
+            .map_err(|e| errors::from_arm(e, &what))?;
+        tracing::info!(pod = %key, group = %translation.name, status = started.status, "container group created");
+        let status = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
+        self.track(
+            key,
+            pod.clone(),
+            translation.name,
+            Some(translation.container_group),
+            Some(status),
+        );
+        Ok(())
+    }
+
+    async fn update_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
+        let key = PodKey::of(pod);
+        let translation = self.translate(pod, resources)?;
+        let what = format!("pod {key} (container group {})", translation.name);
+        let previous = self.tracker.lock().get(&key).and_then(|t| t.sent.clone());
+        let previous = match previous {
+            Some(p) => p,
+            None => self
+                .arm
+                .get::<ContainerGroup>(&translation.name, Priority::Foreground)
+                .await
+                .map_err(|e| errors::from_arm(e, &what))?,
+        };
+        if images(&previous) == images(&translation.container_group) {
+            self.track(key, pod.clone(), translation.name, None, None);
+            return Ok(());
+        }
+        if immutable_part(&previous) != immutable_part(&translation.container_group) {
+            return Err(ProviderError::unsupported(format!(
+                "ACI can change only container images of a running container group; {key} changed \
+                 more than that: delete the pod to recreate it"
+            )));
+        }
+        self.arm
+            .begin_create_or_update::<_, ContainerGroup>(
+                &translation.name,
+                &translation.container_group,
+            )
+            .await
+            .map_err(|e| errors::from_arm(e, &what))?;
+        self.track(
+            key,
+            pod.clone(),
+            translation.name,
+            Some(translation.container_group),
+            None,
+        );
+        Ok(())
+    }
+
+    async fn delete_pod(&self, pod: &Pod) -> Result<()> {
+        let key = PodKey::of(pod);
+        let name = Self::group_name(&key);
+        let what = format!("pod {key} (container group {name})");
+        self.arm
+            .begin_delete(&name)
+            .await
+            .map_err(|e| errors::from_arm(e, &what))?;
+        self.tracker.lock().remove(&key);
+        tracing::info!(pod = %key, group = %name, "container group deleted");
+        Ok(())
+    }
+
+    async fn pod_status(&self, key: &PodKey) -> Result<Option<PodStatus>> {
+        if self.tracking()
+            && let Some(status) = self.tracker.lock().get(key).and_then(|t| t.status.clone())
+        {
+            return Ok(Some(status));
+        }
+        let name = Self::group_name(key);
+        let group = match self
+            .arm
+            .get::<ContainerGroup>(&name, Priority::Foreground)
+            .await
+        {
+            Ok(group) => group,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(errors::from_arm(e, &format!("pod {key}"))),
+        };
+        let pod = self
+            .tracked_pod(key)
+            .unwrap_or_else(|| skeleton_pod(key, None, &group));
+        let status = vk_translate::status::pod_status(&group, &pod, self.clock.now());
+        if let Some(entry) = self.tracker.lock().get_mut(key) {
+            entry.status = Some(status.clone());
+            entry.pod.status = Some(status.clone());
+        }
+        Ok(Some(status))
+    }
+
+    async fn list_pods(&self) -> Result<Vec<ProviderPod>> {
+        let groups: Vec<ContainerGroup> = self
+            .arm
+            .list(Priority::Foreground)
+            .await
+            .map_err(|e| errors::from_arm(e, "the container group list"))?;
+        let mut pods = Vec::new();
+        for group in groups {
+            let Some(tags) = vk_translate::pod_key_from_tags(&group.tags) else {
+                continue;
+            };
+            if tags
+                .node_name
+                .as_deref()
+                .is_some_and(|n| n != self.config.node.node_name)
+            {
+                continue;
+            }
+            let key = PodKey::new(tags.namespace.clone(), tags.name.clone());
+            if self.tracked_pod(&key).is_none() {
+                let name = group.name.clone().unwrap_or_else(|| Self::group_name(&key));
+                let pod = skeleton_pod(&key, tags.uid.clone(), &group);
+                self.track(key.clone(), pod, name, None, None);
+            }
+            pods.push(ProviderPod {
+                key,
+                uid: tags.uid,
+                created: tags
+                    .creation_timestamp
+                    .as_deref()
+                    .and_then(|t| t.parse().ok()),
+            });
+        }
+        Ok(pods)
+    }
+
+    fn notify_pods(&self, notifier: PodNotifier) -> bool {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let task = handle.spawn(tracker::run(
+            self.tracker.clone(),
+            self.arm.clone(),
+            notifier,
+            self.clock.clone(),
+            self.config.status,
+        ));
+        if let Some(old) = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .replace(task)
+        {
+            old.abort();
+        }
+        true
+    }
+
+    fn configure_node(&self, node: &mut Node) {
+        let labels = node.metadata.labels.get_or_insert_with(BTreeMap::new);
+        for (k, v) in NODE_LABELS {
+            labels.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let c = &self.config.capacity;
+        let mut resources = BTreeMap::from([
+            ("cpu".to_owned(), Quantity(c.cpu.clone())),
+            ("memory".to_owned(), Quantity(c.memory.clone())),
+            ("pods".to_owned(), Quantity(c.pods.clone())),
+        ]);
+        if let Some(gpu) = &c.gpu {
+            resources.insert("nvidia.com/gpu".to_owned(), Quantity(gpu.clone()));
+        }
+        let status = node.status.get_or_insert_with(Default::default);
+        status.capacity = Some(resources.clone());
+        status.allocatable = Some(resources);
+    }
+
+    async fn ping(&self) -> Result<()> {
+        {
+            let last = self
+                .last_ping
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+                return Ok(());
+            }
+        }
+        self.arm
+            .usages::<serde_json::Value>()
+            .await
+            .map_err(|e| errors::from_arm(e, "the region's usage"))?;
+        *self
+            .last_ping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn logs(&self, key: &PodKey, container: &str, opts: &LogOptions) -> Result<LogStream> {
+        if opts.previous {
+            return Err(ProviderError::unsupported(
+                "ACI keeps only the log of a container's current instance",
+            ));
+        }
+        let name = Self::group_name(key);
+        let what = format!("logs of {key}/{container}");
+        let stamped = opts.timestamps || opts.since.is_some();
+        let limit = opts
+            .limit_bytes
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(usize::MAX);
+        if !opts.follow {
+            let content = self
+                .arm
+                .logs(&name, container, opts.tail_lines, stamped)
+                .await
+                .map_err(|e| errors::from_arm(e, &what))?;
+            let lines: Vec<&str> = content.lines().collect();
+            let mut text = logs::shape_lines(&lines, opts).into_bytes();
+            text.truncate(limit);
+            let chunk: std::io::Result<Bytes> = Ok(Bytes::from(text));
+            return Ok(Box::pin(futures::stream::iter([chunk])));
+        }
+        let first = self
+            .arm
+            .logs(&name, container, None, stamped)
+            .await
+            .map_err(|e| errors::from_arm(e, &what))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+        let arm = self.arm.clone();
+        let opts = opts.clone();
+        let container = container.to_owned();
+        let interval = self.config.logs_poll_interval;
+        tokio::spawn(async move {
+            let mut follower = logs::Follower::default();
+            let mut sent = 0usize;
+            let mut snapshot = first;
+            let mut first_round = true;
+            loop {
+                let mut fresh = follower.new_lines(&snapshot);
+                if first_round {
+                    if let Some(tail) = opts.tail_lines.and_then(|t| usize::try_from(t).ok()) {
+                        fresh = fresh.split_off(fresh.len().saturating_sub(tail));
+                    }
+                    first_round = false;
+                }
+                let mut text = logs::shape_lines(&fresh, &opts).into_bytes();
+                text.truncate(limit.saturating_sub(sent));
+                sent += text.len();
+                if !text.is_empty() && tx.send(Ok(Bytes::from(text))).await.is_err() {
+                    return;
+                }
+                if sent >= limit {
+                    return;
+                }
+                let finished = match arm.get::<ContainerGroup>(&name, Priority::Foreground).await {
+                    Ok(group) => container_finished(&group, &container),
+                    Err(e) => e.is_not_found(),
+                };
+                time::sleep(interval).await;
+                snapshot = match arm.logs(&name, &container, None, stamped).await {
+                    Ok(s) => s,
+                    Err(e) if e.is_not_found() => return,
+                    Err(_) => continue,
+                };
+                if finished {
+                    let fresh = follower.new_lines(&snapshot);
+                    let mut text = logs::shape_lines(&fresh, &opts).into_bytes();
+                    text.truncate(limit.saturating_sub(sent));
+                    if !text.is_empty() {
+                        let _ = tx.send(Ok(Bytes::from(text))).await;
+                    }
+                    return;
+                }
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        Ok(Box::pin(stream))
+    }
+
+    async fn exec(
+        &self,
+        key: &PodKey,
+        container: &str,
+        command: &[String],
+        mut io: ExecIo,
+    ) -> Result<i32> {
+        if command.is_empty() {
+            return Err(ProviderError::InvalidInput("exec needs a command".into()));
+        }
+        let name = Self::group_name(key);
+        let shell = self
+            .tracked_pod(key)
+            .and_then(|p| p.metadata.annotations)
+            .and_then(|a| a.get(exec::EXEC_SHELL_ANNOTATION).cloned())
+            .filter(|s| !s.trim().is_empty() && !s.contains(char::is_whitespace))
+            .unwrap_or_else(|| exec::DEFAULT_SHELL.to_owned());
+        let one_word = command.len() == 1 && !command[0].contains(char::is_whitespace);
+        let executable = if one_word {
+            command[0].clone()
+        } else {
+            shell.clone()
+        };
+        let size = exec::initial_size(&mut io).await;
+        let session = self
+            .arm
+            .exec(&name, container, &executable, size.height, size.width)
+            .await
+            .map_err(|e| errors::from_arm(e, &format!("exec in {key}/{container}")))?;
+        let script = (!one_word).then(|| (command, exec::marker_id()));
+        exec::run(session, io, script, &shell).await
+    }
+}
+
+impl Drop for AciProvider {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The ARM client against the emulator over real HTTP.
+use tokio::time::Duration;
+use vk_aci::arm::{ArmClient, ArmCredential, Error, Priority, RetryPolicy};
+use vk_aci::emulator::{EmulatorConfig, Injected, LroStyle, QuotaWindow};
+use vk_translate::container_group::{
+    CapabilitiesListResult, ContainerGroup, InstanceState, ProvisioningState, UsageListResult,
+};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn create_get_list_delete_should_round_trip_a_group() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let body = group(vec![container("app", &[])]);
+    let created: ContainerGroup = arm.create_or_update("demo1", &body).await.unwrap();
+    assert_eq!(
+        created.properties.provisioning_state,
+        Some(ProvisioningState::Succeeded)
+    );
+
+    let got: ContainerGroup = arm.get("demo1", Priority::Foreground).await.unwrap();
+    let view = got
+        .properties
+        .instance_view
+        .expect("GET has an instance view");
+    assert_eq!(view.state, Some(InstanceState::Running));
+
+    let listed: Vec<ContainerGroup> = arm.list(Priority::Background).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(
+        listed[0].properties.instance_view.is_none(),
+        "list has no instance view"
+    );
+
+    assert!(arm.delete("demo1").await.unwrap(), "the group existed");
+    let err = arm
+        .get::<ContainerGroup>("demo1", Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(
+        !arm.delete("demo1").await.unwrap(),
+        "deleting again finds nothing"
+    );
+}
+
+#[tokio::test]
+async fn long_running_operations_should_be_followed_in_every_header_style() {
+    for style in [LroStyle::AsyncOperation, LroStyle::Location, LroStyle::None] {
+        let mut config = EmulatorConfig::instant();
+        config.lro_style = style;
+        config.timeline.pending = Duration::from_millis(100);
+        config.timeline.creating = Duration::from_millis(100);
+        config.timeline.deleting = Duration::from_millis(150);
+        let em = emulator(config).await;
+        let arm = client(&em);
+
+        let started = arm
+            .begin_create_or_update::<_, ContainerGroup>("lro", &group(vec![container("c", &[])]))
+            .await
+            .unwrap();
+        assert_eq!(started.status, 201);
+        assert_eq!(
+            started.resource.properties.provisioning_state,
+            Some(ProvisioningState::Pending)
+        );
+        let lro = started
+            .lro
+            .expect("a pending create is a long-running operation");
+        assert_eq!(
+            lro.is_async_operation(),
+            style == LroStyle::AsyncOperation,
+            "{style:?}"
+        );
+        assert_eq!(lro.is_location(), style == LroStyle::Location, "{style:?}");
+
+        let done: ContainerGroup = arm
+            .create_or_update("lro2", &group(vec![container("c", &[])]))
+            .await
+            .unwrap();
+        assert_eq!(
+            done.properties.provisioning_state,
+            Some(ProvisioningState::Succeeded),
+            "{style:?}"
+        );
+
+        assert!(arm.delete("lro2").await.unwrap());
+        assert!(
+            arm.get::<ContainerGroup>("lro2", Priority::Foreground)
+                .await
+                .unwrap_err()
+                .is_not_found(),
+            "{style:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failed_provisioning_should_end_the_operation_with_an_error() {
+    let mut config = EmulatorConfig::instant();
+    config.timeline.pending = Duration::from_millis(50);
+    config.faults.fail_provisioning = true;
+    let em = emulator(config).await;
+    let err = client(&em)
+        .create_or_update::<_, ContainerGroup>("broken", &group(vec![container("c", &[])]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OperationFailed { ref status, .. } if status == "Failed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn list_should_follow_next_links() {
+    let mut config = EmulatorConfig::instant();
+    config.page_size = 2;
+    let em = emulator(config).await;
+    let arm = client(&em);
+    for i in 0..5 {
+        arm.begin_create_or_update::<_, ContainerGroup>(
+            &format!("g{i}"),
+            &group(vec![container("c", &[])]),
+        )
+        .await
+        .unwrap();
+    }
+    let all: Vec<ContainerGroup> = arm.list(Priority::Foreground).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(
+        em.call_count("container_groups.list"),
+        3,
+        "5 groups in pages of 2"
+    );
+}
+
+#[tokio::test]
+async fn throttled_calls_should_be_retried_after_retry_after() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>("t", &group(vec![container("c", &[])]))
+        .await
+        .unwrap();
+    em.inject(Injected::status(429, "SubscriptionRequestsThrottled").retry_after(1));
+    let got: ContainerGroup = arm.get("t", Priority::Foreground).await.unwrap();
+    assert_eq!(got.name.as_deref(), Some("t"));
+    assert_eq!(em.call_count("container_groups.get"), 2);
+    assert_eq!(arm.metrics().count("container_groups.get", "429"), 1);
+    assert_eq!(arm.metrics().count("container_groups.get", "200"), 1);
+}
+
+#[tokio::test]
+async fn server_errors_should_be_retried_with_backoff_then_reported() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>("s", &group(vec![container("c", &[])]))
+        .await
+        .unwrap();
+    em.inject(Injected::status(500, "InternalServerError"));
+    em.inject(Injected::status(503, "ServiceUnavailable"));
+    assert!(
+        arm.get::<ContainerGroup>("s", Priority::Foreground)
+            .await
+            .is_ok()
+    );
+    assert_eq!(em.call_count("container_groups.get"), 3);
+
+    for _ in 0..4 {
+        em.inject(Injected::status(500, "InternalServerError"));
+    }
+    let err = arm
+        .get::<ContainerGroup>("s", Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(err.code(), Some("InternalServerError"));
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn a_slow_answer_should_time_out() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let config = config(&em)
+        .timeout(Duration::from_millis(200))
+        .retry(RetryPolicy::none());
+    let arm = ArmClient::new(config, ArmCredential::fixed(SECRET_TOKEN)).unwrap();
+    em.inject(Injected::delay(Duration::from_secs(3)));
+    let err = arm
+        .get::<ContainerGroup>("slow", Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_eq!(arm.metrics().count("container_groups.get", "timeout"), 1);
+}
+
+#[tokio::test]
+async fn the_aci_create_quota_should_come_back_at_once_with_its_retry_after() {
+    let mut config = EmulatorConfig::instant();
+    config.quota = vec![QuotaWindow {
+        period: Duration::from_secs(300),
+        limit: 1,
+    }];
+    let em = emulator(config).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>("q1", &group(vec![container("c", &[])]))
+        .await
+        .unwrap();
+    let err = arm
+        .begin_create_or_update::<_, ContainerGroup>("q2", &group(vec![container("c", &[])]))
+        .await
+        .unwrap_err();
+    assert!(err.is_quota() && err.is_throttled(), "{err}");
+    assert!(err.retry_after().unwrap() > Duration::from_secs(200));
+    assert_eq!(
+        em.call_count("container_groups.create_or_update"),
+        2,
+        "quota is not retried"
+    );
+}
+
+#[tokio::test]
+async fn invalid_groups_and_api_versions_should_give_typed_arm_errors() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let err = arm
+        .begin_create_or_update::<_, ContainerGroup>("Bad_Name", &group(vec![container("c", &[])]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(400), Some("InvalidContainerGroupName"))
+    );
+
+    let old = ArmClient::new(
+        config(&em).api_version("2018-10-01"),
+        ArmCredential::fixed("x"),
+    )
+    .unwrap();
+    let err = old
+        .get::<ContainerGroup>("any", Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidApiVersionParameter"));
+}
+
+#[tokio::test]
+async fn logs_should_honour_tail_and_timestamps() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let c = container(
+        "app",
+        &["sh", "-c", "echo one; echo two; echo three; sleep 1000"],
+    );
+    arm.begin_create_or_update::<_, ContainerGroup>("logs", &group(vec![c]))
+        .await
+        .unwrap();
+    assert_eq!(
+        arm.logs("logs", "app", None, false).await.unwrap(),
+        "one\ntwo\nthree\n"
+    );
+    assert_eq!(
+        arm.logs("logs", "app", Some(2), false).await.unwrap(),
+        "two\nthree\n"
+    );
+    let stamped = arm.logs("logs", "app", Some(1), true).await.unwrap();
+    let (stamp, line) = stamped.trim_end().split_once(' ').unwrap();
+    assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
+    assert_eq!(line, "three");
+}
+
+#[tokio::test]
+async fn exec_should_answer_a_websocket_and_a_password_that_debug_hides() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>("ex", &group(vec![container("app", &[])]))
+        .await
+        .unwrap();
+    let session = arm.exec("ex", "app", "/bin/sh", 24, 80).await.unwrap();
+    assert!(session.web_socket_uri.starts_with("ws://"));
+    assert!(!session.password.secret().is_empty());
+    assert!(!format!("{session:?}").contains(session.password.secret()));
+}
+
+#[tokio::test]
+async fn usages_and_capabilities_should_decode_into_the_model() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let usages: UsageListResult = arm.usages().await.unwrap();
+    assert!(!usages.value.is_empty());
+    let caps: CapabilitiesListResult = arm.capabilities().await.unwrap();
+    assert!(!caps.value.is_empty());
+}
+
+#[tokio::test]
+async fn the_client_credentials_flow_should_get_and_cache_a_token() {
+    let mut config = EmulatorConfig::instant();
+    config.auth = Some(("app-id".into(), "app-s3cret".into()));
+    let em = emulator(config).await;
+    let credential = ArmCredential::client_credentials(
+        &em.authority(),
+        "tenant",
+        "app-id".into(),
+        azure_core::credentials::Secret::new("app-s3cret"),
+        "https://management.azure.com/.default".into(),
+    );
+    let arm = ArmClient::new(crate::common::config(&em), credential).unwrap();
+    for _ in 0..3 {
+        let _: Vec<ContainerGroup> = arm.list(Priority::Foreground).await.unwrap();
+    }
+    assert_eq!(em.call_count("token"), 1, "the token is cached");
+
+    let wrong = ArmCredential::client_credentials(
+        &em.authority(),
+        "tenant",
+        "app-id".into(),
+        azure_core::credentials::Secret::new("wrong-s3cret"),
+        "scope".into(),
+    );
+    let arm = ArmClient::new(crate::common::config(&em), wrong).unwrap();
+    let err = arm
+        .list::<ContainerGroup>(Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Credential(_)), "{err}");
+    let text = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
+    assert!(!text.contains("wrong-s3cret"), "{text}");
+
+    let unauthenticated = client(&em);
+    let err = unauthenticated
+        .list::<ContainerGroup>(Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401));
+}
+
+#[tokio::test]
+async fn errors_should_never_carry_the_token_or_secure_values() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let mut body = group(vec![container("c", &[])]);
+    body.properties.containers[0]
+        .properties
+        .environment_variables = vec![vk_translate::container_group::EnvironmentVariable {
+        name: "PASSWORD".into(),
+        secure_value: Some("env-s3cret".into()),
+        ..Default::default()
+    }];
+    let started = arm
+        .begin_create_or_update::<_, serde_json::Value>("sec", &body)
+        .await
+        .unwrap();
+    assert!(
+        !started.resource.to_string().contains("env-s3cret"),
+        "ARM never returns secure values"
+    );
+    let mut errors = Vec::new();
+    em.inject(Injected::status(500, "InternalServerError"));
+    let arm_once = ArmClient::new(
+        config(&em).retry(RetryPolicy::none()),
+        ArmCredential::fixed(SECRET_TOKEN),
+    )
+    .unwrap();
+    errors.push(
+        arm_once
+            .get::<ContainerGroup>("sec", Priority::Foreground)
+            .await
+            .unwrap_err(),
+    );
+    errors.push(
+        arm.get::<ContainerGroup>("missing", Priority::Foreground)
+            .await
+            .unwrap_err(),
+    );
+    body.location = None;
+    errors.push(
+        arm.begin_create_or_update::<_, ContainerGroup>("sec2", &body)
+            .await
+            .unwrap_err(),
+    );
+    for err in errors {
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains(SECRET_TOKEN) && !text.contains("env-s3cret"),
+            "{text}"
+        );
+    }
+}

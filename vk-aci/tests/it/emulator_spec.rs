@@ -1,0 +1,431 @@
+//! The emulator's answers held to the spec: examples' key sets, model types, limits, the
+//! exec WebSocket, throttling and the call counter.
+use std::collections::BTreeSet;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::time::{self, Duration};
+use tokio_tungstenite::tungstenite::Message;
+use vk_aci::arm::throttle::BucketConfig;
+use vk_aci::arm::{Priority, ThrottleConfig};
+use vk_aci::emulator::EmulatorConfig;
+use vk_translate::container_group::{
+    CloudError, ContainerExecResponse, ContainerGroup, ContainerGroupListResult, InstanceState,
+    Logs, ProvisioningState, RestartPolicy,
+};
+
+use crate::common::*;
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Keys with a value: the model leaves out empty lists, which ARM sometimes sends as `[]`.
+fn filled_keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| v.as_array().is_none_or(|a| !a.is_empty()))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn group_url(em: &vk_aci::emulator::EmulatorHandle, name: &str, suffix: &str) -> String {
+    format!(
+        "{}subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.ContainerInstance/containerGroups/{name}{suffix}?api-version=2025-09-01",
+        em.url()
+    )
+}
+
+#[tokio::test]
+async fn the_create_example_should_be_accepted_and_answered_in_the_example_shape() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let http = reqwest::Client::new();
+    let ex = example("ContainerGroupsCreateOrUpdate.json");
+    let request = &ex["parameters"]["containerGroup"];
+    let response = http
+        .put(group_url(&em, "demo1", ""))
+        .json(request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    let expected = &ex["responses"]["201"]["body"];
+    // `zones` is echoed only when the request names zones; the example's request has none.
+    let mut want = keys(expected);
+    want.remove("zones");
+    assert!(
+        want.is_subset(&keys(&body)),
+        "{want:?} vs {:?}",
+        keys(&body)
+    );
+    let (want, have) = (
+        filled_keys(&expected["properties"]),
+        keys(&body["properties"]),
+    );
+    assert!(want.is_subset(&have), "{want:?} vs {have:?}");
+    let group: ContainerGroup = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(group.name.as_deref(), Some("demo1"));
+    let text = body.to_string();
+    assert!(
+        !text.contains("accountKey")
+            && !text.contains("SecretValue1InBase64")
+            && !text.contains("workspaceKey"),
+        "secrets are never returned"
+    );
+
+    let got: Value = http
+        .get(group_url(&em, "demo1", ""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expected = &example("ContainerGroupsGet_Succeeded.json")["responses"]["200"]["body"];
+    let mut want = keys(expected);
+    want.remove("zones");
+    assert!(want.is_subset(&keys(&got)));
+    let container = &got["properties"]["containers"][0]["properties"];
+    assert!(
+        keys(container).contains("instanceView"),
+        "GET has container instance views"
+    );
+}
+
+#[tokio::test]
+async fn list_logs_exec_and_errors_should_have_the_spec_shapes() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>(
+        "shape",
+        &group(vec![container("app", &["sh", "-c", "echo hi; sleep 100"])]),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let list_url = format!(
+        "{}subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.ContainerInstance/containerGroups?api-version=2025-09-01",
+        em.url()
+    );
+    let list: Value = http
+        .get(&list_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ex_list = &example("ContainerGroupsListByResourceGroup.json")["responses"]["200"]["body"];
+    assert!(
+        keys(&list).is_subset(
+            &keys(ex_list)
+                .union(&["nextLink".to_owned()].into())
+                .cloned()
+                .collect()
+        )
+    );
+    let _: ContainerGroupListResult = serde_json::from_value(list).unwrap();
+
+    let logs: Value = http
+        .get(group_url(&em, "shape", "/containers/app/logs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&logs),
+        keys(&example("ContainerListLogs.json")["responses"]["200"]["body"])
+    );
+    let logs: Logs = serde_json::from_value(logs).unwrap();
+    assert_eq!(logs.content.as_deref(), Some("hi\n"));
+
+    let exec_request = &example("ContainerExec.json")["parameters"]["containerExecRequest"];
+    let exec: Value = http
+        .post(group_url(&em, "shape", "/containers/app/exec"))
+        .json(exec_request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&exec),
+        keys(&example("ContainerExec.json")["responses"]["200"]["body"])
+    );
+    let _: ContainerExecResponse = serde_json::from_value(exec).unwrap();
+
+    let usages: Value = http
+        .get(format!("{}subscriptions/{SUBSCRIPTION}/providers/Microsoft.ContainerInstance/locations/westus/usages?api-version=2025-09-01", em.url()))
+        .send().await.unwrap().json().await.unwrap();
+    let ex_usage = &example("ContainerGroupUsage.json")["responses"]["200"]["body"]["value"][0];
+    assert_eq!(keys(&usages["value"][0]), keys(ex_usage));
+    let caps: Value = http
+        .get(format!("{}subscriptions/{SUBSCRIPTION}/providers/Microsoft.ContainerInstance/locations/westus/capabilities?api-version=2025-09-01", em.url()))
+        .send().await.unwrap().json().await.unwrap();
+    let ex_caps = &example("CapabilitiesList.json")["responses"]["200"]["body"]["value"][0];
+    assert_eq!(keys(&caps["value"][0]), keys(ex_caps));
+
+    let missing = http.get(group_url(&em, "nope", "")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let error: CloudError = missing.json().await.unwrap();
+    assert_eq!(
+        error.error.and_then(|e| e.code).as_deref(),
+        Some("ResourceNotFound")
+    );
+
+    let no_version = http
+        .get(group_url(&em, "shape", "").replace("?api-version=2025-09-01", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_version.status(), 400);
+}
+
+#[tokio::test]
+async fn puts_beyond_aci_limits_should_be_refused_with_arm_errors() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let code = |err: vk_aci::arm::Error| (err.status(), err.code().map(str::to_owned));
+
+    let mut ports = group(vec![container("c", &[])]);
+    ports.properties.ip_address = Some(vk_translate::container_group::IpAddress {
+        ports: (1..=6)
+            .map(|p| vk_translate::container_group::Port {
+                port: p,
+                ..Default::default()
+            })
+            .collect(),
+        type_: vk_translate::container_group::ContainerGroupIpAddressType::Public,
+        ip: None,
+        dns_name_label: None,
+        auto_generated_domain_name_label_scope: None,
+        fqdn: None,
+    });
+    let err = arm
+        .begin_create_or_update::<_, ContainerGroup>("ports", &ports)
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), (Some(400), Some("TooManyPorts".into())));
+
+    let many = group((0..61).map(|i| container(&format!("c{i}"), &[])).collect());
+    let err = arm
+        .begin_create_or_update::<_, ContainerGroup>("many", &many)
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), (Some(400), Some("InvalidContainerCount".into())));
+
+    let mut big = group(vec![container("c", &[])]);
+    if let Some(r) = big.properties.containers[0].properties.resources.as_mut() {
+        r.requests.cpu = 32.0;
+    }
+    let err = arm
+        .begin_create_or_update::<_, ContainerGroup>("big", &big)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(err),
+        (Some(400), Some("ResourceRequestsExceedMaximum".into()))
+    );
+
+    let dup = group(vec![container("c", &[]), container("c", &[])]);
+    let err = arm
+        .begin_create_or_update::<_, ContainerGroup>("dup", &dup)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(err),
+        (Some(400), Some("DuplicateContainerName".into()))
+    );
+}
+
+#[tokio::test]
+async fn groups_should_move_from_pending_through_creating_to_running() {
+    let mut config = EmulatorConfig::instant();
+    config.timeline.pending = Duration::from_millis(300);
+    config.timeline.creating = Duration::from_millis(300);
+    let em = emulator(config).await;
+    let arm = client(&em);
+    let started = arm
+        .begin_create_or_update::<_, ContainerGroup>("life", &group(vec![container("c", &[])]))
+        .await
+        .unwrap();
+    assert_eq!(
+        started.resource.properties.provisioning_state,
+        Some(ProvisioningState::Pending)
+    );
+    time::sleep(Duration::from_millis(400)).await;
+    let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
+    assert_eq!(
+        g.properties.provisioning_state,
+        Some(ProvisioningState::Creating)
+    );
+    time::sleep(Duration::from_millis(400)).await;
+    let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
+    assert_eq!(
+        g.properties.provisioning_state,
+        Some(ProvisioningState::Succeeded)
+    );
+    let state = g.properties.containers[0]
+        .properties
+        .instance_view
+        .clone()
+        .unwrap()
+        .current_state
+        .unwrap();
+    assert_eq!(state.state, Some(InstanceState::Running));
+    assert!(state.start_time.is_some());
+}
+
+#[tokio::test]
+async fn restart_policies_should_be_honoured() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let mut never = group(vec![container("c", &["sh", "-c", "exit 3"])]);
+    never.properties.restart_policy = Some(RestartPolicy::Never);
+    arm.begin_create_or_update::<_, ContainerGroup>("never", &never)
+        .await
+        .unwrap();
+    let mut always = group(vec![container("c", &["sh", "-c", "exit 1"])]);
+    always.properties.restart_policy = Some(RestartPolicy::Always);
+    arm.begin_create_or_update::<_, ContainerGroup>("always", &always)
+        .await
+        .unwrap();
+    time::sleep(Duration::from_millis(2100)).await;
+
+    let g: ContainerGroup = arm.get("never", Priority::Foreground).await.unwrap();
+    let view = g.properties.containers[0]
+        .properties
+        .instance_view
+        .clone()
+        .unwrap();
+    let current = view.current_state.unwrap();
+    assert_eq!(
+        (current.state, current.exit_code),
+        (Some(InstanceState::Terminated), Some(3))
+    );
+    assert_eq!(
+        g.properties.instance_view.unwrap().state,
+        Some(InstanceState::Failed)
+    );
+
+    let g: ContainerGroup = arm.get("always", Priority::Foreground).await.unwrap();
+    let view = g.properties.containers[0]
+        .properties
+        .instance_view
+        .clone()
+        .unwrap();
+    assert!(view.restart_count.unwrap() >= 2);
+    assert_eq!(view.previous_state.unwrap().exit_code, Some(1));
+}
+
+#[tokio::test]
+async fn the_exec_websocket_should_want_the_password_first_and_echo_like_a_tty() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>("ws", &group(vec![container("app", &[])]))
+        .await
+        .unwrap();
+
+    // Wrong password: closed without output.
+    let session = arm.exec("ws", "app", "/bin/sh", 24, 80).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(&session.web_socket_uri)
+        .await
+        .unwrap();
+    ws.send(Message::text("not-it")).await.unwrap();
+    let next = time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(next, Some(Ok(Message::Close(_))) | None | Some(Err(_))),
+        "{next:?}"
+    );
+
+    let session = arm.exec("ws", "app", "/bin/sh", 24, 80).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(&session.web_socket_uri)
+        .await
+        .unwrap();
+    ws.send(Message::text(session.password.secret()))
+        .await
+        .unwrap();
+    ws.send(Message::binary(
+        b"echo \"hi $HOSTNAME\"; hostname\n".to_vec(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::binary(b"exit\n".to_vec())).await.unwrap();
+    let mut out = Vec::new();
+    while let Ok(Some(Ok(msg))) = time::timeout(Duration::from_secs(5), ws.next()).await {
+        match msg {
+            Message::Binary(b) => out.extend_from_slice(&b),
+            Message::Text(t) => out.extend_from_slice(t.as_bytes()),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("echo \"hi $HOSTNAME\"; hostname\r\n"),
+        "the TTY echoes input: {out:?}"
+    );
+    assert!(out.contains("hi \r\nws\r\n"), "{out:?}");
+
+    // One executable with arguments is not a thing ACI can run.
+    let session = arm.exec("ws", "app", "echo hi", 24, 80).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(&session.web_socket_uri)
+        .await
+        .unwrap();
+    ws.send(Message::text(session.password.secret()))
+        .await
+        .unwrap();
+    let first = time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first.into_data()).contains("executable file not found"));
+}
+
+#[tokio::test]
+async fn arm_buckets_should_answer_429_with_retry_after_and_calls_should_be_counted() {
+    let mut config = EmulatorConfig::instant();
+    config.throttle = Some(ThrottleConfig {
+        reads: BucketConfig {
+            capacity: 2.0,
+            refill_per_second: 0.5,
+            background_reserve: 0.0,
+        },
+        ..ThrottleConfig::default()
+    });
+    let em = emulator(config).await;
+    let http = reqwest::Client::new();
+    let url = group_url(&em, "x", "");
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    let throttled = http.get(&url).send().await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+
+    let calls: Value = http
+        .get(format!("{}_emulator/calls", em.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["container_groups.get"], 3);
+}

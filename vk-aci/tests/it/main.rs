@@ -1,0 +1,17 @@
+//! Integration tests of vk-aci: the ARM client against the emulator over real HTTP, the
+//! emulator against the spec's examples, the provider, and exec end to end.
+
+// Shared helpers: emulator setups, clients, container groups.
+mod common;
+
+// The ARM client: every operation, LROs, 429/5xx retries, timeouts, credentials.
+mod arm_client;
+
+// The emulator's answers held to the spec's examples and limits.
+mod emulator_spec;
+
+// AciProvider: lifecycle, status push, quota, update, logs, node.
+mod provider;
+
+// exec end to end: shell driver, markers, exit status, stdin.
+mod exec;

@@ -1,0 +1,306 @@
+//! AciProvider against the emulator: lifecycle, status push, adoption, quota, update,
+//! logs, node configuration. Provider methods are called directly with pods built here.
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use tokio::time::{self, Duration};
+use vk_aci::emulator::{EmulatorConfig, Injected, QuotaWindow};
+use vk_core::provider::{LogOptions, PodKey, PodNotifier, PodResources, Provider, ProviderError};
+
+use crate::common::*;
+
+fn key(name: &str) -> PodKey {
+    PodKey::new("default", name)
+}
+
+#[tokio::test]
+async fn a_pod_should_be_created_reported_listed_and_deleted() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let web = pod("web", &[("app", &[])]);
+    p.create_pod(&web, &PodResources::default()).await.unwrap();
+    assert_eq!(em.group_names().len(), 1);
+
+    let status = p
+        .pod_status(&key("web"))
+        .await
+        .unwrap()
+        .expect("the pod exists");
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+
+    let listed = p.list_pods().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, key("web"));
+    assert_eq!(listed[0].uid.as_deref(), Some("uid-web"));
+
+    p.delete_pod(&web).await.unwrap();
+    assert!(em.group_names().is_empty());
+    assert!(p.pod_status(&key("web")).await.unwrap().is_none());
+    p.delete_pod(&web).await.expect("deleting twice is fine");
+}
+
+#[tokio::test]
+async fn status_changes_should_be_pushed_to_the_notifier() {
+    let mut config = EmulatorConfig::instant();
+    config.timeline.pending = Duration::from_millis(300);
+    config.timeline.creating = Duration::from_millis(300);
+    let em = emulator(config).await;
+    let p = provider(&em);
+    let notifier = PodNotifier::new();
+    assert!(p.notify_pods(notifier.clone()));
+    p.create_pod(&pod("push", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap();
+    let running = time::timeout(Duration::from_secs(10), async {
+        loop {
+            for update in notifier.next_batch().await {
+                let phase = update.status.and_then(|s| s.phase);
+                if update.key == key("push") && phase.as_deref() == Some("Running") {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(running.is_ok(), "the Running status was never pushed");
+    assert_eq!(
+        p.pod_status(&key("push"))
+            .await
+            .unwrap()
+            .and_then(|s| s.phase)
+            .as_deref(),
+        Some("Running"),
+        "pod_status answers from the tracker"
+    );
+}
+
+#[tokio::test]
+async fn the_create_quota_should_keep_the_pod_pending_with_a_clear_reason() {
+    let mut config = EmulatorConfig::instant();
+    config.quota = vec![QuotaWindow {
+        period: Duration::from_secs(300),
+        limit: 1,
+    }];
+    let em = emulator(config).await;
+    let p = provider(&em);
+    p.create_pod(&pod("q1", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap();
+    let err = p
+        .create_pod(&pod("q2", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap_err();
+    match &err {
+        ProviderError::Transient {
+            reason,
+            retry_after,
+            ..
+        } => {
+            assert_eq!(reason, "QuotaExceeded");
+            assert!(retry_after.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_pod_aci_cannot_run_should_be_unsupported() {
+    use k8s_openapi::api::core::v1::{HostPathVolumeSource, Volume};
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let mut bad = pod("bad", &[("app", &[])]);
+    bad.spec.as_mut().unwrap().volumes = Some(vec![Volume {
+        name: "host".into(),
+        host_path: Some(HostPathVolumeSource {
+            path: "/var/run".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    let err = p
+        .create_pod(&bad, &PodResources::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Unsupported { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+    assert!(em.group_names().is_empty());
+}
+
+#[tokio::test]
+async fn an_image_update_should_be_put_and_other_changes_refused() {
+    use k8s_openapi::api::core::v1::ResourceRequirements;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let mut web = pod("upd", &[("app", &[])]);
+    p.create_pod(&web, &PodResources::default()).await.unwrap();
+    p.update_pod(&web, &PodResources::default())
+        .await
+        .expect("no change is fine");
+    assert_eq!(
+        em.call_count("container_groups.create_or_update"),
+        1,
+        "no change, no PUT"
+    );
+
+    web.spec.as_mut().unwrap().containers[0].image = Some("busybox:1.37".into());
+    p.update_pod(&web, &PodResources::default()).await.unwrap();
+    assert_eq!(em.call_count("container_groups.create_or_update"), 2);
+
+    web.spec.as_mut().unwrap().containers[0].image = Some("busybox:1.38".into());
+    web.spec.as_mut().unwrap().containers[0].resources = Some(ResourceRequirements {
+        requests: Some([("cpu".to_owned(), Quantity("2".into()))].into()),
+        ..Default::default()
+    });
+    let err = p
+        .update_pod(&web, &PodResources::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Unsupported { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn groups_of_other_nodes_should_not_be_listed() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let mut other = pod("elsewhere", &[("app", &[])]);
+    other.spec.as_mut().unwrap().node_name = Some("another-node".into());
+    let mut other_config = provider_config();
+    other_config.node.node_name = "another-node".into();
+    let other_provider = vk_aci::AciProvider::new(
+        client(&em),
+        other_config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    );
+    other_provider
+        .create_pod(&other, &PodResources::default())
+        .await
+        .unwrap();
+    p.create_pod(&pod("mine", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap();
+    let listed: Vec<PodKey> = p
+        .list_pods()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+    assert_eq!(listed, vec![key("mine")]);
+}
+
+#[tokio::test]
+async fn logs_should_tail_and_follow_until_the_container_ends() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    p.create_pod(
+        &pod(
+            "logs",
+            &[("app", &["sh", "-c", "echo one; echo two; sleep 1000"])],
+        ),
+        &PodResources::default(),
+    )
+    .await
+    .unwrap();
+    let tail = LogOptions {
+        tail_lines: Some(1),
+        ..Default::default()
+    };
+    let mut stream = p.logs(&key("logs"), "app", &tail).await.unwrap();
+    let chunk = stream.next().await.unwrap().unwrap();
+    assert_eq!(&chunk[..], b"two\n");
+
+    let mut finite = pod(
+        "done",
+        &[("app", &["sh", "-c", "echo a; echo b; sleep 1; exit 0"])],
+    );
+    finite.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    p.create_pod(&finite, &PodResources::default())
+        .await
+        .unwrap();
+    let follow = LogOptions {
+        follow: true,
+        ..Default::default()
+    };
+    let stream = p.logs(&key("done"), "app", &follow).await.unwrap();
+    let collected = time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
+        .await
+        .expect("follow ends when the container ends");
+    let text: Vec<u8> = collected
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect();
+    assert_eq!(String::from_utf8(text).unwrap(), "a\nb\n", "each line once");
+}
+
+#[tokio::test]
+async fn the_node_should_get_capacity_and_upstream_labels() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let mut node = Node::default();
+    p.configure_node(&mut node);
+    let labels = node.metadata.labels.unwrap();
+    assert_eq!(
+        labels["alpha.service-controller.kubernetes.io/exclude-balancer"],
+        "true"
+    );
+    assert_eq!(labels["kubernetes.azure.com/managed"], "false");
+    let status = node.status.unwrap();
+    assert_eq!(status.capacity.unwrap()["pods"].0, "5000");
+    assert_eq!(status.allocatable.unwrap()["memory"].0, "4Ti");
+    p.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn provider_errors_should_never_show_secrets() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, Secret, SecretKeySelector};
+    let em = emulator(EmulatorConfig::instant()).await;
+    let p = provider(&em);
+    let mut secretive = pod("secretive", &[("app", &[])]);
+    secretive.spec.as_mut().unwrap().containers[0].env = Some(vec![EnvVar {
+        name: "PASSWORD".into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: "db".into(),
+                key: "password".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    let mut resources = PodResources::default();
+    resources.secrets.insert(
+        "db".into(),
+        Secret {
+            data: Some(
+                [(
+                    "password".to_owned(),
+                    ByteString(b"hunter2-s3cret".to_vec()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+    );
+    em.inject(Injected::status(400, "InvalidRequestContent"));
+    let err = p.create_pod(&secretive, &resources).await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains("hunter2-s3cret") && !text.contains(SECRET_TOKEN),
+        "{text}"
+    );
+    for _ in 0..4 {
+        em.inject(Injected::status(503, "ServiceUnavailable"));
+    }
+    let err = p.create_pod(&secretive, &resources).await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains("hunter2-s3cret") && !text.contains(SECRET_TOKEN),
+        "{text}"
+    );
+    p.create_pod(&secretive, &resources).await.unwrap();
+    let text = format!("{:?}", p.pod_status(&key("secretive")).await.unwrap());
+    assert!(!text.contains("hunter2-s3cret"));
+}
