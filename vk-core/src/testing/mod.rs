@@ -42,6 +42,7 @@
 //!   behind this fake sees WebSocket from kubectl 1.30+ and SPDY from older kubectl.
 //! - Tables (`kubectl get`) have the usual columns for pods, nodes and deployments and
 //!   NAME/AGE for the rest.
+pub mod binder;
 pub mod fake_api;
 pub mod mock_provider;
 
