@@ -1,6 +1,30 @@
 //! Pure translation between Kubernetes pods and Azure Container Instances container groups.
 //!
-//! (Crate overview and example are written with the translator; see issue 3.)
+//! A virtual node runs every pod as an ACI container group. This crate decides what that
+//! group is ([`translate_pod`]), what changed on the way ([`Warning`]s naming pod fields) or
+//! why the pod cannot run ([`TranslateError`], listing every offending field), and turns a
+//! group's instance view back into a pod status ([`status`]). It does no I/O and reads no
+//! clock: Secrets, ConfigMaps, tokens and the time are passed in, so it is tested with
+//! snapshots, properties and a fuzzer, and runs offline (`vk-aci translate`, `vk-aci check`,
+//! built on [`manifests`]).
+//!
+//! Start with [`translate_pod`]; [`container_group`] is the ARM model on its own.
+//!
+//! ```no_run
+//! use k8s_openapi::api::core::v1::Pod;
+//! use vk_translate::{NodeOptions, ReferencedObjects, redact_secrets, translate_pod};
+//!
+//! # fn example(pod: Pod) -> Result<(), vk_translate::TranslateError> {
+//! let node = NodeOptions::default().region("westeurope").node_name("virtual-node");
+//! let translation = translate_pod(&pod, &ReferencedObjects::default(), &node)?;
+//! for warning in &translation.warnings {
+//!     eprintln!("{warning}"); // e.g. "spec.containers[0].lifecycle.preStop: ..."
+//! }
+//! let mut body = translation.container_group; // PUT .../containerGroups/{translation.name}
+//! redact_secrets(&mut body); // before printing it
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod container_group;

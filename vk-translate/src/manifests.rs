@@ -181,53 +181,60 @@ impl Manifests {
             };
             match kind {
                 "Secret" => {
-                    let secret: k8s::Secret = typed_object(parse(kind)?).map_err(object_error)?;
+                    let secret: k8s::Secret =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let ns = namespace_of(&secret.metadata);
                     self.secrets.insert((ns, name.clone()), secret);
                 }
                 "ConfigMap" => {
-                    let map: k8s::ConfigMap = typed_object(parse(kind)?).map_err(object_error)?;
+                    let map: k8s::ConfigMap =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let ns = namespace_of(&map.metadata);
                     self.config_maps.insert((ns, name.clone()), map);
                 }
                 "Pod" => {
-                    let pod: k8s::Pod = typed_object(parse(kind)?).map_err(object_error)?;
+                    let pod: k8s::Pod = typed_object(parse(kind)?, value).map_err(object_error)?;
                     self.push(origin_of, kind, pod.metadata.clone(), pod);
                 }
                 "Deployment" => {
-                    let d: apps::Deployment = typed_object(parse(kind)?).map_err(object_error)?;
+                    let d: apps::Deployment =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let template = Some(d.spec.template);
                     self.push_template(origin_of, kind, &d.metadata, template, None);
                 }
                 "ReplicaSet" => {
-                    let r: apps::ReplicaSet = typed_object(parse(kind)?).map_err(object_error)?;
+                    let r: apps::ReplicaSet =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let template = r.spec.template;
                     self.push_template(origin_of, kind, &r.metadata, template, None);
                 }
                 "StatefulSet" => {
-                    let s: apps::StatefulSet = typed_object(parse(kind)?).map_err(object_error)?;
+                    let s: apps::StatefulSet =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let claims = s.spec.volume_claim_templates.unwrap_or_default();
                     let template = Some(s.spec.template);
                     self.push_template(origin_of, kind, &s.metadata, template, Some(claims));
                 }
                 "DaemonSet" => {
-                    let d: apps::DaemonSet = typed_object(parse(kind)?).map_err(object_error)?;
+                    let d: apps::DaemonSet =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let template = Some(d.spec.template);
                     self.push_template(origin_of, kind, &d.metadata, template, None);
                 }
                 "Job" => {
-                    let j: batch::Job = typed_object(parse(kind)?).map_err(object_error)?;
+                    let j: batch::Job = typed_object(parse(kind)?, value).map_err(object_error)?;
                     let template = j.spec.map(|s| s.template);
                     self.push_template(origin_of, kind, &j.metadata, template, None);
                 }
                 "CronJob" => {
-                    let c: batch::CronJob = typed_object(parse(kind)?).map_err(object_error)?;
+                    let c: batch::CronJob =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let template = c.spec.job_template.spec.map(|s| s.template);
                     self.push_template(origin_of, kind, &c.metadata, template, None);
                 }
                 "ReplicationController" => {
                     let r: k8s::ReplicationController =
-                        typed_object(parse(kind)?).map_err(object_error)?;
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
                     let template = r.spec.and_then(|s| s.template);
                     self.push_template(origin_of, kind, &r.metadata, template, None);
                 }
@@ -344,10 +351,54 @@ fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMet
         .unwrap_or_else(|| "default".to_owned())
 }
 
+/// Deserializes a document (errors carry line and column); when that fails only because of
+/// YAML 1.1 octal file modes (`defaultMode: 0400`, which kubectl accepts and YAML 1.2 reads
+/// as a string), retries with the modes converted.
 fn typed_object<T: DeserializeOwned>(
     document: serde_yaml::Deserializer<'_>,
+    value: &serde_yaml::Value,
 ) -> Result<T, serde_yaml::Error> {
-    T::deserialize(document)
+    match T::deserialize(document) {
+        Ok(object) => Ok(object),
+        Err(error) => {
+            let mut value = value.clone();
+            if octal_modes_to_numbers(&mut value) {
+                serde_yaml::from_value(value).map_err(|_| error)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Converts `mode`/`defaultMode` strings like `0400` to numbers; `true` when any changed.
+fn octal_modes_to_numbers(value: &mut serde_yaml::Value) -> bool {
+    let mut changed = false;
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (key, value) in map.iter_mut() {
+                let is_mode = matches!(key.as_str(), Some("mode" | "defaultMode"));
+                if is_mode
+                    && let Some(text) = value.as_str()
+                    && text.len() > 1
+                    && text.starts_with('0')
+                    && let Ok(mode) = i64::from_str_radix(text, 8)
+                {
+                    *value = serde_yaml::Value::Number(mode.into());
+                    changed = true;
+                } else {
+                    changed |= octal_modes_to_numbers(value);
+                }
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                changed |= octal_modes_to_numbers(item);
+            }
+        }
+        _ => {}
+    }
+    changed
 }
 
 // === the check report ===
@@ -437,6 +488,28 @@ mod tests {
         let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(text.contains("document 1 (Pod \"p\")"), "{text}");
         assert!(text.contains("line 7"), "{text}");
+    }
+
+    #[test]
+    fn yaml_1_1_octal_modes_should_be_read_as_octal() {
+        let mut m = Manifests::default();
+        m.add(
+            "x.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n  volumes:\n  - name: s\n    secret:\n      secretName: s\n      defaultMode: 0400\n",
+        )
+        .unwrap();
+        let volumes = m.workloads[0]
+            .pod
+            .spec
+            .as_ref()
+            .unwrap()
+            .volumes
+            .clone()
+            .unwrap();
+        assert_eq!(
+            volumes[0].secret.as_ref().unwrap().default_mode,
+            Some(0o400)
+        );
     }
 
     #[test]

@@ -8,3 +8,6 @@ mod translate_snapshots;
 
 // Properties over generated pods (proptest).
 mod translate_properties;
+
+// Targeted translation cases: runtime-provided tokens, count limits, tags, redaction.
+mod translate_cases;
