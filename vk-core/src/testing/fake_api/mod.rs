@@ -12,6 +12,7 @@ mod controllers;
 mod defaults;
 mod discovery;
 mod knobs;
+mod openapi;
 mod patch;
 mod proxy;
 mod resources;

@@ -18,7 +18,7 @@ use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, proxy, table, watch};
+use super::{State, defaults, discovery, openapi, proxy, table, watch};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -91,6 +91,29 @@ async fn route(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>,
             None => Err(ApiError::no_route(&path)),
         },
         Route::GroupResources(g, v) => match discovery::resource_list(&g, &v) {
+            Some(v) => get_only(v),
+            None => Err(ApiError::no_route(&path)),
+        },
+        Route::OpenApiRoot => get_only(openapi::root()),
+        Route::OpenApiV2 => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if accept.contains("protobuf") {
+                // An empty protobuf message: a document with no paths and no definitions.
+                let mut r = Response::new(body::full(bytes::Bytes::new()));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(openapi::V2_PROTOBUF),
+                );
+                Ok(r)
+            } else {
+                get_only(openapi::v2_json())
+            }
+        }
+        Route::OpenApiGroupVersion(gv) => match openapi::group_version(&gv) {
             Some(v) => get_only(v),
             None => Err(ApiError::no_route(&path)),
         },

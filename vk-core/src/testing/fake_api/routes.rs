@@ -19,6 +19,12 @@ pub(crate) enum Route {
     Group(String),
     /// `/apis/{group}/{version}`.
     GroupResources(String, String),
+    /// `/openapi/v2`.
+    OpenApiV2,
+    /// `/openapi/v3`.
+    OpenApiRoot,
+    /// `/openapi/v3/{api/v1 | apis/g/v}`.
+    OpenApiGroupVersion(String),
     /// A resource, collection or subresource.
     Resource(ResourcePath),
 }
@@ -47,6 +53,9 @@ pub(crate) fn parse(path: &str) -> Option<Route> {
         ["version"] => return Some(Route::Version),
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
         ["api"] => return Some(Route::CoreVersions),
+        ["openapi", "v2"] => return Some(Route::OpenApiV2),
+        ["openapi", "v3"] => return Some(Route::OpenApiRoot),
+        ["openapi", "v3", rest @ ..] => return Some(Route::OpenApiGroupVersion(rest.join("/"))),
         ["api", "v1"] => return Some(Route::CoreResources),
         ["apis"] => return Some(Route::Groups),
         ["apis", g] => return Some(Route::Group((*g).to_owned())),
