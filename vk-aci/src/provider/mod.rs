@@ -287,13 +287,13 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         tracing::info!(pod = %key, group = %translation.name, status = started.status, "container group created");
-        let status = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
+        // No status is recorded yet: the tracker's first read is pushed to the runtime.
         self.track(
             key,
             pod.clone(),
             translation.name,
             Some(translation.container_group),
-            Some(status),
+            None,
         );
         Ok(())
     }

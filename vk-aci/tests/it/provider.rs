@@ -304,3 +304,85 @@ async fn provider_errors_should_never_show_secrets() {
     let text = format!("{:?}", p.pod_status(&key("secretive")).await.unwrap());
     assert!(!text.contains("hunter2-s3cret"));
 }
+
+#[tokio::test]
+async fn status_reads_should_stay_inside_the_budget_while_transitions_still_show() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let mut config = provider_config();
+    config.status.reads_per_second = 5.0;
+    config.status.fast_interval = std::time::Duration::from_secs(2);
+    config.status.slow_interval_min = std::time::Duration::from_secs(60);
+    let p = vk_aci::AciProvider::new(
+        client(&em),
+        config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    );
+    let notifier = PodNotifier::new();
+    assert!(p.notify_pods(notifier.clone()));
+    for i in 0..30 {
+        p.create_pod(
+            &pod(&format!("b{i}"), &[("app", &[])]),
+            &PodResources::default(),
+        )
+        .await
+        .unwrap();
+    }
+    // Every pod's transition to Running is pushed (30 reads at 5/s take about 6 s).
+    let mut running = std::collections::HashSet::new();
+    time::timeout(Duration::from_secs(20), async {
+        while running.len() < 30 {
+            for update in notifier.next_batch().await {
+                if update.status.and_then(|s| s.phase).as_deref() == Some("Running") {
+                    running.insert(update.key);
+                }
+            }
+        }
+    })
+    .await
+    .expect("every pod's Running status is pushed");
+
+    // Steady state: reads never exceed the budget (5/s plus a one-second burst).
+    let before = em.call_count("container_groups.get");
+    let start = time::Instant::now();
+    time::sleep(Duration::from_secs(3)).await;
+    let reads = em.call_count("container_groups.get") - before;
+    let allowed = 5.0 * start.elapsed().as_secs_f64() + 5.0;
+    #[allow(clippy::cast_precision_loss)]
+    let reads_f = reads as f64;
+    assert!(reads_f <= allowed, "{reads} reads, budget {allowed}");
+}
+
+#[tokio::test]
+async fn a_pod_lifecycle_should_cost_a_handful_of_arm_calls() {
+    let mut config = EmulatorConfig::instant();
+    config.timeline.pending = Duration::from_millis(500);
+    config.timeline.creating = Duration::from_millis(500);
+    let em = emulator(config).await;
+    let p = provider(&em);
+    let notifier = PodNotifier::new();
+    assert!(p.notify_pods(notifier.clone()));
+    let life = pod("life", &[("app", &[])]);
+    p.create_pod(&life, &PodResources::default()).await.unwrap();
+    time::timeout(Duration::from_secs(10), async {
+        loop {
+            if notifier
+                .next_batch()
+                .await
+                .into_iter()
+                .any(|u| u.status.and_then(|s| s.phase).as_deref() == Some("Running"))
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    p.delete_pod(&life).await.unwrap();
+    let calls = em.calls();
+    let total: u64 = calls.values().sum();
+    assert_eq!(calls["container_groups.create_or_update"], 1);
+    assert_eq!(calls["container_groups.delete"], 1);
+    // 1 s to Running read every 200 ms: a few GETs, never a storm.
+    assert!(calls["container_groups.get"] <= 12, "{calls:?}");
+    assert!(total <= 14, "{calls:?}");
+}

@@ -7,7 +7,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::containers::container_id;
+use super::state::{ContainerKind, GroupPhase, translate_state};
 use super::*;
+use crate::container_group::{ContainerGroup, InstanceState};
 
 const GROUP_ID: &str =
     "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/g";
