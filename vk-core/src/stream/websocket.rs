@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use tokio::time::{self, Duration};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use super::remotecommand::{Protocol, Runner, StreamOptions, StreamingConfig, outcome_message};
 use super::{Error, Result};
@@ -228,7 +229,14 @@ where
         if !message.is_empty() {
             out_tx.send(encode(protocol, ERROR, &message)).await?;
         }
-        out_tx.send(Message::Close(None)).await
+        // A close frame with status 1000: kubectl's WebSocket client treats a close without
+        // a status (1005) as an error reading the error stream and loses the exit code.
+        out_tx
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            })))
+            .await
     };
     let sent = sent.await.is_ok();
     drop(out_tx);
