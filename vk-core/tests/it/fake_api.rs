@@ -5,3 +5,17 @@
 mod crud;
 // list and watch: resourceVersion resumption, 410, bookmarks, selectors.
 mod watch;
+// Server-side apply with two field managers.
+mod apply;
+// TokenRequest, TokenReview, SubjectAccessReview and authentication.
+mod auth;
+// Fault injection and counters.
+mod knobs;
+// Real kubectl against the fake, including logs through the kubelet proxy.
+mod kubectl;
+// A tiny HTTPS kubelet for the proxy tests.
+mod kubelet_stub;
+// The kubelet proxy: upgrades spliced through, node proxy, errors.
+mod proxy;
+// HTTPS with the fake cluster CA.
+mod tls;

@@ -222,7 +222,12 @@ async fn resource(
         }
         (&Method::POST, None) => {
             st.counters.hit("create", r.plural);
-            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let mut v = body::parse(&body::read(req.into_body()).await?, false)?;
+            // Clients do not set managedFields on create (server-side apply does, through
+            // the apply path).
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("managedFields");
+            }
             create(&st, r, rp.res, &ns, v).map(|o| body::json(201, &o))
         }
         (&Method::POST, Some(name)) => {
@@ -399,7 +404,6 @@ pub(crate) fn create(
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         m.remove("uid");
-        m.remove("managedFields");
     }
     let created = st.store.create(res, ns, v)?;
     if res == ids::namespaces() {
