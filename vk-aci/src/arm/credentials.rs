@@ -464,6 +464,17 @@ pub fn choose(inputs: &CredentialInputs) -> Result<AzureSettings, CredentialErro
     Ok(settings(choice))
 }
 
+/// Read the environment and credential files, choose, and build the credential: what a
+/// binary calls at start-up.
+///
+/// # Errors
+/// Unreadable files, no usable credential, or settings the identity library rejects.
+pub fn from_environment() -> Result<(AzureSettings, ArmCredential), CredentialError> {
+    let settings = choose(&CredentialInputs::from_env()?)?;
+    let credential = ArmCredential::from_settings(&settings)?;
+    Ok((settings, credential))
+}
+
 // === Runtime ===
 
 /// An access token with its refresh deadline.

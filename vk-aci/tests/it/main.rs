@@ -15,3 +15,9 @@ mod provider;
 
 // exec end to end: shell driver, markers, exit status, stdin.
 mod exec;
+
+// End to end with vk-core's runtime and the fake API server.
+mod runtime;
+
+// No secret in any log line.
+mod secrets;
