@@ -453,6 +453,16 @@ pub fn check_report(results: &[WorkloadResult]) -> String {
             }
         }
     }
+    let missing = results.iter().any(|r| {
+        matches!(&r.outcome, Outcome::CannotRun(e)
+            if e.field_errors().iter().any(|f| f.kind == crate::error::FieldErrorKind::MissingReference))
+    });
+    if missing {
+        let _ = writeln!(
+            out,
+            "\nnote: Secrets and ConfigMaps are looked up in the given files only (same namespace); service account tokens come from the cluster"
+        );
+    }
     let _ = writeln!(
         out,
         "\n{} workload{}: {as_is} run{} as is, {changed} run{} with changes, {cannot} cannot run, {never} never scheduled",
