@@ -3,6 +3,39 @@
 //! Compiled with the `testing` feature. [`FakeApiServer`] speaks the real HTTP/JSON
 //! protocol on loopback so that kube-rs and kubectl work against it unchanged.
 //!
+//! # Example
+//!
+//! ```no_run
+//! use k8s_openapi::api::core::v1::Pod;
+//! use kube::api::{Api, ListParams};
+//! use vk_core::testing::{FakeApiServer, MockProvider};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // A cluster on loopback, with the Deployment controllers and scheduler switched on.
+//! let server = FakeApiServer::builder().controllers(true).start().await?;
+//! let pods: Api<Pod> = Api::all(server.client());
+//! let on_node = pods.list(&ListParams::default().fields("spec.nodeName=vk")).await?;
+//! assert!(on_node.items.is_empty());
+//!
+//! // kubectl works too.
+//! server.write_kubeconfig("/tmp/fake-kubeconfig")?;
+//!
+//! // Make the next two watches fail with 410 Expired, and see what clients asked.
+//! server.knobs().expire_next_watches(2);
+//! println!("{:?}", server.counters().snapshot());
+//!
+//! // An in-memory backend for the runtime; pods run for two seconds when annotated
+//! // `mock.vk.io/exit-after: "2s"`.
+//! let provider = MockProvider::builder().seed(7).failure_rate(0.1).build();
+//! # let _ = provider;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The standalone binary runs the same server for kubectl and `vk-aci run`:
+//! `cargo run -p vk-core --features testing,k8s-openapi/latest --bin fake-apiserver --
+//! --kubeconfig /tmp/kc [--tls] [--controllers]`.
+//!
 //! # What the fake API server serves
 //!
 //! Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<g>/<v>`), namespaces, pods
@@ -40,6 +73,12 @@
 //! - The kubelet proxy passes WebSocket upgrades through unchanged: a real API server
 //!   (1.30+) answers kubectl's WebSocket and speaks SPDY/3.1 to the kubelet, so a kubelet
 //!   behind this fake sees WebSocket from kubectl 1.30+ and SPDY from older kubectl.
+//! - OpenAPI is a skeleton: v2 is empty (kubectl 1.27 then skips client-side validation)
+//!   and v3 lists only PATCH operations with `fieldValidation`, which tells kubectl 1.28+
+//!   that the server validates; `kubectl explain` does not work.
+//! - The optional controllers (builder `controllers(true)`) replace a Deployment's pods at
+//!   once on a template change, and the scheduler only checks Ready, `unschedulable`,
+//!   `nodeSelector` and taints.
 //! - Tables (`kubectl get`) have the usual columns for pods, nodes and deployments and
 //!   NAME/AGE for the rest.
 pub mod binder;

@@ -19,3 +19,7 @@ mod kubelet_stub;
 mod proxy;
 // HTTPS with the fake cluster CA.
 mod tls;
+// The optional Deployment/ReplicaSet controllers and scheduler.
+mod controllers;
+// Events through kube's recorder, leases, the standalone binary.
+mod misc;

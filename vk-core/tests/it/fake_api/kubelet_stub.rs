@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Node;
@@ -85,11 +86,17 @@ pub(crate) async fn test_kubelet(server: &FakeApiServer) -> (u16, Seen) {
     (port, seen)
 }
 
+type StubBody = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+fn full(b: impl Into<Bytes>) -> StubBody {
+    Full::new(b.into()).boxed_unsync()
+}
+
 async fn answer(
     mut req: http::Request<hyper::body::Incoming>,
     record: Seen,
     cn_ok: bool,
-) -> Result<http::Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<http::Response<StubBody>, std::convert::Infallible> {
     let target = req.uri().to_string();
     record.0.lock().unwrap().push((target.clone(), cn_ok));
     if target.starts_with("/exec/") {
@@ -102,7 +109,7 @@ async fn answer(
             let (mut r, mut w) = tokio::io::split(TokioIo::new(up));
             let _ = tokio::io::copy(&mut r, &mut w).await;
         });
-        let mut resp = http::Response::new(Full::new(Bytes::new()));
+        let mut resp = http::Response::new(full(Bytes::new()));
         *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
         let h = resp.headers_mut();
         h.insert("connection", http::HeaderValue::from_static("Upgrade"));
@@ -114,6 +121,21 @@ async fn answer(
         }
         return Ok(resp);
     }
+    if target.starts_with("/containerLogs/default/web/c") && target.contains("follow=true") {
+        // One line now, then nothing until the client goes away: only a streaming proxy
+        // lets the client see the first line.
+        let (tx, rx) = tokio::sync::mpsc::channel::<
+            Result<hyper::body::Frame<Bytes>, std::convert::Infallible>,
+        >(1);
+        tokio::spawn(async move {
+            let _ = tx
+                .send(Ok(hyper::body::Frame::data(Bytes::from("following\n"))))
+                .await;
+            tx.closed().await;
+        });
+        let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)).boxed_unsync();
+        return Ok(http::Response::new(body));
+    }
     let (status, body) = if target.starts_with("/containerLogs/default/web/c") {
         (200, "hello from the kubelet\nsecond line\n")
     } else if target == "/stats/summary" {
@@ -121,7 +143,7 @@ async fn answer(
     } else {
         (404, "not found\n")
     };
-    let mut resp = http::Response::new(Full::new(Bytes::from(body)));
+    let mut resp = http::Response::new(full(body));
     *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
     Ok(resp)
 }

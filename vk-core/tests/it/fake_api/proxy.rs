@@ -128,3 +128,26 @@ async fn logs_of_an_unbound_pod_or_an_unreachable_kubelet_should_be_status_error
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn following_logs_should_stream_through_the_proxy() {
+    use futures::AsyncBufReadExt;
+    let server = FakeApiServer::start().await;
+    let (port, _) = test_kubelet(&server).await;
+    create_node(&server, "vk", port).await;
+    let pods: Api<Pod> = Api::default_namespaced(server.client());
+    pods.create(&PostParams::default(), &pod("web", Some("vk")))
+        .await
+        .unwrap();
+    let params = kube::api::LogParams {
+        follow: true,
+        ..Default::default()
+    };
+    let mut lines = pods.log_stream("web", &params).await.unwrap().lines();
+    let first = timeout(PATIENCE, futures::StreamExt::next(&mut lines))
+        .await
+        .expect("the first line did not arrive while the body is still open")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "following");
+}

@@ -1,6 +1,7 @@
 //! HTTPS with a certificate from the fake cluster CA, for kube-rs and kubectl.
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use vk_core::testing::FakeApiServer;
 
 use super::crud::pod;
@@ -16,9 +17,30 @@ async fn kube_rs_should_work_over_https_with_the_fake_ca() {
         .unwrap();
     assert!(ns.items.len() >= 3);
     let pods: Api<Pod> = Api::default_namespaced(client);
+    let rv = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = pods
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
     pods.create(&PostParams::default(), &pod("web", None))
         .await
         .unwrap();
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+        .await
+        .expect("watch over https stalled")
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(ev, WatchEvent::Added(ref p) if p.metadata.name.as_deref() == Some("web")),
+        "{ev:?}"
+    );
 }
 
 #[tokio::test]

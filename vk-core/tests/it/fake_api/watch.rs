@@ -243,3 +243,44 @@ async fn the_kube_watcher_should_recover_from_410_and_disconnects_by_relisting()
         server.counters().snapshot()
     );
 }
+
+#[tokio::test]
+async fn the_kube_watcher_should_work_with_streaming_lists() {
+    let server = FakeApiServer::start().await;
+    let pods: Api<Pod> = Api::default_namespaced(server.client());
+    pods.create(&PostParams::default(), &pod("before", None))
+        .await
+        .unwrap();
+    let mut events = watcher(pods.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match timeout(PATIENCE, events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            watcher::Event::InitApply(p) => initial.push(p.metadata.name.unwrap()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, ["before"]);
+    pods.create(&PostParams::default(), &pod("after", None))
+        .await
+        .unwrap();
+    let ev = timeout(PATIENCE, events.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(ev, watcher::Event::Apply(ref p) if p.metadata.name.as_deref() == Some("after")),
+        "{ev:?}"
+    );
+    assert_eq!(
+        server.counters().get("list", "pods"),
+        0,
+        "no list with streaming lists"
+    );
+}
