@@ -314,7 +314,13 @@ impl PodController {
 async fn watch(inner: Arc<Inner>, writer: reflector::store::Writer<Pod>, token: CancellationToken) {
     let api: Api<Pod> = Api::all(inner.client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", inner.node_name));
-    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    // managedFields are of no use here and can be most of a pod's size.
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config)
+            .default_backoff()
+            .modify(|pod| pod.metadata.managed_fields = None),
+    );
     tokio::pin!(stream);
     loop {
         let next = tokio::select! {

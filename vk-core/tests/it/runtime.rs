@@ -11,3 +11,5 @@ mod node;
 mod pods;
 // Restart adoption, orphan clean-up, watch disconnects and 410s.
 mod recovery;
+// The same runtime driven by the testing kit's MockProvider (pushed status, lifecycles).
+mod mock;

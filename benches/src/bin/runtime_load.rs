@@ -1,0 +1,248 @@
+//! Load scenario for the vk-core runtime: bind N pods to a virtual node and measure the time
+//! until all are `Running` in the API, and the runtime process's peak RSS.
+//!
+//! `runtime_load [N] [--in-process]` (N defaults to 1000). The fake API server runs in a
+//! child process (this same binary with `--serve-fake`), so the peak RSS (`VmHWM`) reported
+//! is the runtime's own: its pod store, controller state, MockProvider and client. With
+//! `--in-process` the fake API server shares the process (and the figure).
+//!
+//! ```text
+//! cargo run --release -p vk-benches --bin runtime_load -- 1000
+//! cargo run --release -p vk-benches --bin runtime_load -- 10000
+//! ```
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::time::{self, Duration, Instant};
+use vk_core::testing::{FakeApiServer, MockProvider};
+use vk_core::{NodeConfig, Runtime};
+
+const NODE: &str = "vk-load";
+
+/// Peak resident set size of process `pid` ("self" for this one), in KiB.
+fn vm_hwm_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn pod(i: usize) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": format!("load-{i}"), "namespace": "default",
+                     "labels": {"app": "load"}},
+        "spec": {
+            "nodeName": NODE,
+            "containers": [{"name": "app", "image": "nginx:1.27",
+                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
+            "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+        },
+    }))
+    .expect("a static pod document")
+}
+
+/// Child mode: serve a fake API server, write its kubeconfig, run until stdin closes.
+async fn serve_fake(kubeconfig: &str, capacity: usize) -> Result<(), String> {
+    let api = FakeApiServer::builder()
+        .event_log_capacity(capacity)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    api.write_kubeconfig(kubeconfig)
+        .map_err(|e| e.to_string())?;
+    println!("ready {}", api.url());
+    // The parent kills this process when it is done.
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+async fn client_from(kubeconfig: &str) -> Result<kube::Client, String> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+async fn run(n: usize, in_process: bool) -> Result<(), String> {
+    let capacity = n * 8 + 1000;
+    // Either a child process or an in-process fake API server.
+    let mut child = None;
+    let mut local = None;
+    let dir = std::env::temp_dir().join(format!("runtime_load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let kubeconfig = dir.join("kubeconfig").to_string_lossy().into_owned();
+    let client = if in_process {
+        let api = FakeApiServer::builder()
+            .event_log_capacity(capacity)
+            .start()
+            .await
+            .map_err(|e| e.to_string())?;
+        let client = api.client();
+        local = Some(api);
+        client
+    } else {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut c = tokio::process::Command::new(exe)
+            .args(["--serve-fake", &kubeconfig, &capacity.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stdout = c.stdout.take().ok_or("no child stdout")?;
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        time::timeout(Duration::from_secs(30), reader.read_line(&mut line))
+            .await
+            .map_err(|_| "the fake API server did not start")?
+            .map_err(|e| e.to_string())?;
+        if !line.starts_with("ready") {
+            return Err(format!("the fake API server said {line:?}"));
+        }
+        // Keep reading the child's stdout so that it never writes into a closed pipe.
+        tokio::spawn(async move {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink).await;
+        });
+        child = Some(c);
+        client_from(&kubeconfig).await?
+    };
+
+    client
+        .apiserver_version()
+        .await
+        .map_err(|e| format!("the fake API server does not answer: {e}"))?;
+    let provider = MockProvider::builder().start_delay(Duration::ZERO).build();
+    let runtime = Runtime::builder(client.clone(), Arc::new(provider), NodeConfig::named(NODE))
+        .workers(32)
+        .build();
+    let store = runtime.pod_store();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(runtime.run(async {
+        let _ = stopped.await;
+    }));
+    // Bind once the node is registered (the runtime is then watching or about to).
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    time::timeout(Duration::from_secs(60), async {
+        while nodes.get_opt(NODE).await.ok().flatten().is_none() {
+            time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .map_err(|_| "the node was not registered within 60 s")?;
+    let baseline = vm_hwm_kib("self").unwrap_or(0);
+
+    let started = Instant::now();
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let failures = futures::stream::iter(0..n)
+        .map(|i| {
+            let pods = pods.clone();
+            async move { pods.create(&PostParams::default(), &pod(i)).await.is_err() }
+        })
+        .buffer_unordered(64)
+        .filter(|failed| std::future::ready(*failed))
+        .count()
+        .await;
+    if failures > 0 {
+        return Err(format!("{failures} pods could not be created"));
+    }
+    let bound = started.elapsed();
+    let deadline = Duration::from_secs(600);
+    loop {
+        let running = store
+            .state()
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        if running >= n {
+            break;
+        }
+        if started.elapsed() > deadline {
+            return Err(format!(
+                "only {running} of {n} pods Running after {deadline:?}"
+            ));
+        }
+        time::sleep(Duration::from_millis(10)).await;
+    }
+    let all_running = started.elapsed();
+    let peak = vm_hwm_kib("self").unwrap_or(0);
+    let fake_peak = child
+        .as_ref()
+        .and_then(tokio::process::Child::id)
+        .and_then(|pid| vm_hwm_kib(&pid.to_string()));
+
+    println!("pods: {n}");
+    println!(
+        "all bound (created in the API): {:.2} s",
+        bound.as_secs_f64()
+    );
+    println!(
+        "all Running in the API:         {:.2} s",
+        all_running.as_secs_f64()
+    );
+    #[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "peak RSS (VmHWM) of the runtime process{}: {:.1} MiB (before binding: {:.1} MiB)",
+        if in_process {
+            " incl. the fake API server"
+        } else {
+            ""
+        },
+        mib(peak),
+        mib(baseline)
+    );
+    if let Some(kib) = fake_peak {
+        println!(
+            "peak RSS of the fake API server process: {:.1} MiB",
+            mib(kib)
+        );
+    }
+
+    let _ = stop.send(());
+    let _ = time::timeout(Duration::from_secs(30), task).await;
+    drop(local);
+    drop(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // RUST_LOG=vk_core=debug shows what the runtime does.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = if args.first().map(String::as_str) == Some("--serve-fake") {
+        let path = args.get(1).cloned().unwrap_or_default();
+        let capacity = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(100_000);
+        serve_fake(&path, capacity).await
+    } else {
+        let n = args
+            .iter()
+            .find_map(|a| a.parse::<usize>().ok())
+            .unwrap_or(1000);
+        let in_process = args.iter().any(|a| a == "--in-process");
+        run(n, in_process).await
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("runtime_load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
