@@ -203,6 +203,8 @@ pub async fn serve(
                 }
             },
         };
+        // Interactive streams send small frames: do not let Nagle hold them back.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {

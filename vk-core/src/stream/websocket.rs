@@ -229,8 +229,7 @@ where
         if !message.is_empty() {
             out_tx.send(encode(protocol, ERROR, &message)).await?;
         }
-        // A close frame with status 1000: kubectl's WebSocket client treats a close without
-        // a status (1005) as an error reading the error stream and loses the exit code.
+        // A normal closure: client-go reports anything else as an error on every stream.
         out_tx
             .send(Message::Close(Some(CloseFrame {
                 code: CloseCode::Normal,

@@ -7,3 +7,5 @@ mod pki;
 mod harness;
 // TLS, client certificates and refusals over a socket; SPDY exec over TLS.
 mod tls;
+// Real kubectl through the fake API server's proxy.
+mod kubectl;

@@ -1,0 +1,243 @@
+//! Kubelet API exec: stdin -> stdout echo throughput (MB/s) over TLS + SPDY/3.1 +
+//! remotecommand v4, and connection setup time (TCP + TLS + upgrade + streams).
+//!
+//! Run with `cargo bench -p vk-benches --bench kubelet_exec`.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use vk_core::provider::{
+    ExecIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
+};
+use vk_core::server::{
+    Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig, router,
+};
+use vk_core::stream::spdy::Headers;
+use vk_core::stream::spdy::client::{Client, Received};
+use vk_core::stream::spdy::frame::Frame;
+
+struct Cat;
+
+#[async_trait]
+impl Provider for Cat {
+    fn name(&self) -> &str {
+        "cat"
+    }
+    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
+        Ok(())
+    }
+    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
+        Ok(())
+    }
+    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
+        Ok(())
+    }
+    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
+        Ok(None)
+    }
+    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
+        Ok(vec![])
+    }
+    async fn exec(&self, _: &PodKey, _: &str, _: &[String], mut io: ExecIo) -> ProviderResult<i32> {
+        if let (Some(i), Some(o)) = (io.stdin.as_mut(), io.stdout.as_mut()) {
+            let _ = tokio::io::copy(i, o).await;
+        }
+        Ok(0)
+    }
+}
+
+struct OnePod(Arc<Pod>);
+
+impl PodLookup for OnePod {
+    fn get(&self, key: &PodKey) -> Option<Arc<Pod>> {
+        (key.name == "web").then(|| self.0.clone())
+    }
+    fn list(&self) -> Vec<Arc<Pod>> {
+        vec![self.0.clone()]
+    }
+}
+
+#[derive(Debug)]
+struct AnyServer;
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+async fn start() -> SocketAddr {
+    let pod = Pod {
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "c".into(),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
+    };
+    let auth = Auth::new(
+        AuthConfig {
+            authorization: AuthorizationMode::AlwaysAllow,
+            ..AuthConfig::default()
+        },
+        None,
+    );
+    let state = ServerState::new(
+        "vk",
+        Arc::new(Cat),
+        Arc::new(OnePod(Arc::new(pod))),
+        Arc::new(auth),
+    );
+    // The benchmark client authenticates like the API server's client certificate would.
+    let app = router(state).layer(axum_extension());
+    let config = TlsConfig::self_signed(vec![], vec!["127.0.0.1".parse().unwrap()]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(vk_core::server::tls::serve(
+        listener,
+        config.server_config().unwrap(),
+        config.handshake_timeout,
+        app,
+        std::future::pending(),
+    ));
+    addr
+}
+
+fn axum_extension()
+-> tower::util::MapRequestLayer<fn(axum::extract::Request) -> axum::extract::Request> {
+    fn add(mut req: axum::extract::Request) -> axum::extract::Request {
+        req.extensions_mut()
+            .insert(ClientCertUser(vk_core::server::UserInfo {
+                username: "bench".into(),
+                ..Default::default()
+            }));
+        req
+    }
+    tower::util::MapRequestLayer::new(add as fn(_) -> _)
+}
+
+type Io = TokioIo<hyper::upgrade::Upgraded>;
+
+/// Connect, upgrade and open the exec streams; returns the client and the stream ids.
+async fn connect(addr: SocketAddr) -> (Client<Io>, u32, u32) {
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyServer))
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let req = http::Request::post("/exec/default/web/c?command=cat&input=1&output=1&error=1")
+        .header("host", "127.0.0.1")
+        .header("connection", "Upgrade")
+        .header("upgrade", "SPDY/3.1")
+        .header("x-stream-protocol-version", "v4.channel.k8s.io")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let res = sender.send_request(req).await.unwrap();
+    assert_eq!(res.status(), 101);
+    let mut client = Client::new(TokioIo::new(hyper::upgrade::on(res).await.unwrap()));
+    let mut ids = HashMap::new();
+    for t in ["error", "stdin", "stdout", "stderr"] {
+        let mut h = Headers::default();
+        h.push("streamtype", t);
+        ids.insert(t, client.open(&h, t != "stdin").await.unwrap());
+    }
+    let mut replies = 0;
+    while replies < 4 {
+        if let Some(Received::Reply(..)) = client.recv().await.unwrap() {
+            replies += 1;
+        }
+    }
+    (client, ids["stdin"], ids["stdout"])
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let addr = start().await;
+
+        let rounds = 50u32;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let (client, ..) = connect(addr).await;
+            drop(client);
+        }
+        let setup = started.elapsed() / rounds;
+        println!("kubelet_exec/connection_setup: {:.2} ms per exec (TCP + TLS + SPDY upgrade + 4 streams)", setup.as_secs_f64() * 1e3);
+
+        let (mut client, stdin, stdout) = connect(addr).await;
+        let chunk = vec![0x5a_u8; 32 * 1024];
+        let total: usize = 64 * 1024 * 1024;
+        let started = Instant::now();
+        let mut sent = 0usize;
+        let mut received = 0usize;
+        while received < total {
+            if sent < total && sent - received < 512 * 1024 {
+                client.data(stdin, &chunk, false).await.unwrap();
+                sent += chunk.len();
+                continue;
+            }
+            match client.recv().await.unwrap() {
+                Some(Received::Frame(Frame::Data { stream_id, data, .. })) if stream_id == stdout => {
+                    received += data.len();
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        #[allow(clippy::cast_precision_loss)] // a few hundred MB
+        let mb = received as f64 / 1e6;
+        println!("kubelet_exec/stdin_to_stdout_echo: {:.1} MB/s ({mb:.0} MB in {secs:.2} s)", mb / secs);
+    });
+}
