@@ -252,6 +252,21 @@ impl Emulator {
     }
 }
 
+/// Serve until `shutdown` resolves: what `vk-aci emulator --listen ADDR` runs. The ARM base
+/// URL is logged at INFO (and returned by [`Emulator::start`] for embedding).
+///
+/// # Errors
+/// [`EmulatorError::Bind`] when a port cannot be bound.
+pub async fn serve(
+    config: EmulatorConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), EmulatorError> {
+    let handle = Emulator::start(config).await?;
+    shutdown.await;
+    handle.shutdown();
+    Ok(())
+}
+
 // === impl EmulatorHandle ===
 
 impl EmulatorHandle {

@@ -218,25 +218,32 @@ fn skeleton_pod(key: &PodKey, uid: Option<String>, group: &ContainerGroup) -> Po
     }
 }
 
-/// The group without the fields an in-place update may change (images) or that ARM sets.
-fn immutable_part(group: &ContainerGroup) -> serde_json::Value {
-    let mut g = group.clone();
-    g.tags = BTreeMap::new();
-    g.properties.provisioning_state = None;
-    g.properties.instance_view = None;
-    for c in &mut g.properties.containers {
-        c.properties.image = None;
-        c.properties.instance_view = None;
+/// A pod spec without what may change in place without ACI noticing (images, which are
+/// handled, tolerations and the active deadline, which ACI never sees).
+fn spec_without_images(pod: &Pod) -> Option<serde_json::Value> {
+    let mut spec = pod.spec.clone()?;
+    for c in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
+        c.image = None;
     }
-    for c in &mut g.properties.init_containers {
-        c.properties.image = None;
-        c.properties.instance_view = None;
-    }
-    if let Some(ip) = g.properties.ip_address.as_mut() {
-        ip.ip = None;
-        ip.fqdn = None;
-    }
-    serde_json::to_value(&g.properties).unwrap_or_default()
+    spec.tolerations = None;
+    spec.active_deadline_seconds = None;
+    serde_json::to_value(spec).ok()
+}
+
+fn pod_images(pod: &Pod) -> Vec<Option<String>> {
+    pod.spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
+        .map(|c| c.image.clone())
+        .collect()
 }
 
 fn images(group: &ContainerGroup) -> Vec<Option<String>> {
@@ -302,24 +309,36 @@ impl Provider for AciProvider {
         let key = PodKey::of(pod);
         let translation = self.translate(pod, resources)?;
         let what = format!("pod {key} (container group {})", translation.name);
-        let previous = self.tracker.lock().get(&key).and_then(|t| t.sent.clone());
-        let previous = match previous {
-            Some(p) => p,
-            None => self
-                .arm
-                .get::<ContainerGroup>(&translation.name, Priority::Foreground)
-                .await
-                .map_err(|e| errors::from_arm(e, &what))?,
-        };
+        // Kubernetes lets a pod's spec change only in place: images (which ACI takes with a
+        // new PUT), and fields such as resources (in-place resize) that ACI cannot change.
+        // Compare pod specs, not translations, so rotated secrets or tokens never count.
+        let known = self
+            .tracker
+            .lock()
+            .get(&key)
+            .filter(|t| t.sent.is_some())
+            .map(|t| t.pod.clone());
+        if let Some(old) = known {
+            if spec_without_images(&old) != spec_without_images(pod) {
+                return Err(ProviderError::unsupported(format!(
+                    "ACI can change only container images of a running container group; {key} \
+                     changed more than that: delete the pod to recreate it"
+                )));
+            }
+            if pod_images(&old) == pod_images(pod) {
+                self.track(key, pod.clone(), translation.name, None, None);
+                return Ok(());
+            }
+        }
+        // After a restart only ARM's view is left: compare images with it.
+        let previous = self
+            .arm
+            .get::<ContainerGroup>(&translation.name, Priority::Foreground)
+            .await
+            .map_err(|e| errors::from_arm(e, &what))?;
         if images(&previous) == images(&translation.container_group) {
             self.track(key, pod.clone(), translation.name, None, None);
             return Ok(());
-        }
-        if immutable_part(&previous) != immutable_part(&translation.container_group) {
-            return Err(ProviderError::unsupported(format!(
-                "ACI can change only container images of a running container group; {key} changed \
-                 more than that: delete the pod to recreate it"
-            )));
         }
         self.arm
             .begin_create_or_update::<_, ContainerGroup>(

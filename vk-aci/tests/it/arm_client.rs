@@ -386,3 +386,40 @@ async fn errors_should_never_carry_the_token_or_secure_values() {
         );
     }
 }
+
+#[tokio::test]
+async fn standing_faults_should_fail_or_slow_every_call() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    em.set_faults(vk_aci::emulator::FaultConfig {
+        error_rate: 1.0,
+        ..Default::default()
+    });
+    let err = arm
+        .get::<ContainerGroup>("any", Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InternalServerError"));
+    assert_eq!(
+        em.call_count("container_groups.get"),
+        4,
+        "every attempt failed"
+    );
+
+    em.set_faults(vk_aci::emulator::FaultConfig {
+        latency: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let slow = ArmClient::new(
+        config(&em)
+            .timeout(Duration::from_millis(100))
+            .retry(RetryPolicy::none()),
+        ArmCredential::fixed(SECRET_TOKEN),
+    )
+    .unwrap();
+    let err = slow
+        .get::<ContainerGroup>("any", Priority::Foreground)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+}

@@ -250,8 +250,8 @@ async fn puts_beyond_aci_limits_should_be_refused_with_arm_errors() {
 #[tokio::test]
 async fn groups_should_move_from_pending_through_creating_to_running() {
     let mut config = EmulatorConfig::instant();
-    config.timeline.pending = Duration::from_millis(300);
-    config.timeline.creating = Duration::from_millis(300);
+    config.timeline.pending = Duration::from_secs(1);
+    config.timeline.creating = Duration::from_secs(2);
     let em = emulator(config).await;
     let arm = client(&em);
     let started = arm
@@ -262,13 +262,13 @@ async fn groups_should_move_from_pending_through_creating_to_running() {
         started.resource.properties.provisioning_state,
         Some(ProvisioningState::Pending)
     );
-    time::sleep(Duration::from_millis(400)).await;
+    time::sleep(Duration::from_millis(1500)).await;
     let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
     assert_eq!(
         g.properties.provisioning_state,
         Some(ProvisioningState::Creating)
     );
-    time::sleep(Duration::from_millis(400)).await;
+    time::sleep(Duration::from_secs(2)).await;
     let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
     assert_eq!(
         g.properties.provisioning_state,

@@ -115,3 +115,33 @@ async fn an_image_without_the_shell_should_say_so() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_tty_session_should_keep_terminal_line_ends_and_take_the_first_size() {
+    let (_em, p) = setup(pod("ex", &[("app", &[])])).await;
+    let (writer, mut reader) = tokio::io::duplex(1 << 16);
+    let (resize_tx, resize_rx) = tokio::sync::mpsc::channel(1);
+    resize_tx
+        .send(vk_core::provider::TerminalSize {
+            width: 120,
+            height: 40,
+        })
+        .await
+        .unwrap();
+    let io = ExecIo {
+        stdin: None,
+        stdout: Some(Box::pin(writer)),
+        stderr: None,
+        tty: true,
+        resize: Some(resize_rx),
+    };
+    let argv = vec!["echo".to_owned(), "hi".to_owned()];
+    let status = p
+        .exec(&PodKey::new("default", "ex"), "app", &argv, io)
+        .await
+        .unwrap();
+    let mut out = String::new();
+    reader.read_to_string(&mut out).await.unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(out, "hi\r\n");
+}
