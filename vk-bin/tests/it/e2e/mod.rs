@@ -15,6 +15,7 @@ mod burst;
 mod helloworld;
 mod leader;
 mod private_registry;
+mod scale;
 
 pub const RESOURCE_GROUP: &str = "vk-e2e";
 pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
