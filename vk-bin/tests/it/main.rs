@@ -4,3 +4,5 @@
 mod translate_check;
 // End to end: fake API server + emulator + `vk-aci run` as a child process + real kubectl.
 mod e2e;
+// deploy/kustomize rendered and checked against `vk-aci run --help`; startup validation.
+mod deploy;
