@@ -56,6 +56,9 @@
 //! - Authentication: the admin token and minted service-account tokens; a request without
 //!   credentials is served as `system:anonymous` and every authenticated or anonymous
 //!   request is allowed (the policy only answers SubjectAccessReviews).
+//! - JSON only (YAML for apply patches): a protobuf request body gets 415, so
+//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) fails; `get`,
+//!   `apply`, `delete`, `logs`, `exec` and `describe` use JSON and work.
 //! - `dryRun` is rejected with 400; `resourceVersionMatch` and `resourceVersion` on list
 //!   are ignored (lists always read the latest state); continue tokens never expire.
 //! - Watches replay from an in-memory log of the last N events (builder
@@ -66,8 +69,9 @@
 //! - Strategic merge patch knows list merge keys by field name (`conditions`/`addresses`
 //!   by `type`, `containers`/`env`/`volumes` by `name`, ...), not by type schema.
 //!   Server-side apply tracks ownership per manager with FieldsV1 `managedFields`, detects
-//!   conflicts and removes fields a manager stops applying; updates and non-apply patches
-//!   do not record `Update` managers.
+//!   conflicts and removes fields a manager stops applying; creates, updates and other
+//!   patches record an `Update` entry for their manager (`fieldManager`, else the
+//!   User-Agent's program name) owning the fields they changed.
 //! - Deleting a namespace removes everything in it at once (no `Terminating` phase).
 //!   Owner references are garbage-collected at once in the background style.
 //! - The kubelet proxy passes WebSocket upgrades through unchanged: a real API server

@@ -106,6 +106,14 @@ impl Fields {
     fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    fn insert(&mut self, path: &[String]) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        let child = self.0.entry(first.clone()).or_default();
+        child.insert(rest);
+    }
 }
 
 /// The fields set in `v` (an applied configuration or part of it).
@@ -198,6 +206,18 @@ fn remove_path(v: &mut Value, path: &[String]) {
             remove_path(&mut items[pos], rest);
         }
     }
+}
+
+/// Whether `path` is a key field of a list item (`k:{"type":"Ready"}` then `f:type`):
+/// those go with the item, never on their own.
+fn is_item_key(path: &[String]) -> bool {
+    let [.., item, field] = path else {
+        return false;
+    };
+    let (Some(k), Some(f)) = (item.strip_prefix("k:"), field.strip_prefix("f:")) else {
+        return false;
+    };
+    serde_json::from_str::<Map<String, Value>>(k).is_ok_and(|m| m.contains_key(f))
 }
 
 /// Merge an applied configuration into an object: maps recurse, list-maps merge by key,
@@ -379,7 +399,7 @@ pub(crate) fn apply(current: Option<&Value>, req: &ApplyRequest<'_>) -> Result<V
     // Fields this manager applied before and no longer applies, owned by nobody else.
     let now_leaves = new_fields.leaf_paths();
     for path in mine_before.leaf_paths() {
-        if now_leaves.contains(&path) {
+        if now_leaves.contains(&path) || is_item_key(&path) {
             continue;
         }
         let others_own = entries.iter().filter(|e| !me(e)).any(|e| {
@@ -477,6 +497,70 @@ fn scope(applied: &Value, subresource: Option<&str>, res: &Resource) -> Value {
     Value::Object(out)
 }
 
+/// Record a non-apply write (create, update, patch) by `manager`: it takes ownership of
+/// every field it changed, as the API server records an `Update` operation.
+pub(crate) fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+    resource: &Resource,
+    now: &str,
+) {
+    let empty = json!({});
+    let before = scope(old.unwrap_or(&empty), subresource, resource);
+    let after = scope(new, subresource, resource);
+    let changed: Vec<Path> = fields_of(&after)
+        .leaf_paths()
+        .into_iter()
+        .filter(|p| p.last().map(String::as_str) != Some("."))
+        .filter(|p| get_path(&before, p) != get_path(&after, p))
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let sub = subresource.unwrap_or_default();
+    let mut entries = entries_of(new);
+    let mine = |e: &Entry| e.manager == manager && e.subresource == sub && e.operation == "Update";
+    for e in entries.iter_mut().filter(|e| !mine(e)) {
+        for p in &changed {
+            e.fields.remove(p);
+        }
+    }
+    let mut fields = entries
+        .iter()
+        .find(|e| mine(e))
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+    for p in &changed {
+        fields.insert(p);
+    }
+    entries.retain(|e| !mine(e) && !e.fields.is_empty());
+    let mut managed: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let mut raw = e.raw.clone();
+            raw["fieldsV1"] = e.fields.to_json();
+            raw
+        })
+        .collect();
+    let mut entry = json!({
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": resource.api_version(),
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields.to_json(),
+    });
+    if !sub.is_empty() {
+        entry["subresource"] = json!(sub);
+    }
+    managed.push(entry);
+    if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("managedFields".into(), Value::Array(managed));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::resources::{self, ids};
@@ -529,6 +613,32 @@ mod tests {
             vec![
                 ("Ready".into(), "False".into()),
                 ("NetworkUnavailable".into(), "False".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_field_another_manager_updated_survives_when_the_applier_drops_it() {
+        let base = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}});
+        let a1 = node_status(&[("Ready", "True"), ("MemoryPressure", "False")]);
+        let obj = apply(Some(&base), &req(&a1, "vk", false)).unwrap();
+        let mut patched = obj.clone();
+        patched["status"]["conditions"][1]["status"] = json!("True");
+        record_update(
+            Some(&obj),
+            &mut patched,
+            "kubectl",
+            Some("status"),
+            resources::get(ids::nodes()),
+            "2025-01-01T00:00:00Z",
+        );
+        let a2 = node_status(&[("Ready", "True")]);
+        let obj = apply(Some(&patched), &req(&a2, "vk", false)).unwrap();
+        assert_eq!(
+            conditions(&obj),
+            vec![
+                ("Ready".into(), "True".into()),
+                ("MemoryPressure".into(), "True".into())
             ]
         );
     }

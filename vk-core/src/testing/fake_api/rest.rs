@@ -9,7 +9,7 @@ use http::{Method, Request, Response, header};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use super::apply::{ApplyRequest, apply};
+use super::apply::{ApplyRequest, apply, record_update};
 use super::auth::{self, User};
 use super::body::{self, Body};
 use super::patch::{self, PatchType};
@@ -130,6 +130,15 @@ async fn resource(
     let r = resources::get(rp.res);
     let q = parse_query(req.uri().query());
     let method = req.method().clone();
+    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415.
+    if let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        && ct.contains("protobuf")
+    {
+        return Err(ApiError::unsupported_media_type(ct));
+    }
     if !r.namespaced && rp.ns.is_some() {
         return Err(ApiError::no_route(req.uri().path()));
     }
@@ -143,6 +152,7 @@ async fn resource(
     }
     let ns = rp.ns.clone().unwrap_or_default();
     let sub = rp.sub.as_deref();
+    let manager = field_manager(&q, &req);
 
     // Proxied subresources go to the kubelet.
     if matches!(
@@ -228,6 +238,7 @@ async fn resource(
             if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("managedFields");
             }
+            record_update(None, &mut v, &manager, None, r, &st.store.now_string());
             create(&st, r, rp.res, &ns, v).map(|o| body::json(201, &o))
         }
         (&Method::POST, Some(name)) => {
@@ -239,7 +250,7 @@ async fn resource(
             st.counters.hit("update", &r.counter_name(sub));
             write_fault(&st, r, sub, name)?;
             let v = body::parse(&body::read(req.into_body()).await?, false)?;
-            update(&st, r, rp.res, &ns, name, sub, v).map(|o| body::json(200, &o))
+            update(&st, r, rp.res, &ns, name, sub, v, &manager).map(|o| body::json(200, &o))
         }
         (&Method::PATCH, Some(name)) => {
             st.counters.hit("patch", &r.counter_name(sub));
@@ -252,7 +263,7 @@ async fn resource(
                 .to_owned();
             let pt = PatchType::from_content_type(&ct)?;
             let v = body::parse(&body::read(req.into_body()).await?, pt == PatchType::Apply)?;
-            patch_object(&st, r, rp.res, &ns, name, sub, pt, &v, &q, &user)
+            patch_object(&st, r, rp.res, &ns, name, sub, pt, &v, &q, &manager)
         }
         (&Method::DELETE, Some(name)) => {
             st.counters.hit("delete", r.plural);
@@ -283,6 +294,21 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
+}
+
+/// The field manager of a write: `fieldManager`, else the User-Agent's program name, as
+/// the API server derives it.
+fn field_manager(q: &Query, req: &Request<Incoming>) -> String {
+    if let Some(m) = q.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.clone();
+    }
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 fn write_fault(st: &State, r: &Resource, sub: Option<&str>, name: &str) -> Result<(), ApiError> {
@@ -485,6 +511,7 @@ fn selector_string(sel: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per part of the request
 fn update(
     st: &State,
     r: &Resource,
@@ -493,7 +520,9 @@ fn update(
     name: &str,
     sub: Option<&str>,
     v: Value,
+    manager: &str,
 ) -> Result<Value, ApiError> {
+    let now = st.store.now_string();
     if let Some(n) = v.pointer("/metadata/name").and_then(Value::as_str)
         && n != name
     {
@@ -509,7 +538,9 @@ fn update(
             out["spec"]["replicas"] = v.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
             return Ok(out);
         }
-        Ok(scoped(r, sub, cur, v))
+        let mut new = scoped(r, sub, cur, v);
+        record_update(Some(cur), &mut new, manager, sub, r, &now);
+        Ok(new)
     })?;
     Ok(if sub == Some("scale") {
         scale_of(&out)
@@ -529,7 +560,7 @@ fn patch_object(
     pt: PatchType,
     v: &Value,
     q: &Query,
-    user: &User,
+    updater: &str,
 ) -> Result<Response<Body>, ApiError> {
     let key = ObjKey::new(res, ns, name);
     if pt == PatchType::Apply {
@@ -550,7 +581,6 @@ fn patch_object(
             name,
             now: &now,
         };
-        let _ = user;
         return match st.store.modify(&key, |cur| {
             check_rv(r, name, cur, v)?;
             apply(Some(cur), &areq)
@@ -582,7 +612,9 @@ fn patch_object(
             out["spec"]["replicas"] = base.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
             return Ok(out);
         }
-        Ok(scoped(r, sub, cur, base))
+        let mut new = scoped(r, sub, cur, base);
+        record_update(Some(cur), &mut new, updater, sub, r, &st.store.now_string());
+        Ok(new)
     })?;
     let out = if sub == Some("scale") {
         scale_of(&out)
