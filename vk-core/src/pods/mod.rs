@@ -113,7 +113,8 @@ impl CallError {
 
 /// An event waiting to be published.
 struct PendingEvent {
-    pod: Arc<Pod>,
+    /// Only the reference: holding the pod would pin stale versions of it in memory.
+    regarding: k8s_openapi::api::core::v1::ObjectReference,
     type_: EventType,
     reason: String,
     note: String,
@@ -181,7 +182,7 @@ impl Inner {
         action: &'static str,
     ) {
         let ev = PendingEvent {
-            pod: Arc::clone(pod),
+            regarding: pod.object_ref(&()),
             type_,
             reason: reason.to_owned(),
             note: note.into(),
@@ -452,7 +453,6 @@ async fn publish_events(
             ev = rx.recv() => ev,
         };
         let Some(ev) = ev else { return };
-        let reference = ev.pod.object_ref(&());
         let event = Event {
             type_: ev.type_,
             reason: ev.reason,
@@ -463,7 +463,7 @@ async fn publish_events(
         if let Err(e) = api_call(
             &inner.metrics,
             ApiCall::PublishEvent,
-            recorder.publish(&event, &reference),
+            recorder.publish(&event, &ev.regarding),
         )
         .await
         {
