@@ -39,3 +39,45 @@ pub fn spdy_header_block(data: &[u8]) {
         assert_eq!(fresh.decode(&encoded).expect("round trip").0, lower);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+
+    use super::*;
+    use crate::stream::spdy::Headers;
+
+    #[test]
+    fn seeds_should_hold_the_fuzz_properties() {
+        let mut encoder = HeaderEncoder::new();
+        let mut h = Headers::default();
+        h.push("streamtype", "stdout");
+        let block = encoder.encode(&h).unwrap();
+        let mut frames = BytesMut::new();
+        for f in [
+            Frame::SynStream {
+                stream_id: 1,
+                associated_id: 0,
+                priority: 0,
+                slot: 0,
+                flags: 0,
+                header_block: block.clone(),
+            },
+            Frame::Data {
+                stream_id: 1,
+                flags: 1,
+                data: Bytes::from_static(b"x"),
+            },
+            Frame::Ping { id: 1 },
+        ] {
+            f.encode(&mut frames).unwrap();
+        }
+        spdy_frames(&frames);
+        spdy_frames(b"\x80\x03\x00\x04\x00\x00\x00\x04\xff\xff\xff\xff");
+        let mut input = vec![u8::try_from(block.len()).unwrap()];
+        input.extend_from_slice(&block);
+        input.extend_from_slice(&encoder.encode(&h).unwrap());
+        spdy_header_block(&input);
+        spdy_header_block(b"\x03garbage");
+    }
+}

@@ -10,7 +10,8 @@ pub mod websocket;
 #[cfg(test)]
 mod tests;
 
-#[cfg(feature = "fuzzing")]
+// Compiled for unit tests too, so the fuzz properties are checked on seeds in CI.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 
