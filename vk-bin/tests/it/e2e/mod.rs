@@ -14,6 +14,7 @@ use vk_core::testing::{FakeApiServer, binder};
 mod burst;
 mod helloworld;
 mod leader;
+mod local;
 mod private_registry;
 mod scale;
 
