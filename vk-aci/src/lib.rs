@@ -29,8 +29,12 @@
 pub mod arm;
 pub mod images;
 pub mod provider;
+pub mod virtual_node;
 
 pub use provider::{AciConfig, AciProvider};
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
+
+#[cfg(feature = "local")]
+pub mod local;

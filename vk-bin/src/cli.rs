@@ -26,6 +26,266 @@ pub(crate) enum Command {
     /// Report, per workload in the files, whether it runs on ACI as is, with changes, or not
     /// at all, and why. Exits 1 when something cannot run.
     Check(CheckArgs),
+    /// Run the virtual node: register it in the cluster and run its pods as ACI container
+    /// groups. Accepts every flag and environment variable of the upstream azure-aci
+    /// `virtual-kubelet`. Exits 2 on bad configuration, before anything starts.
+    Run(Box<RunArgs>),
+    /// Run the whole product locally: a stand-in API server, the ACI emulator and a virtual
+    /// node in one process; prints the kubectl commands to try. Runs until Ctrl-C.
+    Local(LocalArgs),
+    /// Run the ACI emulator (ARM container group API on loopback) until Ctrl-C.
+    Emulator(EmulatorArgs),
+}
+
+/// Logging flags shared by the long-running subcommands.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Log level (trace, debug, info, warn, error; upstream's `panic`/`fatal` mean error).
+    /// `RUST_LOG` wins when set.
+    #[arg(long, default_value = "info")]
+    pub(crate) log_level: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "VK_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// Log output formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `vk-aci run` (and of `virtual-kubelet`). Names follow the upstream azure-aci
+/// provider: its flags where it has flags, its environment variables as fallbacks.
+#[derive(Debug, Args)]
+#[command(after_help = AZURE_ENV_HELP)]
+pub(crate) struct RunArgs {
+    /// Node name (a StatefulSet passes the pod name: one node per replica).
+    #[arg(long, default_value = "vk-aci-test-aks")]
+    pub(crate) nodename: String,
+    /// Node operating system: Linux or Windows (any case).
+    #[arg(long, default_value = "Linux")]
+    pub(crate) os: String,
+    /// Kubeconfig path; else ~/.kube/config, else the in-cluster service account.
+    #[arg(long, env = "KUBECONFIG")]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// Resource group of the container groups (else `resourceGroup` of azure.json).
+    #[arg(long, env = "ACI_RESOURCE_GROUP")]
+    pub(crate) resource_group: Option<String>,
+    /// Region of the container groups (else `location` of azure.json).
+    #[arg(long, env = "ACI_REGION")]
+    pub(crate) region: Option<String>,
+    /// ARM endpoint, e.g. the emulator's URL (`vk-aci emulator`); default: the credential's
+    /// cloud. With this flag a fixed token is sent and no Azure login happens.
+    #[arg(long, env = "ACI_ENDPOINT")]
+    pub(crate) aci_endpoint: Option<url::Url>,
+    /// ARM api-version of the container group calls.
+    #[arg(long, env = "ACI_API_VERSION", default_value = vk_aci::arm::DEFAULT_API_VERSION)]
+    pub(crate) api_version: String,
+    /// Kubelet API port, also advertised in the Node.
+    #[arg(long, env = "KUBELET_PORT", default_value_t = 10250)]
+    pub(crate) kubelet_port: u16,
+    /// Kubelet API serving certificate (PEM); self-signed when unset.
+    #[arg(long, env = "APISERVER_CERT_LOCATION")]
+    pub(crate) tls_cert_file: Option<PathBuf>,
+    /// Kubelet API serving key (PEM).
+    #[arg(long, env = "APISERVER_KEY_LOCATION")]
+    pub(crate) tls_key_file: Option<PathBuf>,
+    /// CA bundle that signs the API server's kubelet client certificate.
+    #[arg(long, env = "APISERVER_CA_CERT_LOCATION")]
+    pub(crate) client_verify_ca: Option<PathBuf>,
+    /// With a CA: do not ask clients for certificates.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    pub(crate) no_verify_clients: bool,
+    /// Accept bearer tokens, checked with TokenReview, and authorize with
+    /// SubjectAccessReview. Off (upstream's default): only client certificates signed by
+    /// the CA are accepted, and any of them is allowed.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    pub(crate) authentication_token_webhook: bool,
+    /// TokenReview cache TTL (0: the kubelet's 2m).
+    #[arg(long, default_value = "0")]
+    pub(crate) authentication_token_webhook_cache_ttl: String,
+    /// Allowed SubjectAccessReview cache TTL (0: the kubelet's 5m).
+    #[arg(long, default_value = "0")]
+    pub(crate) authorization_webhook_cache_authorized_ttl: String,
+    /// Denied SubjectAccessReview cache TTL (0: the kubelet's 30s).
+    #[arg(long, default_value = "0")]
+    pub(crate) authorization_webhook_cache_unauthorized_ttl: String,
+    /// Node InternalIP: the address the API server dials for logs and exec.
+    #[arg(long, env = "VKUBELET_POD_IP")]
+    pub(crate) pod_ip: Option<String>,
+    /// Taint key.
+    #[arg(
+        long,
+        env = "VKUBELET_TAINT_KEY",
+        default_value = "virtual-kubelet.io/provider"
+    )]
+    pub(crate) taint_key: String,
+    /// Taint value.
+    #[arg(long, env = "VKUBELET_TAINT_VALUE", default_value = "azure")]
+    pub(crate) taint_value: String,
+    /// Taint effect: NoSchedule, PreferNoSchedule or NoExecute.
+    #[arg(long, env = "VKUBELET_TAINT_EFFECT", default_value = "NoSchedule")]
+    pub(crate) taint_effect: String,
+    /// Register the node without a taint (the chart's separate `true` is accepted).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    pub(crate) disable_taint: bool,
+    /// Deprecated upstream: the taint key (VKUBELET_TAINT_KEY wins).
+    #[arg(long)]
+    pub(crate) taint: Option<String>,
+    /// Cluster DNS suffix.
+    #[arg(long, default_value = "cluster.local")]
+    pub(crate) cluster_domain: String,
+    /// Give up if the node is not registered within this long (0: no limit), e.g. `2m`.
+    #[arg(long, default_value = "0")]
+    pub(crate) startup_timeout: String,
+    /// Pods reconciled at once.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) pod_sync_workers: usize,
+    /// Full resync period (0: the runtime's 1m), e.g. `30s`.
+    #[arg(long, default_value = "0")]
+    pub(crate) full_resync_period: String,
+    /// Liveness (/livez), readiness (/readyz) and Prometheus (/metrics) over plain HTTP;
+    /// `off` serves none.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:10255")]
+    pub(crate) metrics_addr: String,
+    /// Namespace of the active-process Lease `vk-aci-<node>`.
+    #[arg(long, env = "VK_LEASE_NAMESPACE", default_value = "kube-node-lease")]
+    pub(crate) lease_namespace: String,
+    /// Delegated subnet: VNet mode (private IPs, cluster DNS).
+    #[arg(long, env = "ACI_SUBNET_NAME")]
+    pub(crate) subnet_name: Option<String>,
+    /// Subnet prefix (must match the existing subnet).
+    #[arg(long, env = "ACI_SUBNET_CIDR")]
+    pub(crate) subnet_cidr: Option<String>,
+    /// VNet of the subnet (else `vnetName` of azure.json).
+    #[arg(long, env = "ACI_VNET_NAME")]
+    pub(crate) vnet_name: Option<String>,
+    /// Resource group of the VNet (else azure.json, else the ACI resource group).
+    #[arg(long, env = "ACI_VNET_RESOURCE_GROUP")]
+    pub(crate) vnet_resource_group: Option<String>,
+    /// Subscription of the VNet (else the credential's).
+    #[arg(long, env = "ACI_VNET_SUBSCRIPTION_ID")]
+    pub(crate) vnet_subscription_id: Option<String>,
+    /// Cluster DNS server for ClusterFirst pods in VNet mode.
+    #[arg(long, env = "KUBE_DNS_IP")]
+    pub(crate) kube_dns_ip: Option<String>,
+    /// API server address for VNet mode (accepted; kube-proxy extension not emitted).
+    #[arg(long, env = "MASTER_URI")]
+    pub(crate) master_uri: Option<String>,
+    /// Cluster CIDR for VNet mode (accepted; kube-proxy extension not emitted).
+    #[arg(long, env = "CLUSTER_CIDR")]
+    pub(crate) cluster_cidr: Option<String>,
+    /// Node CPU capacity.
+    #[arg(long, env = "ACI_QUOTA_CPU", default_value = "10000")]
+    pub(crate) quota_cpu: String,
+    /// Node memory capacity.
+    #[arg(long, env = "ACI_QUOTA_MEMORY", default_value = "4Ti")]
+    pub(crate) quota_memory: String,
+    /// Node pod capacity.
+    #[arg(long, env = "ACI_QUOTA_POD", default_value = "5000")]
+    pub(crate) quota_pod: String,
+    /// Node `nvidia.com/gpu` capacity (none when unset).
+    #[arg(long, env = "ACI_QUOTA_GPU")]
+    pub(crate) quota_gpu: Option<String>,
+    /// Log Analytics credentials file `{"workspaceID": .., "workspaceKey": ..}`.
+    #[arg(long, env = "LOG_ANALYTICS_AUTH_LOCATION")]
+    pub(crate) log_analytics_auth_location: Option<PathBuf>,
+    /// Log Analytics workspace ID (with LOG_ANALYTICS_KEY, overrides the file).
+    #[arg(long, env = "LOG_ANALYTICS_ID")]
+    pub(crate) log_analytics_id: Option<String>,
+    /// Log Analytics workspace key.
+    #[arg(long, env = "LOG_ANALYTICS_KEY", hide_env_values = true)]
+    pub(crate) log_analytics_key: Option<String>,
+    /// The cluster's ARM ID (ContainerInsights log metadata).
+    #[arg(long, env = "CLUSTER_RESOURCE_ID")]
+    pub(crate) cluster_resource_id: Option<String>,
+    /// Appended to the ARM user agent (accepted; not sent yet).
+    #[arg(long, env = "ACI_EXTRA_USER_AGENT")]
+    pub(crate) extra_user_agent: Option<String>,
+    /// Realtime metrics extension (accepted; not emitted).
+    #[arg(long, env = "ENABLE_REAL_TIME_METRICS")]
+    pub(crate) enable_real_time_metrics: Option<String>,
+    /// Upstream TOML provider config (deprecated upstream; accepted and not read).
+    #[arg(long)]
+    pub(crate) provider_config: Option<PathBuf>,
+    /// Upstream: provider name (hidden, ignored).
+    #[arg(long, hide = true)]
+    pub(crate) provider: Option<String>,
+    /// Upstream: monitored namespace (hidden, ignored: every namespace is served).
+    #[arg(long, hide = true)]
+    pub(crate) namespace: Option<String>,
+    /// Upstream: node leases are always on (ignored).
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    pub(crate) enable_node_lease: bool,
+    /// Tracing exporter (accepted, ignored: no OpenTelemetry export).
+    #[arg(long, hide = true)]
+    pub(crate) trace_exporter: Option<String>,
+    /// Tracing sample rate (accepted, ignored).
+    #[arg(long, hide = true)]
+    pub(crate) trace_sample_rate: Option<String>,
+    /// Tracing service name (accepted, ignored).
+    #[arg(long, hide = true)]
+    pub(crate) trace_service_name: Option<String>,
+    /// Stray positional values (the upstream chart's `--disable-taint true`).
+    #[arg(hide = true, value_parser = ["true", "false"])]
+    pub(crate) stray: Vec<String>,
+    /// Logging.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+/// Azure credential settings, read from the environment as the upstream provider does.
+const AZURE_ENV_HELP: &str = "Azure credentials (environment, as upstream): AZURE_AUTH_LOCATION (SDK auth JSON), \
+AKS_CREDENTIAL_LOCATION (AKS azure.json), AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID, \
+AZURE_SUBSCRIPTION_ID, VIRTUALNODE_USER_IDENTITY_CLIENTID (managed identity), AZURE_FEDERATED_TOKEN_FILE \
+(workload identity). Accepted and ignored: USE_VK_VERSION_2, ACS_CREDENTIAL_LOCATION, \
+RETRY_MINIMUM_INTERVAL_IN_SECOND, RETRY_MAXIMUM_INTERVAL_IN_SECOND, --klog.* flags.";
+
+/// Flags of `vk-aci local`.
+#[derive(Debug, Args)]
+pub(crate) struct LocalArgs {
+    /// Where to write the kubeconfig for kubectl.
+    #[arg(long, default_value = "vk-aci-local.kubeconfig")]
+    pub(crate) kubeconfig: PathBuf,
+    /// Fake API server address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Virtual node name.
+    #[arg(long, default_value = "vk-aci-local")]
+    pub(crate) nodename: String,
+    /// Seconds a new container group stays Pending (ACI takes tens of seconds).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) group_pending_secs: u64,
+    /// Seconds a new container group then stays Creating.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) group_creating_secs: u64,
+    /// Logging.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+/// Flags of `vk-aci emulator`.
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// ARM listen address (exec WebSockets take another port on the same IP).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Turn ARM's request throttling off.
+    #[arg(long)]
+    pub(crate) no_throttle: bool,
+    /// Seconds a new container group stays Pending (ACI takes tens of seconds).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) group_pending_secs: u64,
+    /// Seconds a new container group then stays Creating.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) group_creating_secs: u64,
+    /// Logging.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
 }
 
 /// Flags of `vk-aci translate`.
@@ -116,14 +376,137 @@ impl NodeArgs {
 }
 
 /// Parses the command line; exits 2 with usage on bad flags (0 for `--help`/`--version`).
-pub(crate) fn parse() -> Cli {
-    Cli::parse()
+/// Returns the `--klog.*` flags that were dropped (logged once logging is up).
+pub(crate) fn parse() -> (Cli, Vec<String>) {
+    let (args, ignored) = normalize(std::env::args_os().map(|a| a.to_string_lossy().into_owned()));
+    (Cli::parse_from(args), ignored)
+}
+
+/// Upstream compatibility on the raw arguments: invoked as `virtual-kubelet`, the
+/// arguments are those of `vk-aci run`; `--klog.*` flags (with their value) are dropped.
+pub(crate) fn normalize(args: impl IntoIterator<Item = String>) -> (Vec<String>, Vec<String>) {
+    let mut args = args.into_iter();
+    let argv0 = args.next().unwrap_or_else(|| "vk-aci".to_owned());
+    let invoked_as_upstream = std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "virtual-kubelet");
+    let mut out = vec![argv0];
+    let mut ignored = Vec::new();
+    let rest: Vec<String> = args.collect();
+    if invoked_as_upstream
+        && !rest.first().is_some_and(|a| {
+            matches!(
+                a.as_str(),
+                "run" | "help" | "--help" | "-h" | "--version" | "-V"
+            )
+        })
+    {
+        out.push("run".to_owned());
+    }
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = &rest[i];
+        if arg.starts_with("--klog.") || arg.starts_with("-klog.") {
+            ignored.push(arg.clone());
+            // `--klog.v 2`: the value goes too (booleans are written `--klog.x=true`).
+            if !arg.contains('=')
+                && rest.get(i + 1).is_some_and(|next| !next.starts_with('-'))
+                && !arg.ends_with("logtostderr")
+                && !arg.ends_with("alsologtostderr")
+                && !arg.ends_with("add_dir_header")
+                && !arg.ends_with("skip_headers")
+                && !arg.ends_with("skip_log_headers")
+                && !arg.ends_with("one_output")
+            {
+                i += 1;
+                ignored.push(rest[i].clone());
+            }
+        } else {
+            out.push(arg.clone());
+        }
+        i += 1;
+    }
+    (out, ignored)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory as _;
+
+    fn parse(args: &[&str]) -> Cli {
+        let (args, _) = normalize(args.iter().map(|s| (*s).to_owned()));
+        Cli::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn the_upstream_chart_arguments_should_parse_as_run() {
+        let cli = parse(&[
+            "/usr/local/bin/virtual-kubelet",
+            "--disable-taint",
+            "true",
+            "--provider",
+            "azure",
+            "--namespace",
+            "",
+            "--nodename",
+            "virtual-node-aci-linux-helm",
+            "--log-level",
+            "debug",
+            "--trace-exporter",
+            "ocagent",
+            "--trace-sample-rate",
+            "0.5",
+            "--trace-service-name",
+            "vk",
+            "--authentication-token-webhook=true",
+            "--client-verify-ca",
+            "/etc/kubernetes/certs/ca.crt",
+            "--no-verify-clients=false",
+            "--os",
+            "Linux",
+            "--klog.v",
+            "4",
+            "--klog.logtostderr",
+            "--enable-node-lease",
+        ]);
+        let Command::Run(run) = cli.command else {
+            panic!("virtual-kubelet means run");
+        };
+        assert!(run.disable_taint);
+        assert!(run.authentication_token_webhook);
+        assert!(!run.no_verify_clients);
+        assert_eq!(run.nodename, "virtual-node-aci-linux-helm");
+        assert_eq!(run.log.log_level, "debug");
+        assert!(run.stray.is_empty());
+    }
+
+    #[test]
+    fn a_stray_true_after_a_flag_value_should_be_tolerated() {
+        let cli = parse(&["vk-aci", "run", "--os", "Linux", "true"]);
+        let Command::Run(run) = cli.command else {
+            panic!("run");
+        };
+        assert_eq!(run.stray, ["true"]);
+    }
+
+    #[test]
+    fn klog_flags_should_be_dropped_with_their_values() {
+        let (args, ignored) = normalize(
+            [
+                "vk-aci",
+                "run",
+                "--klog.v",
+                "2",
+                "--klog.logtostderr",
+                "--nodename",
+                "n",
+            ]
+            .map(str::to_owned),
+        );
+        assert_eq!(args, ["vk-aci", "run", "--nodename", "n"]);
+        assert_eq!(ignored, ["--klog.v", "2", "--klog.logtostderr"]);
+    }
 
     #[test]
     fn cli_definition_should_be_consistent() {

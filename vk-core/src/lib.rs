@@ -68,6 +68,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod leader;
 pub mod lease;
 pub mod node;
 pub mod pods;

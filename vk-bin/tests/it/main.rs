@@ -2,3 +2,7 @@
 
 // `vk-aci translate` and `vk-aci check` on the shared examples and bad input.
 mod translate_check;
+// End to end: fake API server + emulator + `vk-aci run` as a child process + real kubectl.
+mod e2e;
+// deploy/kustomize rendered and checked against `vk-aci run --help`; startup validation.
+mod deploy;

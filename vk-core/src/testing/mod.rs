@@ -85,6 +85,7 @@
 //!   `nodeSelector` and taints.
 //! - Tables (`kubectl get`) have the usual columns for pods, nodes and deployments and
 //!   NAME/AGE for the rest.
+pub mod binder;
 pub mod fake_api;
 pub mod mock_provider;
 

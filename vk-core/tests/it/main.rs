@@ -6,3 +6,5 @@ mod fake_api;
 mod runtime;
 // The kubelet HTTPS API and the streaming protocols, with real kubectl.
 mod kubelet;
+// One node, one actor: the coordination Lease election.
+mod leader;

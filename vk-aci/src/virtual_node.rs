@@ -1,0 +1,418 @@
+//! The virtual node process: ACI provider + vk-core runtime + kubelet API + health endpoints.
+//!
+//! [`VirtualNode::bind`] binds the kubelet API and health listeners (so configuration and
+//! port errors show before anything talks to a cluster), then [`VirtualNode::run`] waits to
+//! hold the node's coordination Lease (`vk-aci-<node>`: one node, one actor), registers
+//! the Node and runs its pods until the shutdown future resolves. A shutdown never deletes
+//! pods or container groups.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::time::Duration;
+use vk_core::clock::{SharedClock, SystemClock};
+use vk_core::leader::LeaderElection;
+use vk_core::server::{self, Auth, AuthConfig, ServerState, ServingCert, TlsConfig};
+use vk_core::{NodeConfig, Runtime, RuntimeError};
+
+use crate::arm::{self, ArmClient, ArmConfig, ArmCredential};
+use crate::provider::{AciConfig, AciProvider, NODE_LABELS};
+
+/// Why the virtual node could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VirtualNodeError {
+    /// A listener could not be bound.
+    #[error("binding {what} on {addr}")]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kubelet API's TLS material is unusable.
+    #[error("kubelet api tls")]
+    Tls(#[source] server::tls::TlsError),
+    /// The ARM client could not be built.
+    #[error("arm client")]
+    Arm(#[source] arm::Error),
+    /// The runtime failed.
+    #[error("runtime")]
+    Runtime(#[source] RuntimeError),
+    /// Another process took the node's Lease: this one stopped acting on the node.
+    #[error("lost the lease {0}; another process acts on the node now")]
+    LeaseLost(String),
+}
+
+/// Everything the virtual node process needs besides the Kubernetes client and the Azure
+/// credential.
+#[derive(Clone, Debug)]
+pub struct VirtualNodeConfig {
+    /// The Node (name, taint, OS, InternalIP, kubelet port, labels).
+    pub node: NodeConfig,
+    /// Provider settings (translation, capacity, status tracking).
+    pub aci: AciConfig,
+    /// Where the container groups live and how ARM is called.
+    pub arm: ArmConfig,
+    /// Kubelet API listen address (port 0 picks one and advertises it).
+    pub kubelet_listen: SocketAddr,
+    /// Kubelet API TLS.
+    pub tls: TlsConfig,
+    /// Kubelet API authentication and authorization.
+    pub auth: AuthConfig,
+    /// Plain-HTTP `/livez`, `/readyz` and `/metrics` listener; `None` serves none.
+    pub health_listen: Option<SocketAddr>,
+    /// Pods reconciled at once.
+    pub workers: usize,
+    /// Full resync period; `None` keeps the runtime's default.
+    pub resync_period: Option<Duration>,
+    /// Namespace of the node's leader Lease.
+    pub lease_namespace: String,
+    /// This process's identity in the Lease (unique per process).
+    pub identity: String,
+    /// Leader Lease duration, renew interval and candidates' retry interval.
+    pub lease_timing: (Duration, Duration, Duration),
+    /// Wall clock for Kubernetes timestamps.
+    pub clock: SharedClock,
+}
+
+impl Default for VirtualNodeConfig {
+    /// Upstream's defaults: node `vk-aci-test-aks` tainted
+    /// `virtual-kubelet.io/provider=azure:NoSchedule`, kubelet API on `0.0.0.0:10250`
+    /// (`KUBELET_PORT`) with a self-signed certificate, token webhook authentication;
+    /// health and metrics on `0.0.0.0:10255` (our choice, the StatefulSet's probe port);
+    /// 50 pod sync workers (upstream `--pod-sync-workers`); lease in `kube-node-lease`,
+    /// client-go's leader election timing (15 s, renewed every 5 s, retried every 2 s).
+    fn default() -> Self {
+        let mut node = NodeConfig::default();
+        node.labels.extend(
+            NODE_LABELS
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Self {
+            node,
+            aci: AciConfig::default(),
+            arm: ArmConfig::new("", "", ""),
+            kubelet_listen: SocketAddr::from(([0, 0, 0, 0], 10250)),
+            tls: TlsConfig::self_signed(Vec::new(), Vec::new()),
+            auth: AuthConfig::default(),
+            health_listen: Some(SocketAddr::from(([0, 0, 0, 0], 10255))),
+            workers: 50,
+            resync_period: None,
+            lease_namespace: vk_core::lease::LEASE_NAMESPACE.to_owned(),
+            identity: format!("vk-aci-{}", uuid::Uuid::new_v4()),
+            lease_timing: (
+                Duration::from_secs(15),
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+            ),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A virtual node with its listeners bound, ready to [`run`](Self::run).
+pub struct VirtualNode {
+    config: VirtualNodeConfig,
+    client: kube::Client,
+    provider: Arc<AciProvider>,
+    kubelet: TcpListener,
+    kubelet_addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    health: Option<(TcpListener, SocketAddr)>,
+    arm_registry: Arc<Registry>,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for VirtualNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualNode")
+            .field("node", &self.config.node.name)
+            .field("kubelet_addr", &self.kubelet_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The health endpoints' state.
+#[derive(Clone)]
+struct Health {
+    ready: Arc<AtomicBool>,
+    registries: Arc<std::sync::Mutex<Vec<Arc<Registry>>>>,
+}
+
+async fn livez() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
+    if health.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the node lease",
+        )
+    }
+}
+
+async fn metrics(
+    State(health): State<Health>,
+) -> (StatusCode, [(http::HeaderName, &'static str); 1], String) {
+    let registries = health
+        .registries
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut out = String::new();
+    for registry in registries {
+        let mut one = String::new();
+        if prometheus_client::encoding::text::encode_registry(&mut one, &registry).is_ok() {
+            out.push_str(&one);
+        }
+    }
+    out.push_str("# EOF\n");
+    (
+        StatusCode::OK,
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+}
+
+// === impl VirtualNode ===
+
+impl VirtualNode {
+    /// Build the ARM client and the provider, check the TLS material and bind the
+    /// listeners. Nothing talks to the cluster or ARM yet.
+    ///
+    /// # Errors
+    /// Unusable TLS material, an ARM client that cannot be built, a port in use.
+    pub async fn bind(
+        mut config: VirtualNodeConfig,
+        client: kube::Client,
+        credential: ArmCredential,
+    ) -> Result<Self, VirtualNodeError> {
+        if let ServingCert::SelfSigned { names, ips } = &mut config.tls.serving {
+            if names.is_empty() {
+                names.push(config.node.name.clone());
+            }
+            if ips.is_empty()
+                && let Some(ip) = config.node.internal_ip
+            {
+                ips.push(ip);
+            }
+        }
+        let tls = config.tls.server_config().map_err(VirtualNodeError::Tls)?;
+        let arm = ArmClient::new(config.arm.clone(), credential).map_err(VirtualNodeError::Arm)?;
+        let mut arm_registry = Registry::with_prefix("vk_aci");
+        arm.metrics().register(&mut arm_registry);
+        let kubelet = TcpListener::bind(config.kubelet_listen)
+            .await
+            .map_err(|source| VirtualNodeError::Bind {
+                what: "the kubelet api",
+                addr: config.kubelet_listen,
+                source,
+            })?;
+        let kubelet_addr = kubelet
+            .local_addr()
+            .map_err(|source| VirtualNodeError::Bind {
+                what: "the kubelet api",
+                addr: config.kubelet_listen,
+                source,
+            })?;
+        if config.node.kubelet_port == 0 || config.kubelet_listen.port() == 0 {
+            config.node.kubelet_port = kubelet_addr.port();
+        }
+        let health = match config.health_listen {
+            Some(addr) => {
+                let bind_err = |source| VirtualNodeError::Bind {
+                    what: "the health endpoints",
+                    addr,
+                    source,
+                };
+                let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+                let bound = listener.local_addr().map_err(bind_err)?;
+                Some((listener, bound))
+            }
+            None => None,
+        };
+        let provider = Arc::new(AciProvider::new(
+            arm,
+            config.aci.clone(),
+            Arc::clone(&config.clock),
+        ));
+        Ok(Self {
+            config,
+            client,
+            provider,
+            kubelet,
+            kubelet_addr,
+            tls,
+            health,
+            arm_registry: Arc::new(arm_registry),
+            ready: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The kubelet API's bound address.
+    #[must_use]
+    pub fn kubelet_addr(&self) -> SocketAddr {
+        self.kubelet_addr
+    }
+
+    /// The health endpoints' bound address, if served.
+    #[must_use]
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health.as_ref().map(|(_, a)| *a)
+    }
+
+    /// The provider (ARM client and its metrics).
+    #[must_use]
+    pub fn provider(&self) -> &Arc<AciProvider> {
+        &self.provider
+    }
+
+    /// Wait for the node's Lease, then run the node until `shutdown` resolves. Health
+    /// endpoints answer from the start; `/readyz` turns ready once this process acts on the
+    /// node.
+    ///
+    /// # Errors
+    /// The runtime failed, or another process took the Lease.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), VirtualNodeError> {
+        let shutdown: Shared<BoxFuture<'static, ()>> = shutdown.boxed().shared();
+        let registries = Arc::new(std::sync::Mutex::new(vec![Arc::clone(&self.arm_registry)]));
+        let health_task = self.health.map(|(listener, _)| {
+            let app = Router::new()
+                .route("/livez", get(livez))
+                .route("/healthz", get(livez))
+                .route("/readyz", get(readyz))
+                .route("/metrics", get(metrics))
+                .with_state(Health {
+                    ready: Arc::clone(&self.ready),
+                    registries: Arc::clone(&registries),
+                });
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::warn!(error = %e, "health endpoints stopped");
+                }
+            })
+        });
+
+        let node_name = self.config.node.name.clone();
+        let lease_name = format!("vk-aci-{node_name}");
+        let (duration, renew, retry) = self.config.lease_timing;
+        let election = LeaderElection::new(
+            self.client.clone(),
+            &self.config.lease_namespace,
+            lease_name.clone(),
+            self.config.identity.clone(),
+        )
+        .timing(duration, renew, retry)
+        .clock(Arc::clone(&self.config.clock));
+        tracing::info!(node = %node_name, lease = %lease_name, identity = %self.config.identity, "waiting to hold the node lease");
+        let Some(leadership) = election.acquire(shutdown.clone()).await else {
+            tracing::info!("shut down before acquiring the node lease");
+            return Ok(());
+        };
+
+        let mut builder = Runtime::builder(
+            self.client.clone(),
+            Arc::clone(&self.provider) as vk_core::SharedProvider,
+            self.config.node.clone(),
+        )
+        .workers(self.config.workers)
+        .clock(Arc::clone(&self.config.clock));
+        if let Some(period) = self.config.resync_period {
+            builder = builder.resync_period(period);
+        }
+        let runtime = builder.build();
+        registries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(runtime.metrics_registry());
+
+        let auth = Arc::new(Auth::new(
+            self.config.auth.clone(),
+            Some(self.client.clone()),
+        ));
+        let state = ServerState::new(
+            node_name.clone(),
+            Arc::clone(&self.provider) as vk_core::SharedProvider,
+            Arc::new(runtime.pod_store()),
+            auth,
+        )
+        .clock(Arc::clone(&self.config.clock))
+        .registry(runtime.metrics_registry());
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server_task = tokio::spawn(server::tls::serve(
+            self.kubelet,
+            self.tls,
+            self.config.tls.handshake_timeout,
+            server::router(state),
+            async move {
+                let _ = server_stopped.await;
+            },
+        ));
+        tracing::info!(node = %node_name, kubelet = %self.kubelet_addr, "kubelet api listening");
+        self.ready.store(true, Ordering::Relaxed);
+
+        let lost = Arc::new(AtomicBool::new(false));
+        let stop = {
+            let lost = Arc::clone(&lost);
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = leadership.lost() => lost.store(true, Ordering::Relaxed),
+                }
+                leadership
+            }
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let watcher = tokio::spawn(async move {
+            let leadership = stop.await;
+            let _ = stop_tx.send(());
+            leadership
+        });
+        let result = runtime
+            .run(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        self.ready.store(false, Ordering::Relaxed);
+        let _ = stop_server.send(());
+        let _ = server_task.await;
+        if let Ok(leadership) = watcher.await {
+            leadership.release().await;
+        }
+        if let Some(task) = health_task {
+            task.abort();
+        }
+        result.map_err(VirtualNodeError::Runtime)?;
+        if lost.load(Ordering::Relaxed) {
+            return Err(VirtualNodeError::LeaseLost(lease_name));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! deploy/kustomize rendered with `kubectl kustomize` agrees with what the binary accepts:
+//! every flag and variable the StatefulSet passes exists, probes hit the health port, and
+//! the ClusterRole grants what the virtual node calls.
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_yaml::Value;
+
+fn render(dir: &str) -> Vec<Value> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
+        .arg("kustomize")
+        .arg(root.join(dir))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+fn run_help() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+fn check_statefulset(docs: &[Value], help: &str) {
+    let container = &kind(docs, "StatefulSet")["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "run");
+    for flag in args.iter().filter(|a| a.starts_with("--")) {
+        let name = flag.split('=').next().unwrap();
+        assert!(
+            help.contains(&format!("{name} ")) || help.contains(&format!("{name}[")),
+            "vk-aci run has no {name}"
+        );
+    }
+    let azure_env = [
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_SUBSCRIPTION_ID",
+        "POD_NAME",
+    ];
+    for env in container["env"].as_sequence().unwrap() {
+        let name = env["name"].as_str().unwrap();
+        assert!(
+            help.contains(&format!("env: {name}=")) || azure_env.contains(&name),
+            "vk-aci run reads no {name}"
+        );
+    }
+    let ports = container["ports"].as_sequence().unwrap();
+    let port = |name: &str| {
+        ports
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["containerPort"].as_u64())
+    };
+    assert_eq!(port("kubelet"), Some(10250), "KUBELET_PORT default");
+    assert_eq!(port("metrics"), Some(10255), "--metrics-addr default");
+    assert!(help.contains("0.0.0.0:10255"));
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/livez");
+}
+
+fn grants(docs: &[Value], group: &str, resource: &str, verb: &str) -> bool {
+    kind(docs, "ClusterRole")["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|rule| {
+            let has = |field: &str, want: &str| {
+                rule[field]
+                    .as_sequence()
+                    .is_some_and(|s| s.iter().any(|v| v == want || v == "*"))
+            };
+            has("apiGroups", group) && has("resources", resource) && has("verbs", verb)
+        })
+}
+
+fn check_rbac(docs: &[Value]) {
+    for (group, resource, verbs) in [
+        ("", "nodes", &["get", "create", "patch"][..]),
+        ("", "nodes/status", &["patch"]),
+        ("", "pods", &["get", "list", "watch", "delete"]),
+        ("", "pods/status", &["patch", "update"]),
+        ("", "secrets", &["get"]),
+        ("", "configmaps", &["get"]),
+        ("", "events", &["create"]),
+        (
+            "coordination.k8s.io",
+            "leases",
+            &["get", "create", "update"],
+        ),
+        ("authentication.k8s.io", "tokenreviews", &["create"]),
+        ("authorization.k8s.io", "subjectaccessreviews", &["create"]),
+    ] {
+        for verb in verbs {
+            assert!(
+                grants(docs, group, resource, verb),
+                "missing {verb} {group}/{resource}"
+            );
+        }
+    }
+    assert!(
+        !grants(docs, "", "secrets", "list"),
+        "secrets are read one by one"
+    );
+    assert!(
+        !grants(docs, "", "pods", "create"),
+        "the node never creates pods"
+    );
+}
+
+#[test]
+fn the_kustomize_base_and_overlays_should_match_the_binary() {
+    let help = run_help();
+    for dir in [
+        "deploy/kustomize/base",
+        "deploy/kustomize/overlays/service-principal",
+        "deploy/kustomize/overlays/workload-identity",
+    ] {
+        let docs = render(dir);
+        check_statefulset(&docs, &help);
+        check_rbac(&docs);
+    }
+}
+
+#[test]
+fn invoked_as_virtual_kubelet_with_bad_settings_should_exit_2_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("virtual-kubelet");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vk-aci"), &link).unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(&link);
+        cmd.args(args)
+            .env_remove("ACI_RESOURCE_GROUP")
+            .env_remove("ACI_REGION")
+            .env_remove("KUBECONFIG")
+            .env(
+                "AZURE_SUBSCRIPTION_ID",
+                "00000000-0000-0000-0000-000000000000",
+            );
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let endpoint = [
+        "--aci-endpoint",
+        "http://127.0.0.1:1",
+        "--provider",
+        "azure",
+        "--disable-taint",
+        "true",
+    ];
+
+    let out = run(&[("ACI_REGION", "westus")], &endpoint);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no resource group"));
+
+    let out = run(
+        &[
+            ("ACI_REGION", "westus"),
+            ("ACI_RESOURCE_GROUP", "rg"),
+            ("VKUBELET_TAINT_EFFECT", "Sometimes"),
+        ],
+        &endpoint,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VKUBELET_TAINT_EFFECT"));
+
+    let out = run(
+        &[
+            ("ACI_REGION", "westus"),
+            ("ACI_RESOURCE_GROUP", "rg"),
+            ("APISERVER_CERT_LOCATION", "/nonexistent/cert.pem"),
+            ("APISERVER_KEY_LOCATION", "/nonexistent/key.pem"),
+        ],
+        &endpoint,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cert.pem"));
+}

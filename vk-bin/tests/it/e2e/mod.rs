@@ -1,0 +1,201 @@
+//! End to end: the fake API server and the ACI emulator in the test process, `vk-aci run`
+//! as a real child process pointed at them, driven with real kubectl 1.33 and 1.27.
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+use tokio::time::{self, Duration};
+use vk_aci::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use vk_core::testing::{FakeApiServer, binder};
+
+mod burst;
+mod helloworld;
+mod leader;
+mod local;
+mod private_registry;
+mod scale;
+
+pub const RESOURCE_GROUP: &str = "vk-e2e";
+pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+
+/// The cluster stand-in: fake API server with a binder, the emulator, a scratch dir.
+pub struct Cluster {
+    pub api: FakeApiServer,
+    pub emulator: EmulatorHandle,
+    binder: JoinHandle<()>,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    ca: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.binder.abort();
+    }
+}
+
+/// A `vk-aci run` child; killed when dropped.
+pub struct NodeProcess {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl NodeProcess {
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Cluster {
+    pub async fn start() -> Self {
+        let api = FakeApiServer::builder()
+            .controllers(true)
+            .start()
+            .await
+            .unwrap();
+        let mut config = EmulatorConfig::instant();
+        config.timeline.creating = Duration::from_millis(300);
+        let emulator = Emulator::start(config).await.unwrap();
+        let binder = binder::spawn(api.client(), Duration::from_millis(100));
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        api.write_kubeconfig(&kubeconfig).unwrap();
+        let ca = dir.path().join("kubelet-client-ca.pem");
+        std::fs::write(&ca, api.kubelet_client_ca_pem()).unwrap();
+        Self {
+            api,
+            emulator,
+            binder,
+            dir,
+            kubeconfig,
+            ca,
+        }
+    }
+
+    /// Start `vk-aci run` for node `name`.
+    pub fn spawn_node(&self, name: &str) -> NodeProcess {
+        let log = self.dir.path().join(format!("{name}-{}.log", uuid_like()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+            .args(["run", "--nodename", name, "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .args(["--aci-endpoint", self.emulator.url().as_str()])
+            .args(["--resource-group", RESOURCE_GROUP, "--region", "westus"])
+            .args(["--kubelet-port", "0", "--pod-ip", "127.0.0.1"])
+            .arg("--client-verify-ca")
+            .arg(&self.ca)
+            .args(["--metrics-addr", "127.0.0.1:0", "--log-level", "info"])
+            .env_remove("RUST_LOG")
+            .env_remove("KUBECONFIG")
+            .env_remove("ACI_RESOURCE_GROUP")
+            .env_remove("ACI_REGION")
+            .env("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        NodeProcess { child, log }
+    }
+
+    /// Run kubectl `version` (`1.33`, `1.27`) with the admin kubeconfig.
+    pub async fn kubectl(&self, version: &str, args: &[&str]) -> Output {
+        time::timeout(
+            Duration::from_secs(60),
+            Command::new(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"))
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .args(args)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("kubectl answers within a minute")
+        .unwrap()
+    }
+
+    /// The node `name` once it is Ready.
+    pub async fn ready_node(&self, name: &str, process: &NodeProcess) -> Node {
+        let nodes: Api<Node> = Api::all(self.api.client());
+        let found = std::sync::Arc::new(std::sync::Mutex::new(None));
+        eventually(Duration::from_secs(60), "the node to be Ready", || {
+            let nodes = nodes.clone();
+            let found = found.clone();
+            async move {
+                let Ok(Some(node)) = nodes.get_opt(name).await else {
+                    return false;
+                };
+                let ready = node
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                if ready {
+                    *found.lock().unwrap() = Some(node);
+                }
+                ready
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- vk-aci log ---\n{}", process.log()));
+        found.lock().unwrap().take().unwrap()
+    }
+
+    /// Pods of `namespace`.
+    pub fn pods(&self, namespace: &str) -> Api<Pod> {
+        Api::namespaced(self.api.client(), namespace)
+    }
+
+    pub fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+}
+
+/// Whether the pod is Running with an IP on `node`.
+pub fn running_on(pod: &Pod, node: &str) -> bool {
+    let on_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
+    let status = pod.status.as_ref();
+    on_node
+        && status.and_then(|s| s.phase.as_deref()) == Some("Running")
+        && status.and_then(|s| s.pod_ip.as_deref()).is_some()
+}
+
+/// Poll `check` every 200 ms until it is true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let waited = time::timeout(limit, async {
+        loop {
+            if check().await {
+                return;
+            }
+            time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    waited.map_err(|_| format!("timed out after {limit:?} waiting for {what}"))
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
