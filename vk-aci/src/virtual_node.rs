@@ -24,6 +24,7 @@ use vk_core::server::{self, Auth, AuthConfig, ServerState, ServingCert, TlsConfi
 use vk_core::{NodeConfig, Runtime, RuntimeError};
 
 use crate::arm::{self, ArmClient, ArmConfig, ArmCredential};
+use crate::images::{ImageResolver, ImageResolverConfig};
 use crate::provider::{AciConfig, AciProvider, NODE_LABELS};
 
 /// Why the virtual node could not start or stopped.
@@ -63,6 +64,10 @@ pub struct VirtualNodeConfig {
     pub node: NodeConfig,
     /// Provider settings (translation, capacity, status tracking).
     pub aci: AciConfig,
+    /// Reading images' ENTRYPOINT/CMD from their registries for containers with `args` and
+    /// no `command` (ACI's command replaces the ENTRYPOINT); `None` leaves such containers
+    /// with their args as the command and a warning.
+    pub images: Option<ImageResolverConfig>,
     /// Where the container groups live and how ARM is called.
     pub arm: ArmConfig,
     /// Kubelet API listen address (port 0 picks one and advertises it).
@@ -92,6 +97,7 @@ impl Default for VirtualNodeConfig {
     /// `virtual-kubelet.io/provider=azure:NoSchedule`, kubelet API on `0.0.0.0:10250`
     /// (`KUBELET_PORT`) with a self-signed certificate, token webhook authentication;
     /// health and metrics on `0.0.0.0:10255` (our choice, the StatefulSet's probe port);
+    /// image ENTRYPOINT resolution on (issue 9: upstream refuses args without command);
     /// 50 pod sync workers (upstream `--pod-sync-workers`); lease in `kube-node-lease`,
     /// client-go's leader election timing (15 s, renewed every 5 s, retried every 2 s).
     fn default() -> Self {
@@ -104,6 +110,7 @@ impl Default for VirtualNodeConfig {
         Self {
             node,
             aci: AciConfig::default(),
+            images: Some(ImageResolverConfig::default()),
             arm: ArmConfig::new("", "", ""),
             kubelet_listen: SocketAddr::from(([0, 0, 0, 0], 10250)),
             tls: TlsConfig::self_signed(Vec::new(), Vec::new()),
@@ -250,11 +257,16 @@ impl VirtualNode {
             }
             None => None,
         };
-        let provider = Arc::new(AciProvider::new(
-            arm,
-            config.aci.clone(),
-            Arc::clone(&config.clock),
-        ));
+        let mut provider = AciProvider::new(arm, config.aci.clone(), Arc::clone(&config.clock));
+        if let Some(images) = &config.images {
+            let images = ImageResolverConfig {
+                // The node's OS picks the entry of multi-arch indexes.
+                os_type: config.aci.node.os_type.clone(),
+                ..images.clone()
+            };
+            provider = provider.with_image_resolver(Arc::new(ImageResolver::new(images)));
+        }
+        let provider = Arc::new(provider);
         Ok(Self {
             config,
             client,
