@@ -301,6 +301,9 @@ pub(crate) struct TranslateArgs {
     /// The virtual node the pods would run on.
     #[command(flatten)]
     pub(crate) node: NodeArgs,
+    /// Image registries (offline unless asked).
+    #[command(flatten)]
+    pub(crate) images: ImageArgs,
 }
 
 /// Flags of `vk-aci check`.
@@ -312,6 +315,22 @@ pub(crate) struct CheckArgs {
     /// The virtual node the pods would run on.
     #[command(flatten)]
     pub(crate) node: NodeArgs,
+    /// Image registries (offline unless asked).
+    #[command(flatten)]
+    pub(crate) images: ImageArgs,
+}
+
+/// Whether `translate`/`check` read images' ENTRYPOINT and CMD from their registries.
+#[derive(Debug, Args)]
+pub(crate) struct ImageArgs {
+    /// Read the ENTRYPOINT (and CMD) of the images of containers that have `args` and no
+    /// `command`, as `vk-aci run` does, with the pull secrets found in the files. Without
+    /// it nothing leaves the machine and such containers get a warning.
+    #[arg(long)]
+    pub(crate) resolve_images: bool,
+    /// A registry (`host:port`) spoken to over plain HTTP, e.g. a local mirror. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub(crate) insecure_registries: Vec<String>,
 }
 
 /// The virtual node's settings that shape a container group (upstream's names as env

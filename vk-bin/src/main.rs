@@ -19,8 +19,12 @@ use vk_core::node::TaintConfig;
 use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert};
 use vk_translate::container_group::OperatingSystemTypes;
 
+use vk_aci::images::{ImageResolver, ImageResolverConfig};
+use vk_translate::images::ResolvedImages;
+
 use crate::cli::{
-    CheckArgs, Cli, Command, EmulatorArgs, LocalArgs, LogArgs, LogFormat, RunArgs, TranslateArgs,
+    CheckArgs, Cli, Command, EmulatorArgs, ImageArgs, LocalArgs, LogArgs, LogFormat, RunArgs,
+    TranslateArgs,
 };
 
 fn main() -> ExitCode {
@@ -101,7 +105,7 @@ fn read_manifests(files: &[impl AsRef<Path>]) -> anyhow::Result<Manifests> {
 /// errors on stderr; exit 1 when a workload cannot be translated.
 fn translate(args: &TranslateArgs) -> anyhow::Result<ExitCode> {
     let manifests = read_manifests(&args.files)?;
-    let results = manifests.translate(&args.node.to_options());
+    let results = translate_manifests(&manifests, &args.node.to_options(), &args.images)?;
     let mut stdout = io::stdout().lock();
     let mut failed = false;
     for result in results {
@@ -141,10 +145,50 @@ fn translate(args: &TranslateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Translates every workload; with `--resolve-images`, first reads the configs of the images
+/// whose ENTRYPOINT the translation needs. An image that cannot be read is reported on
+/// stderr and its workload translated offline (args alone, with a warning).
+fn translate_manifests(
+    manifests: &Manifests,
+    node: &vk_translate::NodeOptions,
+    images: &ImageArgs,
+) -> anyhow::Result<Vec<manifests::WorkloadResult>> {
+    if !images.resolve_images {
+        return Ok(manifests.translate(node));
+    }
+    let resolver = ImageResolver::new(ImageResolverConfig {
+        insecure_registries: images.insecure_registries.clone(),
+        os_type: node.os_type.clone(),
+        ..ImageResolverConfig::default()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let resolved = runtime.block_on(async {
+        let mut resolved = Vec::with_capacity(manifests.workloads.len());
+        for w in &manifests.workloads {
+            let objects = manifests.objects_in(&w.namespace);
+            match resolver.resolve_pod(&w.pod, &objects).await {
+                Ok(images) => resolved.push(images),
+                Err(err) => {
+                    eprintln!(
+                        "vk-aci: {} {}/{} ({}, document {}): image config not read: {err}",
+                        w.kind, w.namespace, w.name, w.origin.file, w.origin.document
+                    );
+                    resolved.push(ResolvedImages::new());
+                }
+            }
+        }
+        resolved
+    });
+    Ok(manifests.translate_with_images(node, &resolved))
+}
+
 /// `vk-aci check`: the report on stdout; exit 1 when something cannot run.
 fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let manifests = read_manifests(&args.files)?;
-    let results = manifests.translate(&args.node.to_options());
+    let results = translate_manifests(&manifests, &args.node.to_options(), &args.images)?;
     let mut stdout = io::stdout().lock();
     write!(stdout, "{}", manifests::check_report(&results))?;
     stdout.flush()?;

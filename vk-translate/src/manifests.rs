@@ -14,8 +14,9 @@ use k8s_openapi::api::core::v1 as k8s;
 use serde::de::DeserializeOwned;
 
 use crate::error::TranslateError;
+use crate::images::ResolvedImages;
 use crate::node::NodeOptions;
-use crate::pod::{ReferencedObjects, Translation, translate_pod};
+use crate::pod::{ReferencedObjects, Translation, translate_pod_with_images};
 
 /// Why manifests could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -320,17 +321,32 @@ impl Manifests {
         }
     }
 
-    /// Translates every workload.
+    /// Translates every workload, offline: a container with `args` and no `command` keeps
+    /// its args as the command, with a warning (its image's ENTRYPOINT is not read).
     #[must_use]
     pub fn translate(&self, node: &NodeOptions) -> Vec<WorkloadResult> {
+        self.translate_with_images(node, &[])
+    }
+
+    /// Translates every workload with the image configs read for it: `images[i]` belongs to
+    /// `self.workloads[i]` (missing entries translate offline, as [`Manifests::translate`]).
+    #[must_use]
+    pub fn translate_with_images(
+        &self,
+        node: &NodeOptions,
+        images: &[ResolvedImages],
+    ) -> Vec<WorkloadResult> {
+        let offline = ResolvedImages::new();
         self.workloads
             .iter()
-            .map(|workload| {
+            .enumerate()
+            .map(|(i, workload)| {
                 let outcome = if workload.kind == "DaemonSet" {
                     Outcome::NeverScheduled(DAEMONSET_REASON)
                 } else {
-                    match translate_pod(&workload.pod, &self.objects_in(&workload.namespace), node)
-                    {
+                    let objects = self.objects_in(&workload.namespace);
+                    let resolved = images.get(i).unwrap_or(&offline);
+                    match translate_pod_with_images(&workload.pod, &objects, node, resolved) {
                         Ok(t) => Outcome::Runs(Box::new(t)),
                         Err(e) => Outcome::CannotRun(e),
                     }

@@ -2,6 +2,8 @@
 
 // `vk-aci translate` and `vk-aci check` on the shared examples and bad input.
 mod translate_check;
+// `--resolve-images` against a real registry (Debian's docker-registry).
+mod resolve_images;
 // End to end: fake API server + emulator + `vk-aci run` as a child process + real kubectl.
 mod e2e;
 // deploy/kustomize rendered and checked against `vk-aci run --help`; startup validation.
