@@ -234,10 +234,15 @@ fn node_cells(o: &Value, age: String) -> Vec<Value> {
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
         .map(|l| {
-            l.keys()
-                .filter_map(|k| {
-                    k.strip_prefix("node-role.kubernetes.io/")
-                        .map(str::to_owned)
+            // As the API server's node printer: `node-role.kubernetes.io/<role>` keys and
+            // the value of the older `kubernetes.io/role` label (which virtual nodes carry).
+            l.iter()
+                .filter_map(|(k, v)| match k.strip_prefix("node-role.kubernetes.io/") {
+                    Some(role) if !role.is_empty() => Some(role.to_owned()),
+                    _ if k == "kubernetes.io/role" => {
+                        v.as_str().filter(|v| !v.is_empty()).map(str::to_owned)
+                    }
+                    _ => None,
                 })
                 .collect()
         })
@@ -326,4 +331,29 @@ pub(crate) fn table(
         "columnDefinitions": if with_columns { json!(columns(res)) } else { json!([]) },
         "rows": items.iter().map(|o| row(res, o, now)).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_roles_should_come_from_both_role_label_forms() {
+        let node = json!({"metadata": {"name": "n", "labels": {
+            "kubernetes.io/role": "agent",
+            "node-role.kubernetes.io/control-plane": "",
+            "type": "virtual-kubelet",
+        }}});
+        let cells = node_cells(&node, "1s".to_owned());
+        let roles = cells[2].as_str().unwrap();
+        let mut roles: Vec<&str> = roles.split(',').collect();
+        roles.sort_unstable();
+        assert_eq!(roles, ["agent", "control-plane"]);
+    }
+
+    #[test]
+    fn node_without_role_labels_should_show_none() {
+        let node = json!({"metadata": {"name": "n", "labels": {"kubernetes.io/role": ""}}});
+        assert_eq!(node_cells(&node, "1s".to_owned())[2], json!("<none>"));
+    }
 }
