@@ -3,7 +3,7 @@
 //! and measure the time until all are `Running` in the API, bind-to-ARM-PUT latencies, the
 //! ARM calls made and the node process's peak RSS.
 //!
-//! `aci_load [N] [--arm-limits]` (N defaults to 1000).
+//! `aci_load [N] [--arm-limits] [--status-reads=R]` (N defaults to 1000).
 //!
 //! - The fake API server and the ACI emulator run in a child process (this same binary with
 //!   `--serve`), so the peak RSS (`VmHWM`) reported is the node's own: runtime, provider,
@@ -15,6 +15,9 @@
 //!   unlimited): the node's own overhead. `--arm-limits`: ARM's token buckets on both sides
 //!   (writes 200 then 10/s, reads 250 then 25/s, as the emulator's defaults and the ARM
 //!   client's defaults), so creates are bounded by the write budget: `(N - 200) / 10` s.
+//! - The provider's status tracker keeps its production budget (`StatusConfig::default`,
+//!   4 group reads per second) unless `--status-reads=R` raises it: with 2 reads per pod
+//!   until `Running`, that budget, not ARM, bounds how fast N pods show `Running`.
 //! - Bind is the pod's creation in the API with `spec.nodeName` set; the ARM PUT time is
 //!   when `AciProvider::create_pod` returns (the PUT accepted, before provisioning ends).
 //!
@@ -294,7 +297,7 @@ fn print_delays(what: &str, mut samples: Vec<Duration>) {
 }
 
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
-async fn run(n: usize, arm_limits: bool) -> Result<(), String> {
+async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<(), String> {
     let capacity = n * 8 + 1000;
     let dir = std::env::temp_dir().join(format!("aci_load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -360,6 +363,9 @@ async fn run(n: usize, arm_limits: bool) -> Result<(), String> {
     arm.metrics().register(&mut arm_registry);
     let mut aci = AciConfig::default();
     aci.node = aci.node.clone().region(REGION).node_name(NODE);
+    if let Some(reads) = status_reads {
+        aci.status.reads_per_second = reads;
+    }
     let clock: vk_core::clock::SharedClock = Arc::new(vk_core::clock::SystemClock);
     let provider = Arc::new(AciProvider::new(arm, aci, Arc::clone(&clock)));
     let timings = Arc::new(Mutex::new(Timings::default()));
@@ -448,6 +454,10 @@ async fn run(n: usize, arm_limits: bool) -> Result<(), String> {
         } else {
             "throttling off (no ARM buckets, no ACI create quota)"
         }
+    );
+    println!(
+        "status tracker budget: {} group reads/s",
+        status_reads.map_or_else(|| "4 (default)".to_owned(), |r| r.to_string())
     );
     println!(
         "all bound (created in the API): {:.2} s",
@@ -540,7 +550,12 @@ async fn main() -> ExitCode {
             .iter()
             .find_map(|a| a.parse::<usize>().ok())
             .unwrap_or(1000);
-        run(n, arm_limits).await
+        let status_reads = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--status-reads="))
+            .and_then(|r| r.parse::<f64>().ok())
+            .filter(|r| r.is_finite() && *r > 0.0);
+        run(n, arm_limits, status_reads).await
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
