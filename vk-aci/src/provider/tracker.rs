@@ -25,22 +25,27 @@ pub struct StatusConfig {
     pub fast_interval: Duration,
     /// Shortest read interval of stable pods.
     pub slow_interval_min: Duration,
-    /// Reads per second the tracker may spend.
+    /// Reads per second the tracker may spend on stable pods (the steady state).
     pub reads_per_second: f64,
+    /// Reads per second the tracker may spend on pods in transition (creating, starting,
+    /// never read yet), on top of `reads_per_second`: a burst of new pods shows Running
+    /// as fast as ARM's read budget allows, then the spending falls back to the steady rate.
+    pub transition_reads_per_second: f64,
     /// How often the scheduler wakes up.
     pub tick: Duration,
 }
 
 impl Default for StatusConfig {
     /// 2 s for pods in transition (issue 7: a transition to Running shows within 5 s);
-    /// stable pods at least every 60 s; 4 reads per second (issue 7: under 5 ARM reads per
-    /// second in steady state; ARM refills 25/s, so foreground work keeps 21/s); wake every
-    /// 250 ms.
+    /// stable pods at least every 60 s; 4 reads per second on stable pods (issue 7: under 5
+    /// ARM reads per second in steady state) and up to 16 more on pods in transition (ARM
+    /// refills 25 reads/s: foreground work keeps at least 5/s); wake every 250 ms.
     fn default() -> Self {
         Self {
             fast_interval: Duration::from_secs(2),
             slow_interval_min: Duration::from_secs(60),
             reads_per_second: 4.0,
+            transition_reads_per_second: 16.0,
             tick: Duration::from_millis(250),
         }
     }
@@ -77,8 +82,13 @@ pub(crate) fn in_transition(status: &PodStatus, group: &ContainerGroup) -> bool 
         group.properties.provisioning_state,
         Some(ProvisioningState::Succeeded | ProvisioningState::Failed)
     );
-    let phase = status.phase.as_deref().unwrap_or("Pending");
-    let settled = match phase {
+    !(provisioned && settled(status))
+}
+
+/// Whether a pod's status no longer moves on its own: Running with every container
+/// running and ready, or finished.
+pub(crate) fn settled(status: &PodStatus) -> bool {
+    match status.phase.as_deref().unwrap_or("Pending") {
         "Running" => status
             .container_statuses
             .iter()
@@ -86,8 +96,7 @@ pub(crate) fn in_transition(status: &PodStatus, group: &ContainerGroup) -> bool 
             .all(|c| c.ready && c.state.as_ref().is_some_and(|s| s.running.is_some())),
         "Succeeded" | "Failed" => true,
         _ => false,
-    };
-    !(provisioned && settled)
+    }
 }
 
 /// What a status says, without the times that move on every reading.
@@ -117,11 +126,15 @@ pub(crate) async fn run(
 ) {
     let mut ticker = time::interval(config.tick);
     ticker.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
-    let per_tick = config.reads_per_second * config.tick.as_secs_f64();
-    let mut budget = 0.0f64;
+    let tick = config.tick.as_secs_f64();
+    // Two budgets: stable pods spend the steady one, pods in transition the other.
+    let mut steady = 0.0f64;
+    let mut transition = 0.0f64;
     loop {
         ticker.tick().await;
-        budget = (budget + per_tick).min(config.reads_per_second.max(1.0));
+        steady = (steady + config.reads_per_second * tick).min(config.reads_per_second.max(1.0));
+        transition = (transition + config.transition_reads_per_second * tick)
+            .min(config.transition_reads_per_second.max(0.0));
         let now = Instant::now();
         let due: Vec<(PodKey, String, Pod)> = {
             let entries = tracker.lock();
@@ -130,20 +143,25 @@ pub(crate) async fn run(
                 .filter(|(_, t)| t.next_check <= now)
                 .collect();
             due.sort_by_key(|(_, t)| t.next_check);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            // budget is small and positive
-            let take = budget.floor().max(0.0) as usize;
-            due.into_iter()
-                .take(take)
-                .map(|(k, t)| (k.clone(), t.group_name.clone(), t.pod.clone()))
-                .collect()
+            let mut picked = Vec::new();
+            for (key, t) in due {
+                // Pods in transition spend their own budget first, then the steady one.
+                let budget = if !t.status.as_ref().is_some_and(settled) && transition >= 1.0 {
+                    &mut transition
+                } else {
+                    &mut steady
+                };
+                if *budget >= 1.0 {
+                    *budget -= 1.0;
+                    picked.push((key.clone(), t.group_name.clone(), t.pod.clone()));
+                } else if steady < 1.0 && transition < 1.0 {
+                    break;
+                }
+            }
+            picked
         };
         if due.is_empty() {
             continue;
-        }
-        #[allow(clippy::cast_precision_loss)] // a handful per tick
-        {
-            budget -= due.len() as f64;
         }
         let reads = due.into_iter().map(|(key, name, pod)| {
             let arm = arm.clone();

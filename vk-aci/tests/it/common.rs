@@ -122,6 +122,7 @@ pub fn provider_config() -> vk_aci::AciConfig {
             fast_interval: Duration::from_millis(200),
             slow_interval_min: Duration::from_secs(5),
             reads_per_second: 20.0,
+            transition_reads_per_second: 20.0,
             tick: Duration::from_millis(50),
         },
         logs_poll_interval: Duration::from_millis(200),

@@ -354,6 +354,44 @@ async fn status_reads_should_stay_inside_the_budget_while_transitions_still_show
 }
 
 #[tokio::test]
+async fn a_burst_of_new_pods_should_spend_the_transition_budget_not_the_steady_one() {
+    // Regression (load scenario, issue 8): with only the steady budget, 1,000 new pods took
+    // ~250 s to show Running. Here the steady budget alone (1 read/s) would need over 30 s.
+    let em = emulator(EmulatorConfig::instant()).await;
+    let mut config = provider_config();
+    config.status.reads_per_second = 1.0;
+    config.status.transition_reads_per_second = 20.0;
+    config.status.fast_interval = std::time::Duration::from_secs(1);
+    let p = vk_aci::AciProvider::new(
+        client(&em),
+        config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    );
+    let notifier = PodNotifier::new();
+    assert!(p.notify_pods(notifier.clone()));
+    for i in 0..30 {
+        p.create_pod(
+            &pod(&format!("t{i}"), &[("app", &[])]),
+            &PodResources::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let mut running = std::collections::HashSet::new();
+    time::timeout(Duration::from_secs(12), async {
+        while running.len() < 30 {
+            for update in notifier.next_batch().await {
+                if update.status.and_then(|s| s.phase).as_deref() == Some("Running") {
+                    running.insert(update.key);
+                }
+            }
+        }
+    })
+    .await
+    .expect("pods in transition are read from the transition budget");
+}
+
+#[tokio::test]
 async fn a_pod_lifecycle_should_cost_a_handful_of_arm_calls() {
     let mut config = EmulatorConfig::instant();
     config.timeline.pending = Duration::from_millis(500);
