@@ -1,1 +1,29 @@
 //! Shared set-up for the benchmarks and the load scenario (see README's figures).
+
+/// Peak resident set size of process `pid` (`"self"` for this one), in KiB, from
+/// `/proc/<pid>/status` (`VmHWM`); `None` where that cannot be read.
+#[must_use]
+pub fn vm_hwm_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A Kubernetes client from a kubeconfig file (the fake API server's, written by the
+/// scenario's child process).
+///
+/// # Errors
+///
+/// The file cannot be read or does not describe a usable cluster.
+pub async fn client_from(kubeconfig: &str) -> Result<kube::Client, String> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}

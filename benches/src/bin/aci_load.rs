@@ -28,6 +28,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
+use vk_benches::{client_from, vm_hwm_kib};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -49,18 +50,6 @@ const NODE: &str = "vk-aci-load";
 const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
 const RESOURCE_GROUP: &str = "vk-aci-load";
 const REGION: &str = "westus";
-
-/// Peak resident set size of process `pid` ("self" for this one), in KiB.
-fn vm_hwm_kib(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 fn pod(i: usize) -> Pod {
     serde_json::from_value(serde_json::json!({
@@ -117,14 +106,6 @@ async fn serve(
     std::future::pending::<()>().await;
     drop(emulator);
     Ok(())
-}
-
-async fn client_from(kubeconfig: &str) -> Result<kube::Client, String> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
 /// `GET /_emulator/calls` over plain HTTP/1.0 (the emulator's read-only call counter).

@@ -12,6 +12,7 @@
 //! ```
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
+use vk_benches::{client_from, vm_hwm_kib};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -22,18 +23,6 @@ use vk_core::testing::{FakeApiServer, MockProvider};
 use vk_core::{NodeConfig, Runtime};
 
 const NODE: &str = "vk-load";
-
-/// Peak resident set size of process `pid` ("self" for this one), in KiB.
-fn vm_hwm_kib(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 fn pod(i: usize) -> Pod {
     serde_json::from_value(serde_json::json!({
@@ -64,14 +53,6 @@ async fn serve_fake(kubeconfig: &str, capacity: usize) -> Result<(), String> {
     // The parent kills this process when it is done.
     std::future::pending::<()>().await;
     Ok(())
-}
-
-async fn client_from(kubeconfig: &str) -> Result<kube::Client, String> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
 async fn run(n: usize, in_process: bool) -> Result<(), String> {
