@@ -1,0 +1,75 @@
+//! `vk-aci run` (and `virtual-kubelet`): validate every setting, then run the virtual node
+//! until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use vk_aci::virtual_node::{VirtualNode, VirtualNodeError};
+
+use crate::cli::RunArgs;
+use crate::error::{BadInput, error_chain};
+use crate::logging::{init_logging, shutdown_signal, tokio_runtime};
+use crate::run_config::node_config;
+
+/// `vk-aci run` (and `virtual-kubelet`): validate, then run the node until SIGTERM/SIGINT.
+pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<ExitCode> {
+    init_logging(&args.log);
+    if !ignored.is_empty() {
+        tracing::debug!(flags = ?ignored, "klog flags accepted and ignored");
+    }
+    for (flag, set) in [
+        ("--provider-config", args.provider_config.is_some()),
+        ("--trace-exporter", args.trace_exporter.is_some()),
+        ("--trace-sample-rate", args.trace_sample_rate.is_some()),
+        ("--trace-service-name", args.trace_service_name.is_some()),
+        ("--enable-node-lease", args.enable_node_lease),
+        (
+            "--namespace",
+            args.namespace.as_ref().is_some_and(|n| !n.is_empty()),
+        ),
+        ("ACI_EXTRA_USER_AGENT", args.extra_user_agent.is_some()),
+        (
+            "ENABLE_REAL_TIME_METRICS",
+            args.enable_real_time_metrics.is_some(),
+        ),
+        ("MASTER_URI", args.master_uri.is_some()),
+        ("CLUSTER_CIDR", args.cluster_cidr.is_some()),
+        ("ACI_SUBNET_CIDR", args.subnet_cidr.is_some()),
+    ] {
+        if set {
+            tracing::debug!(
+                setting = flag,
+                "accepted for upstream compatibility; not used"
+            );
+        }
+    }
+    let (config, credential) = node_config(args)?;
+    let runtime = tokio_runtime()?;
+    runtime.block_on(async move {
+        let kube_config = match &args.kubeconfig {
+            Some(path) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| BadInput(format!("KUBECONFIG {}: {e}", path.display())))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| BadInput(format!("KUBECONFIG {}: {e}", path.display())))?
+            }
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| BadInput(format!("no cluster: {e}")))?,
+        };
+        let client = kube::Client::try_from(kube_config)
+            .map_err(|e| BadInput(format!("kubernetes client: {e}")))?;
+        let node = VirtualNode::bind(config, client, credential)
+            .await
+            .map_err(|e| match e {
+                VirtualNodeError::Bind { .. } | VirtualNodeError::Tls(_) => {
+                    anyhow::Error::new(BadInput(error_chain(&e)))
+                }
+                other => anyhow::Error::new(other),
+            })?;
+        tracing::info!(kubelet = %node.kubelet_addr(), health = ?node.health_addr(), "vk-aci starting");
+        node.run(shutdown_signal()).await?;
+        tracing::info!("stopped; pods and container groups are left running");
+        Ok(ExitCode::SUCCESS)
+    })
+}
