@@ -27,6 +27,7 @@ use crate::images::ImageResolver;
 
 pub mod errors;
 pub mod exec;
+pub mod kube_proxy;
 pub mod logs;
 pub mod tracker;
 
@@ -69,6 +70,9 @@ pub struct AciConfig {
     pub status: StatusConfig,
     /// Poll interval of `kubectl logs -f`.
     pub logs_poll_interval: Duration,
+    /// The kube-proxy extension of VNet mode, its credentials read for every group
+    /// ([`kube_proxy`]); `None`: no kube-proxy extension.
+    pub kube_proxy: Option<kube_proxy::KubeProxySource>,
 }
 
 impl Default for AciConfig {
@@ -80,6 +84,7 @@ impl Default for AciConfig {
             capacity: Capacity::default(),
             status: StatusConfig::default(),
             logs_poll_interval: Duration::from_secs(2),
+            kube_proxy: None,
         }
     }
 }
@@ -170,9 +175,25 @@ impl AciProvider {
                 .map_err(|e| ProviderError::from(&e))?,
             None => vk_translate::ResolvedImages::new(),
         };
-        let translation =
-            vk_translate::translate_pod_with_images(pod, &objects, &self.config.node, &images)
-                .map_err(|e| errors::from_translate(&e))?;
+        let with_kube_proxy;
+        let node = match &self.config.kube_proxy {
+            Some(source) => {
+                let options = source.options().map_err(|e| {
+                    ProviderError::transient(
+                        "KubeProxyCredentials",
+                        format!(
+                            "the kube-proxy extension's credentials cannot be read: {}",
+                            error_chain(&e)
+                        ),
+                    )
+                })?;
+                with_kube_proxy = self.config.node.clone().kube_proxy(options);
+                &with_kube_proxy
+            }
+            None => &self.config.node,
+        };
+        let translation = vk_translate::translate_pod_with_images(pod, &objects, node, &images)
+            .map_err(|e| errors::from_translate(&e))?;
         for warning in &translation.warnings {
             tracing::info!(pod = %PodKey::of(pod), %warning, "translation warning");
         }
@@ -652,4 +673,16 @@ impl Drop for AciProvider {
             task.abort();
         }
     }
+}
+
+/// `e` and its sources, joined with `: `.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
