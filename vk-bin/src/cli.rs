@@ -158,7 +158,8 @@ pub(crate) struct RunArgs {
     /// Delegated subnet: VNet mode (private IPs, cluster DNS).
     #[arg(long, env = "ACI_SUBNET_NAME")]
     pub(crate) subnet_name: Option<String>,
-    /// Subnet prefix (must match the existing subnet).
+    /// Subnet prefix, e.g. 10.241.0.0/16 (needs ACI_SUBNET_NAME): an existing subnet must
+    /// have it; a missing subnet is created with it, delegated to ACI.
     #[arg(long, env = "ACI_SUBNET_CIDR")]
     pub(crate) subnet_cidr: Option<String>,
     /// VNet of the subnet (else `vnetName` of azure.json).
@@ -173,12 +174,18 @@ pub(crate) struct RunArgs {
     /// Cluster DNS server for ClusterFirst pods in VNet mode.
     #[arg(long, env = "KUBE_DNS_IP")]
     pub(crate) kube_dns_ip: Option<String>,
-    /// API server address for VNet mode (accepted; kube-proxy extension not emitted).
+    /// API server address the groups' kube-proxy extension uses in VNet mode (`https://`
+    /// added when missing). Default: 10.0.0.1 (upstream's).
     #[arg(long, env = "MASTER_URI")]
     pub(crate) master_uri: Option<String>,
-    /// Cluster CIDR for VNet mode (accepted; kube-proxy extension not emitted).
+    /// Cluster CIDR of the kube-proxy extension in VNet mode. Default: 10.240.0.0/16.
     #[arg(long, env = "CLUSTER_CIDR")]
     pub(crate) cluster_cidr: Option<String>,
+    /// Service account directory (`ca.crt`, `token`) whose credentials the kube-proxy
+    /// extension's kubeconfig carries when the kubeconfig has none; read again for every
+    /// group (projected tokens rotate).
+    #[arg(long, env = "VK_SERVICE_ACCOUNT_DIR", default_value = vk_aci::provider::kube_proxy::SERVICE_ACCOUNT_DIR)]
+    pub(crate) service_account_dir: PathBuf,
     /// Node CPU capacity.
     #[arg(long, env = "ACI_QUOTA_CPU", default_value = "10000")]
     pub(crate) quota_cpu: String,
@@ -203,10 +210,10 @@ pub(crate) struct RunArgs {
     /// The cluster's ARM ID (ContainerInsights log metadata).
     #[arg(long, env = "CLUSTER_RESOURCE_ID")]
     pub(crate) cluster_resource_id: Option<String>,
-    /// Appended to the ARM user agent (accepted; not sent yet).
+    /// Appended to the User-Agent of ARM calls (the chart sets `helm-chart/...`).
     #[arg(long, env = "ACI_EXTRA_USER_AGENT")]
     pub(crate) extra_user_agent: Option<String>,
-    /// Realtime metrics extension (accepted; not emitted).
+    /// `true`: add the realtime metrics extension to Linux groups in VNet mode.
     #[arg(long, env = "ENABLE_REAL_TIME_METRICS")]
     pub(crate) enable_real_time_metrics: Option<String>,
     /// Upstream TOML provider config (deprecated upstream; accepted and not read).

@@ -8,6 +8,7 @@ mod logging;
 mod run_cmd;
 mod run_config;
 mod translate_cmd;
+mod vnet_config;
 
 use std::process::ExitCode;
 

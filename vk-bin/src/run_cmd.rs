@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use vk_aci::arm::network::SubnetError;
 use vk_aci::virtual_node::{VirtualNode, VirtualNodeError};
 
 use crate::cli::RunArgs;
@@ -16,29 +17,32 @@ pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<Exi
     if !ignored.is_empty() {
         tracing::debug!(flags = ?ignored, "klog flags accepted and ignored");
     }
+    // Upstream exported OpenCensus traces (jaeger, ocagent); vk-aci has no exporter: the
+    // spans are log lines (`--log-level trace`). Said loudly, since someone asked for traces.
+    for (flag, value) in [
+        ("--trace-exporter", &args.trace_exporter),
+        ("--trace-sample-rate", &args.trace_sample_rate),
+        ("--trace-service-name", &args.trace_service_name),
+    ] {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            tracing::warn!(
+                flag,
+                value,
+                "traces are not exported (no OpenCensus/OpenTelemetry exporter in vk-aci); spans are logged at --log-level trace"
+            );
+        }
+    }
     for (flag, set) in [
-        ("--provider-config", args.provider_config.is_some()),
-        ("--trace-exporter", args.trace_exporter.is_some()),
-        ("--trace-sample-rate", args.trace_sample_rate.is_some()),
-        ("--trace-service-name", args.trace_service_name.is_some()),
         ("--enable-node-lease", args.enable_node_lease),
         (
             "--namespace",
             args.namespace.as_ref().is_some_and(|n| !n.is_empty()),
         ),
-        ("ACI_EXTRA_USER_AGENT", args.extra_user_agent.is_some()),
-        (
-            "ENABLE_REAL_TIME_METRICS",
-            args.enable_real_time_metrics.is_some(),
-        ),
-        ("MASTER_URI", args.master_uri.is_some()),
-        ("CLUSTER_CIDR", args.cluster_cidr.is_some()),
-        ("ACI_SUBNET_CIDR", args.subnet_cidr.is_some()),
     ] {
         if set {
             tracing::debug!(
                 setting = flag,
-                "accepted for upstream compatibility; not used"
+                "accepted for upstream compatibility; not used (leases are always on, every namespace is served)"
             );
         }
     }
@@ -63,6 +67,10 @@ pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<Exi
             .await
             .map_err(|e| match e {
                 VirtualNodeError::Bind { .. } | VirtualNodeError::Tls(_) => {
+                    anyhow::Error::new(BadInput(error_chain(&e)))
+                }
+                // The subnet is missing, different or not delegated: configuration.
+                VirtualNodeError::Subnet(ref subnet) if !matches!(subnet, SubnetError::Arm { .. }) => {
                     anyhow::Error::new(BadInput(error_chain(&e)))
                 }
                 other => anyhow::Error::new(other),

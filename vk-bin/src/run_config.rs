@@ -14,6 +14,7 @@ use vk_translate::container_group::OperatingSystemTypes;
 
 use crate::cli::RunArgs;
 use crate::error::{BadInput, error_chain};
+use crate::vnet_config;
 
 /// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.
 fn parse_duration(flag: &str, text: &str) -> Result<Duration, BadInput> {
@@ -108,6 +109,9 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         .replace(' ', "");
     let mut arm = ArmConfig::new(subscription.clone(), resource_group.clone(), region.clone())
         .api_version(&args.api_version);
+    if let Some(extra) = non_empty(args.extra_user_agent.as_ref()) {
+        arm = arm.extra_user_agent(extra);
+    }
     if let Some(endpoint) = &args.aci_endpoint {
         arm = arm
             .base_url(endpoint.clone())
@@ -170,19 +174,15 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         .os_type(os)
         .node_name(&args.nodename)
         .cluster_domain(&args.cluster_domain);
-    if let Some(subnet) = non_empty(args.subnet_name.as_ref()) {
-        let vnet = non_empty(args.vnet_name.as_ref()).ok_or_else(|| {
-            BadInput("ACI_SUBNET_NAME needs ACI_VNET_NAME (the VNet of the subnet)".to_owned())
-        })?;
-        let vnet_rg =
-            non_empty(args.vnet_resource_group.as_ref()).unwrap_or(resource_group.clone());
-        let vnet_sub = non_empty(args.vnet_subscription_id.as_ref()).unwrap_or(subscription);
-        node = node.private_ip([format!(
-            "/subscriptions/{vnet_sub}/resourceGroups/{vnet_rg}/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{subnet}"
-        )]);
+    if let Some(vnet) = vnet_config::vnet(args, &resource_group, &subscription)? {
+        node = node
+            .private_ip([vnet.subnet.subnet.id()])
+            .realtime_metrics(vnet.realtime_metrics);
         if let Some(dns) = non_empty(args.kube_dns_ip.as_ref()) {
             node = node.cluster_dns(dns);
         }
+        config.aci.kube_proxy = Some(vnet.kube_proxy);
+        config.subnet = Some(vnet.subnet);
     }
     let (la_id, la_key) = match (
         non_empty(args.log_analytics_id.as_ref()),
