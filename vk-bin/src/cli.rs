@@ -38,7 +38,7 @@ pub(crate) enum Command {
 }
 
 /// Logging flags shared by the long-running subcommands.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct LogArgs {
     /// Log level (trace, debug, info, warn, error; upstream's `panic`/`fatal` mean error).
     /// `RUST_LOG` wins when set.
@@ -60,15 +60,16 @@ pub(crate) enum LogFormat {
 
 /// Flags of `vk-aci run` (and of `virtual-kubelet`). Names follow the upstream azure-aci
 /// provider: its flags where it has flags, its environment variables as fallbacks.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(after_help = AZURE_ENV_HELP)]
 pub(crate) struct RunArgs {
     /// Node name (a StatefulSet passes the pod name: one node per replica).
     #[arg(long, default_value = "vk-aci-test-aks")]
     pub(crate) nodename: String,
-    /// Node operating system: Linux or Windows (any case).
-    #[arg(long, default_value = "Linux")]
-    pub(crate) os: String,
+    /// Node operating system: Linux or Windows (any case) [default: Linux, or
+    /// `OperatingSystem` of --provider-config].
+    #[arg(long)]
+    pub(crate) os: Option<String>,
     /// Kubeconfig path; else ~/.kube/config, else the in-cluster service account.
     #[arg(long, env = "KUBECONFIG")]
     pub(crate) kubeconfig: Option<PathBuf>,
@@ -186,15 +187,15 @@ pub(crate) struct RunArgs {
     /// group (projected tokens rotate).
     #[arg(long, env = "VK_SERVICE_ACCOUNT_DIR", default_value = vk_aci::provider::kube_proxy::SERVICE_ACCOUNT_DIR)]
     pub(crate) service_account_dir: PathBuf,
-    /// Node CPU capacity.
-    #[arg(long, env = "ACI_QUOTA_CPU", default_value = "10000")]
-    pub(crate) quota_cpu: String,
-    /// Node memory capacity.
-    #[arg(long, env = "ACI_QUOTA_MEMORY", default_value = "4Ti")]
-    pub(crate) quota_memory: String,
-    /// Node pod capacity.
-    #[arg(long, env = "ACI_QUOTA_POD", default_value = "5000")]
-    pub(crate) quota_pod: String,
+    /// Node CPU capacity [default: 10000].
+    #[arg(long, env = "ACI_QUOTA_CPU")]
+    pub(crate) quota_cpu: Option<String>,
+    /// Node memory capacity [default: 4Ti].
+    #[arg(long, env = "ACI_QUOTA_MEMORY")]
+    pub(crate) quota_memory: Option<String>,
+    /// Node pod capacity [default: 5000].
+    #[arg(long, env = "ACI_QUOTA_POD")]
+    pub(crate) quota_pod: Option<String>,
     /// Node `nvidia.com/gpu` capacity (none when unset).
     #[arg(long, env = "ACI_QUOTA_GPU")]
     pub(crate) quota_gpu: Option<String>,
@@ -216,7 +217,9 @@ pub(crate) struct RunArgs {
     /// `true`: add the realtime metrics extension to Linux groups in VNet mode.
     #[arg(long, env = "ENABLE_REAL_TIME_METRICS")]
     pub(crate) enable_real_time_metrics: Option<String>,
-    /// Upstream TOML provider config (deprecated upstream; accepted and not read).
+    /// Upstream's TOML provider config: `ResourceGroup`, `Region`, `OperatingSystem`, `CPU`,
+    /// `Memory`, `Pods`, `SubnetName`, `SubnetCIDR`, used where no flag or environment
+    /// variable sets the same thing. Any other key is an error.
     #[arg(long)]
     pub(crate) provider_config: Option<PathBuf>,
     /// Upstream: provider name (hidden, ignored).

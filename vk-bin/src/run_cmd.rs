@@ -9,6 +9,7 @@ use vk_aci::virtual_node::{VirtualNode, VirtualNodeError};
 use crate::cli::RunArgs;
 use crate::error::{BadInput, error_chain};
 use crate::logging::{init_logging, shutdown_signal, tokio_runtime};
+use crate::provider_config;
 use crate::run_config::node_config;
 
 /// `vk-aci run` (and `virtual-kubelet`): validate, then run the node until SIGTERM/SIGINT.
@@ -46,6 +47,12 @@ pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<Exi
             );
         }
     }
+    let mut args = args.clone();
+    if let Some(path) = args.provider_config.clone() {
+        provider_config::load(&path)?.apply_defaults(&mut args);
+        tracing::info!(file = %path.display(), "provider config read; flags and environment variables win over it");
+    }
+    let args = &args;
     let (config, credential) = node_config(args)?;
     let runtime = tokio_runtime()?;
     runtime.block_on(async move {

@@ -120,18 +120,18 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
     config.arm = arm;
 
     // Node.
-    let os = match args.os.to_ascii_lowercase().as_str() {
+    let os_name = args.os.as_deref().unwrap_or("Linux");
+    let os = match os_name.to_ascii_lowercase().as_str() {
         "linux" => OperatingSystemTypes::Linux,
         "windows" => OperatingSystemTypes::Windows,
         _ => {
             return Err(BadInput(format!(
-                "--os {:?}: expected Linux or Windows",
-                args.os
+                "--os {os_name:?}: expected Linux or Windows"
             )));
         }
     };
     config.node.name.clone_from(&args.nodename);
-    config.node.operating_system = args.os.to_ascii_lowercase();
+    config.node.operating_system = os_name.to_ascii_lowercase();
     config.node.kubelet_port = args.kubelet_port;
     config.kubelet_listen = std::net::SocketAddr::from(([0, 0, 0, 0], args.kubelet_port));
     if let Some(ip) = non_empty(args.pod_ip.as_ref()) {
@@ -211,10 +211,11 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         node = node.cluster_resource_id(id);
     }
     config.aci.node = node;
+    let defaults = Capacity::default();
     config.aci.capacity = Capacity {
-        cpu: args.quota_cpu.clone(),
-        memory: args.quota_memory.clone(),
-        pods: args.quota_pod.clone(),
+        cpu: non_empty(args.quota_cpu.as_ref()).unwrap_or(defaults.cpu),
+        memory: non_empty(args.quota_memory.as_ref()).unwrap_or(defaults.memory),
+        pods: non_empty(args.quota_pod.as_ref()).unwrap_or(defaults.pods),
         gpu: non_empty(args.quota_gpu.as_ref()),
     };
 

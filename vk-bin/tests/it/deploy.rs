@@ -202,3 +202,36 @@ fn invoked_as_virtual_kubelet_with_bad_settings_should_exit_2_before_starting() 
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cert.pem"));
 }
+
+#[test]
+fn the_provider_config_file_should_supply_settings_and_reject_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |toml: &str| {
+        let path = dir.path().join("provider.toml");
+        std::fs::write(&path, toml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+            .args([
+                "run",
+                "--aci-endpoint",
+                "http://127.0.0.1:1",
+                "--provider-config",
+            ])
+            .arg(&path)
+            .env_remove("ACI_RESOURCE_GROUP")
+            .env_remove("ACI_REGION")
+            .env_remove("KUBECONFIG")
+            .env("VKUBELET_TAINT_EFFECT", "Sometimes")
+            .output()
+            .unwrap()
+    };
+    // ResourceGroup and Region come from the file: the first problem left is the taint.
+    let out = run("ResourceGroup = \"rg\"\nRegion = \"westus\"\n");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("VKUBELET_TAINT_EFFECT"), "{stderr}");
+
+    let out = run("ResourceGroup = \"rg\"\nRegoin = \"westus\"\n");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown key \"Regoin\""), "{stderr}");
+}
