@@ -369,7 +369,22 @@ pub(crate) struct NodeArgs {
     /// Cluster domain.
     #[arg(long, default_value = "cluster.local")]
     pub(crate) cluster_domain: String,
+    /// With --subnet-id: add the kube-proxy extension reaching the API server here (as
+    /// `vk-aci run` does in VNet mode). Its kubeconfig carries a placeholder token: `run`
+    /// puts the node's credentials there.
+    #[arg(long, value_name = "URI")]
+    pub(crate) master_uri: Option<String>,
+    /// Cluster CIDR of the kube-proxy extension.
+    #[arg(long, default_value = vk_translate::extensions::DEFAULT_CLUSTER_CIDR)]
+    pub(crate) cluster_cidr: String,
+    /// With --subnet-id: add the realtime metrics extension.
+    #[arg(long)]
+    pub(crate) enable_real_time_metrics: bool,
 }
+
+/// The token `translate`/`check` put in the kube-proxy kubeconfig (the real one is the
+/// node's, known only to `vk-aci run`).
+const PLACEHOLDER_TOKEN: &str = "<the node's service account token>";
 
 /// Operating systems of a virtual node.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -400,7 +415,20 @@ impl NodeArgs {
         if let Some(dns) = &self.cluster_dns {
             node = node.cluster_dns(dns);
         }
-        node
+        if let Some(master_uri) = &self.master_uri {
+            let credentials = vk_translate::ClusterCredentials {
+                ca_pem: Vec::new(),
+                token: Some(PLACEHOLDER_TOKEN.to_owned()),
+                client_certificate_pem: None,
+                client_key_pem: None,
+            };
+            node = node.kube_proxy(vk_translate::KubeProxyOptions::new(
+                &self.cluster_cidr,
+                master_uri,
+                &credentials,
+            ));
+        }
+        node.realtime_metrics(self.enable_real_time_metrics)
     }
 }
 
