@@ -432,6 +432,17 @@ impl NodeArgs {
     }
 }
 
+/// `vk-aci run ARGS` parsed, for unit tests of the run configuration.
+#[cfg(test)]
+pub(crate) fn run_args(args: &[&str]) -> RunArgs {
+    let mut argv = vec!["vk-aci", "run"];
+    argv.extend_from_slice(args);
+    match Cli::try_parse_from(argv).expect("test flags parse").command {
+        Command::Run(run) => *run,
+        _ => unreachable!("`run` parses as Command::Run"),
+    }
+}
+
 /// Parses the command line; exits 2 with usage on bad flags (0 for `--help`/`--version`).
 /// Returns the `--klog.*` flags that were dropped (logged once logging is up).
 pub(crate) fn parse() -> (Cli, Vec<String>) {

@@ -106,19 +106,8 @@ impl ProviderConfig {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
-
     use super::*;
-    use crate::cli::{Cli, Command};
-
-    fn run_args(args: &[&str]) -> RunArgs {
-        let mut argv = vec!["vk-aci", "run"];
-        argv.extend_from_slice(args);
-        match Cli::try_parse_from(argv).unwrap().command {
-            Command::Run(run) => *run,
-            _ => unreachable!("run"),
-        }
-    }
+    use crate::cli::run_args;
 
     const UPSTREAM: &str = r#"
 ResourceGroup = "file-rg"

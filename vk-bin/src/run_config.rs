@@ -317,6 +317,112 @@ fn parse_listen(addr: &str) -> Result<std::net::SocketAddr, BadInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::run_args;
+
+    /// Flags of a node on the emulator (no Azure credentials needed) plus `extra`.
+    fn config(extra: &[&str]) -> Result<VirtualNodeConfig, BadInput> {
+        let mut args = vec![
+            "--aci-endpoint",
+            "http://127.0.0.1:1",
+            "--resource-group",
+            "rg",
+            "--region",
+            "West Europe",
+            "--nodename",
+            "vn",
+        ];
+        args.extend_from_slice(extra);
+        node_config(&run_args(&args)).map(|(config, _)| config)
+    }
+
+    fn service_account() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), "CA").unwrap();
+        std::fs::write(dir.path().join("token"), "tok").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_extra_user_agent_should_reach_the_arm_config() {
+        let config = config(&["--extra-user-agent", "helm-chart/aks/vk/1.6.1"]).unwrap();
+        assert!(
+            config
+                .arm
+                .user_agent()
+                .ends_with(" helm-chart/aks/vk/1.6.1")
+        );
+        assert_eq!(config.arm.location, "westeurope");
+    }
+
+    #[test]
+    fn vnet_mode_should_set_the_subnet_check_and_the_extensions() {
+        let sa = service_account();
+        let config = config(&[
+            "--vnet-name",
+            "vn",
+            "--subnet-name",
+            "aci",
+            "--subnet-cidr",
+            "10.241.0.0/16",
+            "--enable-real-time-metrics",
+            "true",
+            "--service-account-dir",
+            sa.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        let subnet = config.subnet.expect("vnet mode checks its subnet");
+        assert_eq!(subnet.subnet.resource_group, "rg");
+        assert_eq!(subnet.cidr.unwrap().to_string(), "10.241.0.0/16");
+        assert_eq!(config.aci.node.subnet_ids, [subnet.subnet.id()]);
+        assert!(config.aci.node.realtime_metrics);
+        let proxy = config.aci.kube_proxy.expect("kube-proxy in vnet mode");
+        assert_eq!(proxy.master_uri, "10.0.0.1");
+        assert_eq!(proxy.cluster_cidr, "10.240.0.0/16");
+    }
+
+    #[test]
+    fn without_a_subnet_there_should_be_no_vnet_settings() {
+        let config = config(&[
+            "--master-uri",
+            "https://x",
+            "--enable-real-time-metrics",
+            "true",
+        ])
+        .unwrap();
+        assert!(config.subnet.is_none());
+        assert!(config.aci.kube_proxy.is_none());
+        assert!(!config.aci.node.realtime_metrics);
+    }
+
+    #[test]
+    fn bad_vnet_settings_should_name_the_setting() {
+        let sa = service_account();
+        let sa = sa.path().to_str().unwrap();
+        let vnet = [
+            "--vnet-name",
+            "vn",
+            "--subnet-name",
+            "aci",
+            "--service-account-dir",
+            sa,
+        ];
+        for (extra, expected) in [
+            (&["--subnet-cidr", "10.241.0.0"][..], "ACI_SUBNET_CIDR"),
+            (&["--cluster-cidr", "everything"][..], "CLUSTER_CIDR"),
+            (&["--master-uri", "https://"][..], "MASTER_URI"),
+            (
+                &["--enable-real-time-metrics", "sure"][..],
+                "ENABLE_REAL_TIME_METRICS",
+            ),
+        ] {
+            let mut args = vnet.to_vec();
+            args.extend_from_slice(extra);
+            let err = config(&args).unwrap_err();
+            assert!(err.0.contains(expected), "{extra:?}: {err}");
+        }
+        let err = config(&["--subnet-name", "aci"]).unwrap_err();
+        assert!(err.0.contains("ACI_VNET_NAME"), "{err}");
+    }
 
     #[test]
     fn go_durations_should_parse() {
