@@ -67,14 +67,22 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
     let mut config = VirtualNodeConfig::default();
 
     // Azure: credential, subscription, resource group, region.
-    let (credential, subscription, settings_rg, settings_region) = match &args.aci_endpoint {
+    let (credential, subscription, settings_rg, settings_region, settings_vnet) = match &args
+        .aci_endpoint
+    {
         Some(endpoint) => {
             let subscription = std::env::var("AZURE_SUBSCRIPTION_ID")
                 .ok()
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| vk_aci::local::SUBSCRIPTION.to_owned());
             let _ = endpoint;
-            (ArmCredential::fixed("emulator"), subscription, None, None)
+            (
+                ArmCredential::fixed("emulator"),
+                subscription,
+                None,
+                None,
+                (None, None),
+            )
         }
         None => {
             let inputs = CredentialInputs::from_env()
@@ -94,6 +102,10 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
                 subscription,
                 settings.resource_group.clone(),
                 settings.location.clone(),
+                (
+                    settings.vnet_name.clone(),
+                    settings.vnet_resource_group.clone(),
+                ),
             )
         }
     };
@@ -174,7 +186,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         .os_type(os)
         .node_name(&args.nodename)
         .cluster_domain(&args.cluster_domain);
-    if let Some(vnet) = vnet_config::vnet(args, &resource_group, &subscription)? {
+    if let Some(vnet) = vnet_config::vnet(args, &resource_group, &subscription, settings_vnet)? {
         node = node
             .private_ip([vnet.subnet.subnet.id()])
             .realtime_metrics(vnet.realtime_metrics);

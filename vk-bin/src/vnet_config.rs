@@ -38,11 +38,13 @@ fn non_empty(value: Option<&String>) -> Option<String> {
 }
 
 /// VNet mode from the flags, or `None` without a subnet name. `resource_group` and
-/// `subscription` are the container groups' (the VNet's defaults).
+/// `subscription` are the container groups' (the VNet's defaults); `azure_json` is the
+/// VNet name and resource group of AKS's azure.json, used when the flags leave them unset.
 pub(crate) fn vnet(
     args: &RunArgs,
     resource_group: &str,
     subscription: &str,
+    azure_json: (Option<String>, Option<String>),
 ) -> Result<Option<Vnet>, BadInput> {
     let cidr = non_empty(args.subnet_cidr.as_ref())
         .map(|text| {
@@ -80,13 +82,20 @@ pub(crate) fn vnet(
         }
         return Ok(None);
     };
-    let vnet = non_empty(args.vnet_name.as_ref()).ok_or_else(|| {
-        BadInput("ACI_SUBNET_NAME needs ACI_VNET_NAME (the VNet of the subnet)".to_owned())
-    })?;
+    let (json_vnet, json_vnet_rg) = azure_json;
+    let vnet = non_empty(args.vnet_name.as_ref())
+        .or_else(|| non_empty(json_vnet.as_ref()))
+        .ok_or_else(|| {
+            BadInput(
+                "ACI_SUBNET_NAME needs ACI_VNET_NAME (the VNet of the subnet; or vnetName in azure.json)"
+                    .to_owned(),
+            )
+        })?;
     let subnet = SubnetRef {
         subscription_id: non_empty(args.vnet_subscription_id.as_ref())
             .unwrap_or_else(|| subscription.to_owned()),
         resource_group: non_empty(args.vnet_resource_group.as_ref())
+            .or_else(|| non_empty(json_vnet_rg.as_ref()))
             .unwrap_or_else(|| resource_group.to_owned()),
         vnet,
         subnet,
