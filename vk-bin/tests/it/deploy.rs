@@ -235,3 +235,26 @@ fn the_provider_config_file_should_supply_settings_and_reject_unknown_keys() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown key \"Regoin\""), "{stderr}");
 }
+
+#[test]
+fn trace_flags_should_warn_that_traces_are_not_exported() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+        .args(["run", "--aci-endpoint", "http://127.0.0.1:1"])
+        .args(["--trace-exporter", "jaeger", "--trace-sample-rate", "0.5"])
+        .env_remove("ACI_RESOURCE_GROUP")
+        .env_remove("ACI_REGION")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    // No resource group: exit 2, after the warnings.
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for flag in ["--trace-exporter", "--trace-sample-rate"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("WARN") && l.contains(flag) && l.contains("not exported")),
+            "{stderr}"
+        );
+    }
+}
