@@ -162,3 +162,95 @@ async fn group_extensions_should_be_echoed_without_protected_settings() {
         "ARM received the kubeconfig"
     );
 }
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn kubeconfig_token(group: &ContainerGroup) -> String {
+    use base64::Engine as _;
+    let proxy = group.properties.extensions[0].properties.as_ref().unwrap();
+    let encoded = proxy.protected_settings.as_ref().unwrap()["kubeConfig"]
+        .as_str()
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    config["users"][0]["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn each_group_should_get_the_current_service_account_token_and_never_log_it() {
+    use vk_aci::provider::kube_proxy::{KubeProxyCredentials, KubeProxySource};
+    use vk_core::provider::{PodResources, Provider};
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sa = tempfile::tempdir().unwrap();
+    std::fs::write(sa.path().join("ca.crt"), "CA").unwrap();
+    std::fs::write(sa.path().join("token"), "first-sa-t0ken").unwrap();
+    let em = emulator(EmulatorConfig::instant()).await;
+    let mut config = provider_config();
+    config.node = config
+        .node
+        .private_ip([subnet().id()])
+        .realtime_metrics(true);
+    config.kube_proxy = Some(KubeProxySource {
+        master_uri: "10.0.0.1".to_owned(),
+        cluster_cidr: "10.240.0.0/16".to_owned(),
+        credentials: KubeProxyCredentials::ServiceAccount(sa.path().to_owned()),
+    });
+    let p = vk_aci::AciProvider::new(
+        client(&em),
+        config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    );
+    p.create_pod(&pod("one", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap();
+    std::fs::write(sa.path().join("token"), "second-sa-t0ken").unwrap();
+    p.create_pod(&pod("two", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap();
+
+    let one = em.group_spec("default-one").unwrap();
+    let two = em.group_spec("default-two").unwrap();
+    assert_eq!(kubeconfig_token(&one), "first-sa-t0ken");
+    assert_eq!(kubeconfig_token(&two), "second-sa-t0ken");
+    assert_eq!(two.properties.extensions[1].name, "vk-realtime-metrics");
+
+    // An unreadable token keeps the pod pending (a transient error), naming the file.
+    std::fs::remove_file(sa.path().join("token")).unwrap();
+    let err = p
+        .create_pod(&pod("three", &[("app", &[])]), &PodResources::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("token"), "{err}");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(!logs.is_empty());
+    assert!(!logs.contains("sa-t0ken"), "a token was logged");
+}
