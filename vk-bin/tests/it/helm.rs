@@ -146,7 +146,12 @@ taint:
         check_statefulset(&docs, &help);
         check_rbac(&docs);
         assert!(
-            !grants(&docs, "certificates.k8s.io", "certificatesigningrequests", "create"),
+            !grants(
+                &docs,
+                "certificates.k8s.io",
+                "certificatesigningrequests",
+                "create"
+            ),
             "CSR rights only when rotateServerCertificates is on"
         );
     }
@@ -197,22 +202,37 @@ fn upstream_required_values_should_fail_the_render_with_their_message() {
 fn aks_mode_should_read_the_node_azure_json_and_workload_identity_should_not() {
     let aks = render("{}");
     let env_aks = env(&aks);
-    assert_eq!(env_aks["AKS_CREDENTIAL_LOCATION"]["value"], "/etc/aks/azure.json");
+    assert_eq!(
+        env_aks["AKS_CREDENTIAL_LOCATION"]["value"],
+        "/etc/aks/azure.json"
+    );
     let pod = &kind(&aks, "StatefulSet")["spec"]["template"]["spec"];
-    assert_eq!(pod["volumes"][1]["hostPath"]["path"], "/etc/kubernetes/azure.json");
-    assert_eq!(pod["securityContext"]["runAsUser"], 0, "azure.json is root-only");
+    assert_eq!(
+        pod["volumes"][1]["hostPath"]["path"],
+        "/etc/kubernetes/azure.json"
+    );
+    assert_eq!(
+        pod["securityContext"]["runAsUser"], 0,
+        "azure.json is root-only"
+    );
 
     let wi = render(
         "providers: {azure: {workloadIdentityClientId: 44444444-4444-4444-4444-444444444444, \
          subscriptionId: s, aciResourceGroup: rg, aciRegion: westus}}",
     );
-    assert!(wi.iter().all(|d| d["kind"] != "Secret"), "no credential Secret");
+    assert!(
+        wi.iter().all(|d| d["kind"] != "Secret"),
+        "no credential Secret"
+    );
     let env_wi = env(&wi);
     assert!(!env_wi.contains_key("AKS_CREDENTIAL_LOCATION"));
     assert!(!env_wi.contains_key("AZURE_AUTH_LOCATION"));
     assert_eq!(env_wi["AZURE_SUBSCRIPTION_ID"]["value"], "s");
     let template = &kind(&wi, "StatefulSet")["spec"]["template"];
-    assert_eq!(template["metadata"]["labels"]["azure.workload.identity/use"], "true");
+    assert_eq!(
+        template["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
     assert_eq!(template["spec"]["securityContext"]["runAsNonRoot"], true);
     assert_eq!(
         kind(&wi, "ServiceAccount")["metadata"]["annotations"]["azure.workload.identity/client-id"],
@@ -228,7 +248,11 @@ fn replicas_should_each_be_their_own_node() {
     assert_eq!(sts["metadata"]["name"], "vk");
     let args = args(&docs);
     let at = args.iter().position(|a| a == "--nodename").unwrap();
-    assert_eq!(args[at + 1], "$(POD_NAME)", "node name = pod name vk-0, vk-1, vk-2");
+    assert_eq!(
+        args[at + 1],
+        "$(POD_NAME)",
+        "node name = pod name vk-0, vk-1, vk-2"
+    );
     let single = render("nodeName: vk");
     let args = self::args(&single);
     let at = args.iter().position(|a| a == "--nodename").unwrap();
@@ -268,6 +292,12 @@ fn the_rendered_service_principal_workload_should_pass_the_binary_checks() {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("no cluster"), "stopped before the cluster: {stderr}");
-    assert!(!stderr.contains("not-a-real-secret"), "secret printed: {stderr}");
+    assert!(
+        stderr.contains("no cluster"),
+        "stopped before the cluster: {stderr}"
+    );
+    assert!(
+        !stderr.contains("not-a-real-secret"),
+        "secret printed: {stderr}"
+    );
 }
