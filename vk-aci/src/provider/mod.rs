@@ -213,6 +213,7 @@ impl AciProvider {
             pod: pod.clone(),
             group_name: name.clone(),
             status: None,
+            put_status: None,
             next_check: Instant::now(),
             sent: None,
         });
@@ -340,14 +341,20 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         tracing::info!(pod = %key, group = %translation.name, status = started.status, "container group created");
-        // No status is recorded yet: the tracker's first read is pushed to the runtime.
+        // No status is recorded yet: the tracker's first read is pushed to the runtime. The
+        // PUT answer is the group's first state: the runtime's own first status read is
+        // answered from it rather than with another GET.
+        let first = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
         self.track(
-            key,
+            key.clone(),
             pod.clone(),
             translation.name,
             Some(translation.container_group),
             None,
         );
+        if let Some(entry) = self.tracker.lock().get_mut(&key) {
+            entry.put_status = Some(first);
+        }
         Ok(())
     }
 
@@ -418,7 +425,11 @@ impl Provider for AciProvider {
 
     async fn pod_status(&self, key: &PodKey) -> Result<Option<PodStatus>> {
         if self.tracking()
-            && let Some(status) = self.tracker.lock().get(key).and_then(|t| t.status.clone())
+            && let Some(status) = self
+                .tracker
+                .lock()
+                .get(key)
+                .and_then(|t| t.status.clone().or_else(|| t.put_status.clone()))
         {
             return Ok(Some(status));
         }

@@ -57,6 +57,9 @@ pub(crate) struct Tracked {
     pub pod: Pod,
     pub group_name: String,
     pub status: Option<PodStatus>,
+    /// The status the create's PUT answer showed, until the first read: what the runtime's
+    /// first status request gets, without spending a read on it.
+    pub put_status: Option<PodStatus>,
     pub next_check: Instant,
     /// The last PUT body, for update comparisons.
     pub sent: Option<ContainerGroup>,
@@ -194,6 +197,7 @@ pub(crate) async fn run(
                             slow
                         };
                     entry.pod.status = Some(status.clone());
+                    entry.put_status = None;
                     if changed {
                         entry.status = Some(status.clone());
                         notifier.notify(key, Some(status));
