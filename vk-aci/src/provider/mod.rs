@@ -200,29 +200,30 @@ impl AciProvider {
         Ok(translation)
     }
 
+    /// Track `pod` (without its managed fields, which are of no use here); `sent` when
+    /// this process just PUT its group.
     fn track(
         &self,
         key: PodKey,
-        pod: Pod,
+        mut pod: Pod,
         name: String,
-        sent: Option<ContainerGroup>,
+        sent: bool,
         status: Option<PodStatus>,
     ) {
+        pod.metadata.managed_fields = None;
         let mut entries = self.tracker.lock();
         let entry = entries.entry(key).or_insert_with(|| tracker::Tracked {
-            pod: pod.clone(),
-            group_name: name.clone(),
+            pod: Pod::default(),
+            group_name: String::new(),
             status: None,
             put_status: None,
             next_check: Instant::now(),
-            sent: None,
+            sent: false,
         });
         entry.pod = pod;
         entry.group_name = name;
         entry.next_check = Instant::now() + self.config.status.fast_interval;
-        if sent.is_some() {
-            entry.sent = sent;
-        }
+        entry.sent |= sent;
         if status.is_some() {
             entry.status = status;
         }
@@ -345,13 +346,7 @@ impl Provider for AciProvider {
         // PUT answer is the group's first state: the runtime's own first status read is
         // answered from it rather than with another GET.
         let first = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
-        self.track(
-            key.clone(),
-            pod.clone(),
-            translation.name,
-            Some(translation.container_group),
-            None,
-        );
+        self.track(key.clone(), pod.clone(), translation.name, true, None);
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
             entry.put_status = Some(first);
         }
@@ -369,7 +364,7 @@ impl Provider for AciProvider {
             .tracker
             .lock()
             .get(&key)
-            .filter(|t| t.sent.is_some())
+            .filter(|t| t.sent)
             .map(|t| t.pod.clone());
         if let Some(old) = known {
             if spec_without_images(&old) != spec_without_images(pod) {
@@ -379,7 +374,7 @@ impl Provider for AciProvider {
                 )));
             }
             if pod_images(&old) == pod_images(pod) {
-                self.track(key, pod.clone(), translation.name, None, None);
+                self.track(key, pod.clone(), translation.name, false, None);
                 return Ok(());
             }
         }
@@ -390,7 +385,7 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         if images(&previous) == images(&translation.container_group) {
-            self.track(key, pod.clone(), translation.name, None, None);
+            self.track(key, pod.clone(), translation.name, false, None);
             return Ok(());
         }
         self.arm
@@ -400,13 +395,7 @@ impl Provider for AciProvider {
             )
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        self.track(
-            key,
-            pod.clone(),
-            translation.name,
-            Some(translation.container_group),
-            None,
-        );
+        self.track(key, pod.clone(), translation.name, true, None);
         Ok(())
     }
 
@@ -476,7 +465,7 @@ impl Provider for AciProvider {
             if self.tracked_pod(&key).is_none() {
                 let name = group.name.clone().unwrap_or_else(|| Self::group_name(&key));
                 let pod = skeleton_pod(&key, tags.uid.clone(), &group);
-                self.track(key.clone(), pod, name, None, None);
+                self.track(key.clone(), pod, name, false, None);
             }
             pods.push(ProviderPod {
                 key,

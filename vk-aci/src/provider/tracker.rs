@@ -61,8 +61,9 @@ pub(crate) struct Tracked {
     /// first status request gets, without spending a read on it.
     pub put_status: Option<PodStatus>,
     pub next_check: Instant,
-    /// The last PUT body, for update comparisons.
-    pub sent: Option<ContainerGroup>,
+    /// Whether this process PUT the group (its `pod` is then what the group was made
+    /// from, for update comparisons).
+    pub sent: bool,
 }
 
 /// The tracked pods, shared by the provider and the scheduler task.
