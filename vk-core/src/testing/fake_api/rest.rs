@@ -239,6 +239,9 @@ async fn resource(
                 m.remove("managedFields");
             }
             record_update(None, &mut v, &manager, None, r, &st.store.now_string());
+            if rp.res == ids::certificate_signing_requests() {
+                certificate_request_admission(r, &mut v, &user)?;
+            }
             create(&st, r, rp.res, &ns, v).map(|o| body::json(201, &o))
         }
         (&Method::POST, Some(name)) => {
@@ -396,6 +399,47 @@ fn list(
     Ok(body::json(200, &list_body(r, items, rv, cont, remaining)))
 }
 
+/// What the API server does to a new CertificateSigningRequest: the requester's identity
+/// goes into the spec, a signer name is required and lifetimes under ten minutes refused.
+fn certificate_request_admission(r: &Resource, v: &mut Value, user: &User) -> Result<(), ApiError> {
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if v.pointer("/spec/signerName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(ApiError::invalid(
+            r,
+            &name,
+            "spec.signerName: Required value",
+        ));
+    }
+    if let Some(secs) = v.pointer("/spec/expirationSeconds").and_then(Value::as_i64)
+        && secs < 600
+    {
+        return Err(ApiError::invalid(
+            r,
+            &name,
+            &format!(
+                "spec.expirationSeconds: Invalid value: {secs}: may not specify a duration less than 600 seconds (10 minutes)"
+            ),
+        ));
+    }
+    if !v["spec"].is_object() {
+        return Err(ApiError::bad_request("spec is required"));
+    }
+    v["spec"]["username"] = json!(user.name);
+    v["spec"]["uid"] = json!(user.uid);
+    v["spec"]["groups"] = json!(user.groups);
+    if let Some(s) = v.as_object_mut() {
+        s.remove("status");
+    }
+    Ok(())
+}
+
 /// Create an object with defaults and side effects (a namespace gets its `default`
 /// service account).
 pub(crate) fn create(
@@ -465,6 +509,22 @@ fn scoped(r: &Resource, sub: Option<&str>, cur: &Value, mut new: Value) -> Value
                 };
             }
             new
+        }
+        // The approval subresource only writes the conditions.
+        Some("approval") => {
+            let mut out = cur.clone();
+            if !out["status"].is_object() {
+                out["status"] = json!({});
+            }
+            match new.pointer("/status/conditions") {
+                Some(c) => out["status"]["conditions"] = c.clone(),
+                None => {
+                    if let Some(s) = out["status"].as_object_mut() {
+                        s.remove("conditions");
+                    }
+                }
+            }
+            out
         }
         Some("status") => {
             let mut out = cur.clone();
