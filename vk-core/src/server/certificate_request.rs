@@ -56,7 +56,7 @@ pub enum CsrError {
     /// Generating the key or encoding the request failed.
     #[error("generating the serving key and certificate request")]
     Generate(#[source] rcgen::Error),
-    /// The API server refused to create the request (or did not answer in time).
+    /// The API server refused to create the request.
     #[error("creating the certificate signing request")]
     Create(#[source] kube::Error),
     /// The API server did not answer the create call in time.
