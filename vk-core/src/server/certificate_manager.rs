@@ -20,11 +20,17 @@
 //!   denied requests with exponential backoff (2 s doubling to 5 min, the kubelet's
 //!   rotation backoff reaches a few minutes too).
 //!
+//! Each request, issue and failure is also an event on the Node (`kubectl describe node`):
+//! `ServingCertificateRequested` (a warning: it needs approval), `ServingCertificateIssued`,
+//! `ServingCertificateRequestFailed`.
+//!
 //! Timers use `tokio::time`; the wall clock (to place the renewal deadline relative to
 //! the certificate's validity) comes from [`crate::clock::Clock`].
 use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::sync::watch;
@@ -154,10 +160,111 @@ impl CertificateManager {
             backoff_first,
             backoff_max,
         };
-        let request = || certificate_request::request_certificate(&client, &csr);
+        let events = &NodeEvents::new(&client, &csr.node_name);
+        let (client, csr) = (&client, &csr);
+        let request = || async move {
+            let created = |name: String| {
+                let note = format!(
+                    "requested the kubelet serving certificate with {name}; approve it: kubectl certificate approve {name}"
+                );
+                async move {
+                    events
+                        .publish(
+                            EventType::Warning,
+                            "ServingCertificateRequested",
+                            note,
+                            Some(&name),
+                        )
+                        .await;
+                }
+            };
+            let result = certificate_request::request_certificate_with(client, csr, created).await;
+            match &result {
+                Ok(issued) => {
+                    let note = format!(
+                        "{} issued the kubelet serving certificate, valid until {}",
+                        issued.csr_name, issued.not_after
+                    );
+                    events
+                        .publish(
+                            EventType::Normal,
+                            "ServingCertificateIssued",
+                            note,
+                            Some(&issued.csr_name),
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    events
+                        .publish(
+                            EventType::Warning,
+                            "ServingCertificateRequestFailed",
+                            e.to_string(),
+                            e.csr_name(),
+                        )
+                        .await;
+                }
+            }
+            result
+        };
         tokio::select! {
             () = rotation.run(request) => {}
             () = shutdown => {}
+        }
+    }
+}
+
+/// Events about the serving certificate, on the Node.
+struct NodeEvents {
+    recorder: Recorder,
+    node: ObjectReference,
+}
+
+impl NodeEvents {
+    fn new(client: &kube::Client, node: &str) -> Self {
+        Self {
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter {
+                    controller: "virtual-kubelet".to_owned(),
+                    instance: Some(node.to_owned()),
+                },
+            ),
+            // The kubelet's node reference: the name stands in for the uid.
+            node: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Node".to_owned()),
+                name: Some(node.to_owned()),
+                uid: Some(node.to_owned()),
+                ..ObjectReference::default()
+            },
+        }
+    }
+
+    /// Publish an event on the Node, related to request `csr` (which also keeps events
+    /// about different requests apart).
+    async fn publish(&self, type_: EventType, reason: &str, note: String, csr: Option<&str>) {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "RequestServingCertificate".to_owned(),
+            secondary: csr.map(|name| ObjectReference {
+                api_version: Some("certificates.k8s.io/v1".to_owned()),
+                kind: Some("CertificateSigningRequest".to_owned()),
+                name: Some(name.to_owned()),
+                ..ObjectReference::default()
+            }),
+        };
+        match time::timeout(
+            crate::runtime::API_CALL_TIMEOUT,
+            self.recorder.publish(&event, &self.node),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "publishing an event failed"),
+            Err(_) => tracing::debug!("publishing an event timed out"),
         }
     }
 }

@@ -105,6 +105,21 @@ pub enum CsrError {
     },
 }
 
+impl CsrError {
+    /// The request the error is about, once one was created.
+    #[must_use]
+    pub fn csr_name(&self) -> Option<&str> {
+        match self {
+            Self::Denied { name, .. }
+            | Self::Failed { name, .. }
+            | Self::Timeout { name, .. }
+            | Self::BadCertificate { name, .. }
+            | Self::Deleted(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
 /// Result of requesting a certificate.
 pub type Result<T, E = CsrError> = std::result::Result<T, E>;
 
@@ -323,6 +338,19 @@ pub async fn request_certificate(
     client: &kube::Client,
     csr: &ServingCsr,
 ) -> Result<IssuedCertificate> {
+    request_certificate_with(client, csr, |_| async {}).await
+}
+
+/// [`request_certificate`], calling `created` with the request's name once it exists.
+pub(crate) async fn request_certificate_with<F, Fut>(
+    client: &kube::Client,
+    csr: &ServingCsr,
+    on_created: F,
+) -> Result<IssuedCertificate>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let KeyAndRequest { key, request_pem } = build_request(csr)?;
     let api = kube::Api::<CertificateSigningRequest>::all(client.clone());
     let created = time::timeout(
@@ -338,6 +366,7 @@ pub async fn request_certificate(
         node = %csr.node_name,
         "requested the kubelet serving certificate; kubelet-serving requests are not approved automatically: run `kubectl certificate approve {name}`"
     );
+    on_created(name.clone()).await;
     let wait = wait_for_certificate(&api, &name, &csr.node_name);
     let pem = match time::timeout(csr.approval_timeout, wait).await {
         Ok(r) => r?,

@@ -268,6 +268,41 @@ async fn denied_csr_should_be_a_clear_error_and_retried_with_a_new_request() {
         .await
         .expect("the retried request was not served");
     served_certificate(addr, &fake.ca_pem()).await.unwrap();
+
+    // The operator sees it all on the Node: what to approve, the denial, the issue.
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(fake.client(), "default");
+    let seen = timeout(PATIENCE, async {
+        loop {
+            let list = events.list(&ListParams::default()).await.unwrap().items;
+            let notes: Vec<(String, String)> = list
+                .iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(NODE))
+                .map(|e| {
+                    (
+                        e.reason.clone().unwrap_or_default(),
+                        e.note.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            if notes.iter().any(|(r, _)| r == "ServingCertificateIssued") {
+                return notes;
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("no ServingCertificateIssued event");
+    assert!(
+        seen.iter().any(|(r, n)| r == "ServingCertificateRequested"
+            && n.contains(&format!("kubectl certificate approve {third}"))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(r, n)| r == "ServingCertificateRequestFailed"
+                && n.contains(&format!("{second} was denied"))),
+        "{seen:?}"
+    );
 }
 
 // `kubectl certificate approve` itself cannot run against the fake: it sends the approval
