@@ -61,8 +61,8 @@
 //!   credentials is served as `system:anonymous` and every authenticated or anonymous
 //!   request is allowed (the policy only answers SubjectAccessReviews).
 //! - JSON only (YAML for apply patches): a protobuf request body gets 415, so
-//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) and `kubectl
-//!   certificate approve` (a protobuf approval) fail; `get`,
+//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) fails (the one
+//!   protobuf body read is `kubectl certificate approve/deny`'s); `get`,
 //!   `apply`, `delete`, `logs`, `exec` and `describe` use JSON and work.
 //! - `dryRun` is rejected with 400; `resourceVersionMatch` and `resourceVersion` on list
 //!   are ignored (lists always read the latest state); continue tokens never expire.

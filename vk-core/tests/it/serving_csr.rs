@@ -1,6 +1,6 @@
 //! The kubelet serving certificate from a `kubernetes.io/kubelet-serving`
-//! CertificateSigningRequest: requested, approved (by the test or the fake's
-//! auto-approval) and listed by kubectl, served on the kubelet port, renewed and retried after a denial.
+//! CertificateSigningRequest: requested, approved (by the test, kubectl or the fake's
+//! auto-approval), served on the kubelet port, renewed and retried after a denial.
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -305,10 +305,8 @@ async fn denied_csr_should_be_a_clear_error_and_retried_with_a_new_request() {
     );
 }
 
-// `kubectl certificate approve` itself cannot run against the fake: it sends the approval
-// as protobuf, which the fake answers with 415 (see the testing module's differences).
 #[tokio::test]
-async fn kubectl_get_csr_should_show_the_pending_request_then_approved_and_issued() {
+async fn kubectl_certificate_approve_should_issue_the_serving_certificate() {
     let kubectl = Path::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.33");
     let fake = FakeApiServer::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -338,10 +336,12 @@ async fn kubectl_get_csr_should_show_the_pending_request_then_approved_and_issue
     assert!(ok, "{err}");
     assert!(out.contains(&name) && out.contains("Pending"), "{out}");
 
-    set_condition(&api, &name, "Approved").await;
+    let (ok, out, err) = run(vec!["certificate".into(), "approve".into(), name.clone()]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("approved"), "{out}");
     timeout(PATIENCE, serving.ready())
         .await
-        .expect("the approved request was not served");
+        .expect("the kubectl-approved request was not served");
     served_certificate(addr, &fake.ca_pem()).await.unwrap();
 
     let (ok, out, err) = run(vec!["get".into(), "csr".into(), name.clone()]).await;
@@ -394,4 +394,51 @@ async fn fake_signer_should_fail_a_request_that_is_not_for_a_node() {
     csr.spec.expiration_seconds = Some(60);
     let err = api.create(&Default::default(), &csr).await.unwrap_err();
     assert!(err.to_string().contains("600 seconds"), "{err}");
+}
+
+#[tokio::test]
+async fn kubectl_certificate_deny_should_make_the_manager_ask_again() {
+    let kubectl = Path::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.27");
+    let fake = FakeApiServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    fake.write_kubeconfig(&kubeconfig).unwrap();
+    let api = Api::<CertificateSigningRequest>::all(fake.client());
+    let (_addr, serving) = start_kubelet(&fake, csr_config(), Duration::from_millis(200)).await;
+    let first = name_of(&new_csr(&api, &[]).await);
+
+    let out = timeout(
+        PATIENCE,
+        Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["certificate", "deny", &first])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("kubectl hung")
+    .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let denied = api
+        .get(&first)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .conditions
+        .unwrap();
+    assert_eq!(denied[0].type_, "Denied");
+    assert_eq!(denied[0].reason.as_deref(), Some("KubectlDeny"));
+
+    let second = name_of(&new_csr(&api, &[&first]).await);
+    assert!(serving.current().is_none());
+    set_condition(&api, &second, "Approved").await;
+    timeout(PATIENCE, serving.ready())
+        .await
+        .expect("the second request was not served");
 }

@@ -14,6 +14,7 @@ mod discovery;
 mod knobs;
 mod openapi;
 mod patch;
+mod protobuf;
 mod proxy;
 mod resources;
 mod rest;

@@ -18,7 +18,7 @@ use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, openapi, proxy, table, watch};
+use super::{State, defaults, discovery, openapi, protobuf, proxy, table, watch};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -130,12 +130,19 @@ async fn resource(
     let r = resources::get(rp.res);
     let q = parse_query(req.uri().query());
     let method = req.method().clone();
-    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415.
-    if let Some(ct) = req
+    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415, but
+    // for the CSR approval kubectl sends (`kubectl certificate approve/deny`).
+    let csr_approval = rp.res == ids::certificate_signing_requests()
+        && rp.sub.as_deref() == Some("approval")
+        && method == Method::PUT;
+    let protobuf = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        && ct.contains("protobuf")
+        .filter(|ct| ct.contains("protobuf"))
+        .map(str::to_owned);
+    if let Some(ct) = &protobuf
+        && !csr_approval
     {
         return Err(ApiError::unsupported_media_type(ct));
     }
@@ -252,7 +259,14 @@ async fn resource(
         (&Method::PUT, Some(name)) => {
             st.counters.hit("update", &r.counter_name(sub));
             write_fault(&st, r, sub, name)?;
-            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let bytes = body::read(req.into_body()).await?;
+            let v = if protobuf.is_some() {
+                protobuf::certificate_signing_request(&bytes).ok_or_else(|| {
+                    ApiError::bad_request("the protobuf CertificateSigningRequest is malformed")
+                })?
+            } else {
+                body::parse(&bytes, false)?
+            };
             update(&st, r, rp.res, &ns, name, sub, v, &manager).map(|o| body::json(200, &o))
         }
         (&Method::PATCH, Some(name)) => {
