@@ -74,7 +74,9 @@ pub struct VirtualNodeConfig {
     pub arm: ArmConfig,
     /// Kubelet API listen address (port 0 picks one and advertises it).
     pub kubelet_listen: SocketAddr,
-    /// Kubelet API TLS.
+    /// Kubelet API TLS. A self-signed or requested (CertificateSigningRequest) certificate
+    /// without names or addresses gets the node's name and InternalIP; a request without a
+    /// node name gets the node's.
     pub tls: TlsConfig,
     /// Kubelet API authentication and authorization.
     pub auth: AuthConfig,

@@ -293,10 +293,14 @@ impl Rotation {
                     attempt = 0;
                     let fraction = renewal_fraction(&issued.csr_name);
                     let deadline = renewal_deadline(&issued, fraction);
+                    // At least the first backoff step: a certificate that is already due
+                    // (a signer issuing very short lifetimes) must not turn into a storm of
+                    // requests.
                     let wait = deadline
                         .duration_since(self.clock.now())
                         .try_into()
-                        .unwrap_or(Duration::ZERO);
+                        .unwrap_or(Duration::ZERO)
+                        .max(self.backoff_first);
                     self.serving.set(Arc::clone(&issued.key));
                     tracing::info!(
                         csr = %issued.csr_name,
@@ -388,6 +392,34 @@ mod tests {
             let at = renewal_deadline(&c, f).duration_since(t0()).as_secs();
             assert!((700..=900).contains(&at), "{at}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_certificate_already_due_should_not_be_renewed_in_a_tight_loop() {
+        let clock = FixedClock::new(t0());
+        let serving = ServingCertificate::empty();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let rotation = Rotation {
+            serving: serving.clone(),
+            clock: Arc::new(clock.clone()),
+            backoff_first: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(60),
+        };
+        let counted = Arc::clone(&calls);
+        let task = tokio::spawn(async move {
+            rotation
+                .run(|| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    // Issued an hour ago, expired now.
+                    let issued = t0() - jiff::SignedDuration::from_hours(1);
+                    let c = cert("old", issued, Duration::from_secs(3600));
+                    async move { Ok(c) }
+                })
+                .await;
+        });
+        time::sleep(Duration::from_secs(12)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "at 0 s, 5 s and 10 s");
+        task.abort();
     }
 
     #[test]
