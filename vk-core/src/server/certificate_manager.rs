@@ -199,7 +199,7 @@ impl CertificateManager {
                         .publish(
                             EventType::Warning,
                             "ServingCertificateRequestFailed",
-                            e.to_string(),
+                            with_causes(e),
                             e.csr_name(),
                         )
                         .await;
@@ -315,7 +315,7 @@ impl Rotation {
                     let delay = backoff(self.backoff_first, self.backoff_max, attempt);
                     attempt = attempt.saturating_add(1);
                     tracing::error!(
-                        error = %e,
+                        error = %with_causes(&e),
                         retry_in = ?delay,
                         serving = self.serving.current().is_some(),
                         "requesting the kubelet serving certificate failed"
@@ -325,6 +325,18 @@ impl Rotation {
             }
         }
     }
+}
+
+/// `error: cause: cause`, so a log line or event says why (e.g. the API server's 403).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// A random fraction of the lifetime in [0.7, 0.9).
@@ -420,6 +432,14 @@ mod tests {
         time::sleep(Duration::from_secs(12)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3, "at 0 s, 5 s and 10 s");
         task.abort();
+    }
+
+    #[test]
+    fn errors_should_be_told_with_their_causes() {
+        let e = CsrError::Generate(rcgen::Error::CouldNotParseCertificate);
+        let told = with_causes(&e);
+        assert!(told.starts_with("generating the serving key and certificate request: "));
+        assert!(told.len() > "generating the serving key and certificate request: ".len());
     }
 
     #[test]
