@@ -98,8 +98,8 @@ pub(crate) struct RunArgs {
     /// `kubernetes.io/kubelet-serving` CertificateSigningRequest and renew it before it
     /// expires (the kubelet's flag). Each request must be approved (`kubectl certificate
     /// approve csr-...`, named in the log); until the first is, TLS handshakes fail. Needs
-    /// create/get/list/watch on certificatesigningrequests (deploy/kustomize component
-    /// `csr`).
+    /// create/get/list/watch on certificatesigningrequests (kustomize component
+    /// `deploy/kustomize/components/rotate-server-certificates`).
     #[arg(long, env = "VKUBELET_ROTATE_SERVER_CERTIFICATES", num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
     pub(crate) rotate_server_certificates: bool,
     /// CA bundle that signs the API server's kubelet client certificate.
