@@ -405,7 +405,14 @@ impl VirtualNode {
             .tls
             .certificate_manager(self.client.clone(), &self.serving)
             .map(|manager| {
-                let manager = manager.clock(Arc::clone(&self.config.clock));
+                let mut registry = Registry::with_prefix("vk");
+                let manager = manager
+                    .clock(Arc::clone(&self.config.clock))
+                    .register_metrics(&mut registry);
+                registries
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Arc::new(registry));
                 tokio::spawn(manager.run(shutdown.clone()))
             });
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();

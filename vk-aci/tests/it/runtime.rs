@@ -150,7 +150,7 @@ async fn rotate_server_certificates_should_serve_a_cluster_signed_certificate_fo
     config.arm = crate::common::config(&em);
     config.images = None;
     config.kubelet_listen = std::net::SocketAddr::new(loopback, 0);
-    config.health_listen = None;
+    config.health_listen = Some(std::net::SocketAddr::new(loopback, 0));
     // As `vk-aci run --rotate-server-certificates` sets it: names and IP come from the node.
     config.tls = TlsConfig {
         serving: ServingCert::CertificateSigningRequest(ServingCsr::new("")),
@@ -165,6 +165,7 @@ async fn rotate_server_certificates_should_serve_a_cluster_signed_certificate_fo
         .await
         .unwrap();
     let addr = node.kubelet_addr();
+    let health = node.health_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(node.run(async {
         let _ = stopped.await;
@@ -188,6 +189,19 @@ async fn rotate_server_certificates_should_serve_a_cluster_signed_certificate_fo
             .unwrap();
     let request = &csrs.items[0].spec;
     assert_eq!(request.signer_name, "kubernetes.io/kubelet-serving");
+
+    // Its expiry is a metric, to alert on.
+    let metrics = reqwest::get(format!("http://{health}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expiry = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vk_serving_certificate_expiration_seconds "))
+        .unwrap_or_else(|| panic!("no expiry metric in {metrics}"));
+    assert!(expiry.parse::<i64>().unwrap() > 0, "{expiry}");
 
     let _ = stop.send(());
     time::timeout(PATIENCE, task)

@@ -24,6 +24,12 @@
 //! `ServingCertificateRequested` (a warning: it needs approval), `ServingCertificateIssued`,
 //! `ServingCertificateRequestFailed`.
 //!
+//! Metrics ([`CertificateManager::register_metrics`]), after the kubelet's
+//! `kubelet_certificate_manager_server_ttl_seconds` and
+//! `kubelet_server_expiration_renew_errors`: `serving_certificate_expiration_seconds` (the
+//! served certificate's `notAfter`, Unix seconds; 0 before the first) and
+//! `serving_certificate_renew_errors_total`.
+//!
 //! Timers use `tokio::time`; the wall clock (to place the renewal deadline relative to
 //! the certificate's validity) comes from [`crate::clock::Clock`].
 use std::hash::BuildHasher as _;
@@ -31,6 +37,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::sync::watch;
@@ -108,6 +117,14 @@ pub struct CertificateManager {
     clock: SharedClock,
     backoff_first: Duration,
     backoff_max: Duration,
+    metrics: CertificateMetrics,
+}
+
+/// The manager's metrics; cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct CertificateMetrics {
+    expiration: Gauge,
+    renew_errors: Counter,
 }
 
 impl std::fmt::Debug for CertificateManager {
@@ -128,7 +145,23 @@ impl CertificateManager {
             clock: Arc::new(SystemClock),
             backoff_first: Duration::from_secs(2),
             backoff_max: Duration::from_secs(5 * 60),
+            metrics: CertificateMetrics::default(),
         }
+    }
+
+    /// Register the manager's metrics in `registry`.
+    pub fn register_metrics(self, registry: &mut Registry) -> Self {
+        registry.register(
+            "serving_certificate_expiration_seconds",
+            "notAfter of the served kubelet certificate (Unix seconds; 0 before the first)",
+            self.metrics.expiration.clone(),
+        );
+        registry.register(
+            "serving_certificate_renew_errors",
+            "Failed requests for the kubelet serving certificate",
+            self.metrics.renew_errors.clone(),
+        );
+        self
     }
 
     /// The wall clock the renewal deadline is placed with.
@@ -153,12 +186,14 @@ impl CertificateManager {
             clock,
             backoff_first,
             backoff_max,
+            metrics,
         } = self;
         let rotation = Rotation {
             serving,
             clock,
             backoff_first,
             backoff_max,
+            metrics,
         };
         let events = &NodeEvents::new(&client, &csr.node_name);
         let (client, csr) = (&client, &csr);
@@ -276,6 +311,7 @@ pub(crate) struct Rotation {
     pub clock: SharedClock,
     pub backoff_first: Duration,
     pub backoff_max: Duration,
+    pub metrics: CertificateMetrics,
 }
 
 impl Rotation {
@@ -302,6 +338,7 @@ impl Rotation {
                         .unwrap_or(Duration::ZERO)
                         .max(self.backoff_first);
                     self.serving.set(Arc::clone(&issued.key));
+                    self.metrics.expiration.set(issued.not_after.as_second());
                     tracing::info!(
                         csr = %issued.csr_name,
                         not_after = %issued.not_after,
@@ -314,6 +351,7 @@ impl Rotation {
                 Err(e) => {
                     let delay = backoff(self.backoff_first, self.backoff_max, attempt);
                     attempt = attempt.saturating_add(1);
+                    self.metrics.renew_errors.inc();
                     tracing::error!(
                         error = %with_causes(&e),
                         retry_in = ?delay,
@@ -416,6 +454,7 @@ mod tests {
             clock: Arc::new(clock.clone()),
             backoff_first: Duration::from_secs(5),
             backoff_max: Duration::from_secs(60),
+            metrics: CertificateMetrics::default(),
         };
         let counted = Arc::clone(&calls);
         let task = tokio::spawn(async move {
@@ -491,11 +530,13 @@ mod tests {
             fail_on: vec![2],
             issued: Mutex::new(Vec::new()),
         });
+        let metrics = CertificateMetrics::default();
         let rotation = Rotation {
             serving: serving.clone(),
             clock: Arc::new(clock.clone()),
             backoff_first: Duration::from_secs(30),
             backoff_max: Duration::from_secs(60),
+            metrics: metrics.clone(),
         };
         let task = {
             let source = Arc::clone(&source);
@@ -531,6 +572,9 @@ mod tests {
         let second = serving.current().unwrap();
         assert!(!Arc::ptr_eq(&second, &first));
         assert!(Arc::ptr_eq(&second, &source.issued.lock().unwrap()[1]));
+        assert_eq!(metrics.renew_errors.get(), 1);
+        let expected = (clock.now() + jiff::SignedDuration::from_secs(100)).as_second();
+        assert!((expected - 30..=expected).contains(&metrics.expiration.get()));
         task.abort();
     }
 }
