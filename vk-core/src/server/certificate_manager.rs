@@ -16,9 +16,12 @@
 //!   server may not trust.
 //! - It renews at a random point between 70 % and 90 % of the certificate's lifetime
 //!   (client-go's certificate manager: `notBefore + jitter(0.7..0.9) * lifetime`), keeps
-//!   serving the old certificate while the new request waits, and retries failed or
-//!   denied requests with exponential backoff (2 s doubling to 5 min, the kubelet's
-//!   rotation backoff reaches a few minutes too).
+//!   serving the old certificate while the new request waits, and retries failed, denied
+//!   or timed-out requests (unissued after [`ServingCsr::approval_timeout`], 15 min like
+//!   the kubelet) with a new request after an exponential backoff (2 s doubling to 5 min,
+//!   our choice; the kubelet backs off exponentially too). A renewal never comes sooner
+//!   than the first backoff step, so a signer issuing very short lifetimes cannot cause a
+//!   storm of requests.
 //!
 //! Each request, issue and failure is also an event on the Node (`kubectl describe node`):
 //! `ServingCertificateRequested` (a warning: it needs approval), `ServingCertificateIssued`,
