@@ -18,6 +18,8 @@ use crate::provider::{PodKey, SharedProvider};
 use crate::stream::remotecommand::StreamingConfig;
 
 pub mod auth;
+pub mod certificate_manager;
+pub mod certificate_request;
 pub mod error;
 mod exec;
 mod health;
@@ -28,6 +30,8 @@ mod stats;
 pub mod tls;
 
 pub use auth::{Auth, AuthConfig, AuthorizationMode, ClientCertUser, UserInfo};
+pub use certificate_manager::{CertificateManager, ServingCertificate};
+pub use certificate_request::{CsrError, ServingCsr};
 pub use error::{Error, Result};
 pub use tls::{ServingCert, TlsConfig};
 
