@@ -24,8 +24,10 @@ mod health;
 mod logs;
 mod metrics;
 mod pods;
+mod port_forward;
 mod stats;
 pub mod tls;
+mod upgrade;
 
 pub use auth::{Auth, AuthConfig, AuthorizationMode, ClientCertUser, UserInfo};
 pub use error::{Error, Result};
@@ -177,7 +179,7 @@ pub fn router(state: ServerState) -> Router {
         )
         .route(
             "/portForward/{namespace}/{pod}",
-            get(exec::port_forward).post(exec::port_forward),
+            get(port_forward::port_forward).post(port_forward::port_forward),
         )
         .route("/run/{namespace}/{pod}/{container}", post(exec::run))
         .route("/pods", get(pods::pods))
