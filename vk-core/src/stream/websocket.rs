@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -172,7 +173,6 @@ where
     };
 
     let idle = config.session.idle_timeout;
-    let (peer_closed_tx, mut peer_closed) = tokio::sync::watch::channel(false);
     let reader = tokio::spawn(async move {
         let mut stdin = stdin_ours;
         loop {
@@ -180,7 +180,8 @@ where
                 break;
             };
             if matches!(message, Message::Close(_)) {
-                break;
+                // The next read sends the WebSocket layer's reply, then ends.
+                continue;
             }
             let Some((channel, data)) = decode(base64, message) else {
                 continue;
@@ -204,7 +205,7 @@ where
                 _ => {}
             }
         }
-        let _ = peer_closed_tx.send(true);
+        source
     });
 
     let result = std::panic::AssertUnwindSafe(run(io));
@@ -223,9 +224,7 @@ where
     };
     let sent = sent.await.is_ok();
     drop(out_tx);
-    let _ = time::timeout(config.close_grace, writer).await;
-    let _ = time::timeout(config.close_grace, peer_closed.wait_for(|c| *c)).await;
-    reader.abort();
+    finish(writer, reader, config.close_grace).await;
     if sent {
         Ok(())
     } else {
@@ -251,11 +250,12 @@ where
 /// The sending half of a WebSocket.
 pub(super) type Sink<IO> = futures::stream::SplitSink<WebSocketStream<IO>, Message>;
 
+/// The receiving half of a WebSocket.
+pub(super) type Source<IO> = futures::stream::SplitStream<WebSocketStream<IO>>;
+
 /// Everything sent goes through one bounded queue to a writer task, which ends after
-/// sending a close message or when every sender is gone.
-pub(super) fn spawn_writer<IO>(
-    mut sink: Sink<IO>,
-) -> (mpsc::Sender<Message>, tokio::task::JoinHandle<()>)
+/// sending a close message or when every sender is gone, and gives the sink back.
+pub(super) fn spawn_writer<IO>(mut sink: Sink<IO>) -> (mpsc::Sender<Message>, JoinHandle<Sink<IO>>)
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -263,12 +263,40 @@ where
     let writer = tokio::spawn(async move {
         while let Some(m) = out_rx.recv().await {
             let close = matches!(m, Message::Close(_));
-            if sink.send(m).await.is_err() || close {
+            let sent = sink.send(m).await;
+            if close {
+                // Also flushes the reply to a close the client sent first.
+                let _ = sink.close().await;
+            }
+            if sent.is_err() || close {
                 break;
             }
         }
+        sink
     });
     (out_tx, writer)
+}
+
+/// End a session once its close message is queued: wait up to `grace` for the writer to
+/// send it and for the reader to see the client's end, then shut the connection down so
+/// a TLS client gets its close_notify rather than a cut connection. A task that does not
+/// finish in time is aborted and the connection simply dropped.
+pub(super) async fn finish<IO>(
+    mut writer: JoinHandle<Sink<IO>>,
+    mut reader: JoinHandle<Source<IO>>,
+    grace: Duration,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let sink = time::timeout(grace, &mut writer).await;
+    writer.abort();
+    let source = time::timeout(grace, &mut reader).await;
+    reader.abort();
+    if let (Ok(Ok(sink)), Ok(Ok(source))) = (sink, source)
+        && let Ok(mut ws) = sink.reunite(source)
+    {
+        let _ = time::timeout(grace, ws.get_mut().shutdown()).await;
+    }
 }
 
 /// A normal closure: client-go reports anything else as an error on every stream.

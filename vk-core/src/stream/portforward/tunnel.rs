@@ -11,7 +11,7 @@ use tokio::time;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::super::remotecommand::StreamingConfig;
-use super::super::websocket::{normal_close, server, spawn_writer};
+use super::super::websocket::{finish, normal_close, server, spawn_writer};
 use super::{Forwarder, serve_spdy};
 use crate::stream::Result;
 
@@ -35,7 +35,8 @@ where
             };
             let data = match message {
                 Message::Binary(data) => data,
-                Message::Close(_) => break,
+                // The next read sends the WebSocket layer's reply, then ends.
+                Message::Close(_) => continue,
                 // Pings are answered by the WebSocket layer; client-go sends no text.
                 _ => continue,
             };
@@ -45,6 +46,7 @@ where
         }
         // The SPDY session sees EOF and ends.
         let _ = to_spdy.shutdown().await;
+        source
     });
     let chunk = config.session.max_data_chunk.max(1024);
     let outbound = tokio::spawn(async move {
@@ -70,7 +72,6 @@ where
     let result = serve_spdy(theirs, config, forward).await;
     // The session is gone: its bytes are flushed, then the WebSocket closes.
     let _ = time::timeout(grace, outbound).await;
-    let _ = time::timeout(grace, writer).await;
-    inbound.abort();
+    finish(writer, inbound, grace).await;
     result
 }

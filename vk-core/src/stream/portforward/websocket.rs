@@ -13,7 +13,9 @@ use tokio::time::{self, Duration};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::super::remotecommand::StreamingConfig;
-use super::super::websocket::{decode, encode, normal_close, pump_out, server, spawn_writer};
+use super::super::websocket::{
+    decode, encode, finish, normal_close, pump_out, server, spawn_writer,
+};
 use super::{Forwarder, MAX_PORTS, failure_text};
 use crate::stream::{Error, Result};
 
@@ -84,13 +86,15 @@ where
     }
 
     let idle = config.session.idle_timeout;
-    let mut reader = tokio::spawn(async move {
+    let (client_gone_tx, mut client_gone) = tokio::sync::watch::channel(false);
+    let reader = tokio::spawn(async move {
         loop {
             let Ok(Some(Ok(message))) = time::timeout(idle, source.next()).await else {
                 break;
             };
             if matches!(message, Message::Close(_)) {
-                break;
+                // The next read sends the WebSocket layer's reply, then ends.
+                continue;
             }
             let Some((channel, data)) = decode(base64, message) else {
                 continue;
@@ -106,35 +110,33 @@ where
                 *slot = None;
             }
         }
-        // Dropping the inputs gives every forward EOF.
+        // Every forward sees EOF.
+        for to_provider in inputs.iter_mut().flatten() {
+            let _ = to_provider.shutdown().await;
+        }
+        let _ = client_gone_tx.send(true);
+        source
     });
 
-    // Every forward ends, or the client goes away first.
-    let mut client_gone = false;
-    loop {
-        tokio::select! {
-            next = forwards.join_next() => if next.is_none() { break },
-            _ = &mut reader => { client_gone = true; break }
+    // Every forward ends, or the client goes away first and they get a grace period.
+    let gone = {
+        let every_forward = async { while forwards.join_next().await.is_some() {} };
+        tokio::pin!(every_forward);
+        let gone = tokio::select! {
+            () = &mut every_forward => false,
+            _ = client_gone.wait_for(|gone| *gone) => true,
+        };
+        if gone {
+            let _ = time::timeout(config.close_grace, &mut every_forward).await;
         }
-    }
-    if client_gone {
-        let drain = async { while forwards.join_next().await.is_some() {} };
-        let _ = time::timeout(config.close_grace, drain).await;
-        forwards.abort_all();
-    }
+        gone
+    };
+    forwards.abort_all();
     for p in pumps {
         let _ = time::timeout(FLUSH_TIMEOUT, p).await;
     }
     let sent = out_tx.send(normal_close()).await.is_ok();
     drop(out_tx);
-    let _ = time::timeout(config.close_grace, writer).await;
-    if !client_gone {
-        let _ = time::timeout(config.close_grace, &mut reader).await;
-    }
-    reader.abort();
-    if sent || client_gone {
-        Ok(())
-    } else {
-        Err(closed())
-    }
+    finish(writer, reader, config.close_grace).await;
+    if sent || gone { Ok(()) } else { Err(closed()) }
 }
