@@ -194,46 +194,4 @@ fn failure_text(e: &ProviderError) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_should_be_read_repeated_or_comma_separated() {
-        assert_eq!(
-            ports_from_query("port=8080&port=9090,53&other=1"),
-            Ok(vec![8080, 9090, 53])
-        );
-    }
-
-    #[test]
-    fn bad_port_queries_should_be_refused_with_a_reason() {
-        for (query, reason) in [
-            ("", "is required"),
-            ("port=", "cannot be empty"),
-            ("port=0", "unable to parse"),
-            ("port=65536", "unable to parse"),
-            ("port=http", "unable to parse"),
-            ("port=1,,2", "unable to parse"),
-        ] {
-            let e = ports_from_query(query).unwrap_err();
-            assert!(e.contains(reason), "{query}: {e}");
-        }
-        let many = vec!["port=1"; MAX_PORTS + 1].join("&");
-        assert!(ports_from_query(&many).unwrap_err().contains("at most"));
-        let enough = vec!["port=1"; MAX_PORTS].join("&");
-        assert_eq!(ports_from_query(&enough).unwrap().len(), MAX_PORTS);
-    }
-
-    #[test]
-    fn the_client_order_should_win_negotiation() {
-        assert_eq!(
-            WebSocketProtocol::negotiate(["v4.base64.channel.k8s.io, SPDY/3.1+portforward.k8s.io"]),
-            Some(WebSocketProtocol::V4Base64)
-        );
-        assert_eq!(
-            WebSocketProtocol::negotiate(["SPDY/3.1+portforward.k8s.io"]),
-            Some(WebSocketProtocol::SpdyTunnel)
-        );
-        assert_eq!(WebSocketProtocol::negotiate(["v5.channel.k8s.io"]), None);
-    }
-}
+mod tests;
