@@ -109,7 +109,7 @@ impl ServerState {
         self
     }
 
-    /// Limits and timeouts of exec and attach sessions.
+    /// Limits and timeouts of exec, attach and port-forward sessions.
     #[must_use]
     pub fn streaming(mut self, streaming: StreamingConfig) -> Self {
         self.streaming = streaming;
