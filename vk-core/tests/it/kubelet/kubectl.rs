@@ -612,22 +612,25 @@ async fn kubectl_1_27_should_exec_and_log_against_the_mock_provider() {
         .expect("the kubectl scenario finishes");
 }
 
-/// `kubectl port-forward` of two ports to a MockProvider pod (an echo server on every
-/// port): bytes sent to each local port come back. Returns the kubelet's view of the
-/// upgrade requests.
-async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
-    let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
-    mock.create_pod(&pod("web", NODE), &PodResources::default())
-        .await
-        .unwrap();
-    let c = cluster(mock.clone(), true).await;
+/// Start `kubectl port-forward pod/web PORTS...`; once it listens, the child and the
+/// local port of each remote port.
+async fn spawn_port_forward(
+    version: &str,
+    spdy: bool,
+    kubeconfig: &Path,
+    ports: &[&str],
+) -> (
+    tokio::process::Child,
+    std::collections::HashMap<String, u16>,
+) {
     let bin = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
     let mut cmd = Command::new(bin);
     spdy_only(&mut cmd, spdy);
     let mut child = cmd
         .arg("--kubeconfig")
-        .arg(&c.kubeconfig)
-        .args(["port-forward", "pod/web", ":8080", ":9090"])
+        .arg(kubeconfig)
+        .args(["port-forward", "pod/web"])
+        .args(ports)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -637,7 +640,7 @@ async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
     // "Forwarding from 127.0.0.1:LOCAL -> REMOTE", once per port (and once more for ::1).
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut local = std::collections::HashMap::new();
-    while local.len() < 2 {
+    while local.len() < ports.len() {
         let line = timeout(Duration::from_secs(30), lines.next_line())
             .await
             .unwrap_or_else(|_| panic!("kubectl {version} port-forward prints its ports"))
@@ -653,6 +656,22 @@ async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
             local.insert(r.trim().to_owned(), l.parse::<u16>().unwrap());
         }
     }
+    // Keep draining stdout so kubectl never blocks on it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, local)
+}
+
+/// `kubectl port-forward` of two ports to a MockProvider pod (an echo server on every
+/// port): bytes sent to each local port come back. Returns the kubelet's view of the
+/// upgrade requests.
+async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
+    let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
+    mock.create_pod(&pod("web", NODE), &PodResources::default())
+        .await
+        .unwrap();
+    let c = cluster(mock.clone(), true).await;
+    let (mut child, local) =
+        spawn_port_forward(version, spdy, &c.kubeconfig, &[":8080", ":9090"]).await;
     for (remote, round) in [("8080", 1), ("9090", 1), ("8080", 2)] {
         let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local[remote]))
             .await
@@ -725,5 +744,47 @@ async fn kubectl_1_27_should_port_forward_over_spdy() {
     assert_eq!(
         upgrades,
         ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_should_show_a_forwarding_failure_over_websocket() {
+    // The provider does not know the pod: forwarding fails with its message.
+    let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
+    let c = cluster(mock.clone(), true).await;
+    let (mut child, local) = spawn_port_forward("1.33", false, &c.kubeconfig, &[":8080"]).await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local["8080"]))
+        .await
+        .unwrap();
+    let _ = tcp.write_all(b"hello?").await;
+    let mut buf = Vec::new();
+    let read = timeout(Duration::from_secs(30), tcp.read_to_end(&mut buf))
+        .await
+        .expect("kubectl closes the failed connection");
+    assert!(read.is_err() || buf.is_empty(), "no echo: {buf:?}");
+    // kubectl reports the error stream's text (1.33 then stops forwarding).
+    let mut stderr = child.stderr.take().unwrap();
+    let mut err = String::new();
+    let _ = timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            err.push_str(&String::from_utf8_lossy(&chunk[..n]));
+            if err.contains("not found") {
+                break;
+            }
+        }
+    })
+    .await;
+    let _ = child.kill().await;
+    assert!(
+        err.contains("an error occurred forwarding") && err.contains("not found: pod default/web"),
+        "kubectl stderr: {err}"
+    );
+    assert_eq!(
+        c.upgrades.lock().unwrap().as_slice(),
+        ["/portForward/default/web websocket SPDY/3.1+portforward.k8s.io"]
     );
 }
