@@ -26,8 +26,10 @@ mod health;
 mod logs;
 mod metrics;
 mod pods;
+mod port_forward;
 mod stats;
 pub mod tls;
+mod upgrade;
 
 pub use auth::{Auth, AuthConfig, AuthorizationMode, ClientCertUser, UserInfo};
 pub use certificate_manager::{CertificateManager, ServingCertificate};
@@ -111,7 +113,7 @@ impl ServerState {
         self
     }
 
-    /// Limits and timeouts of exec and attach sessions.
+    /// Limits and timeouts of exec, attach and port-forward sessions.
     #[must_use]
     pub fn streaming(mut self, streaming: StreamingConfig) -> Self {
         self.streaming = streaming;
@@ -181,7 +183,7 @@ pub fn router(state: ServerState) -> Router {
         )
         .route(
             "/portForward/{namespace}/{pod}",
-            get(exec::port_forward).post(exec::port_forward),
+            get(port_forward::port_forward).post(port_forward::port_forward),
         )
         .route("/run/{namespace}/{pod}/{container}", post(exec::run))
         .route("/pods", get(pods::pods))
