@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 use tokio::time::{Duration, Instant};
 
 use super::status::{self, PodFailure};
@@ -54,10 +53,7 @@ pub(crate) fn minimal_pod(key: &PodKey, uid: Option<String>) -> Pod {
 
 /// Reconcile the pod `key`.
 pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
-    let found = inner
-        .store
-        .get(&ObjectRef::new(&key.name).within(&key.namespace));
-    let Some(pod) = found else {
+    let Some(pod) = inner.store.get(key) else {
         return gone(inner, key).await;
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();

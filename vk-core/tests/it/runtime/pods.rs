@@ -51,11 +51,7 @@ async fn bound_pod_should_be_created_and_running_in_the_api() {
         assert!(status.container_statuses.unwrap()[0].ready);
         wait_event(&api, "web", "ProviderCreateSuccess").await;
         assert_eq!(provider.count_for("create", &key("web")), 1);
-        assert!(
-            rt.store
-                .get(&kube::runtime::reflector::ObjectRef::new("web").within("default"))
-                .is_some()
-        );
+        assert!(rt.store.get(&key("web")).is_some());
         rt.stop().await;
     }
 }
