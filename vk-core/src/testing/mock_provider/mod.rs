@@ -3,8 +3,8 @@
 //! set, and every call is recorded (unless [`MockProviderBuilder::record_calls`] is off).
 //!
 //! The backend keeps what a real one would, not the pod objects: per pod its UID, its
-//! containers (name, image, literal environment) and its status (encoded, ~1 KiB), so that
-//! load scenarios with thousands of pods measure the runtime rather than the mock.
+//! containers (name, image, literal environment) and the state its status is made from,
+//! so that load scenarios with thousands of pods measure the runtime rather than the mock.
 //!
 //! Rules read from pod annotations:
 //! - `mock.vk.io/exit-after: "2s"`: the containers exit that long after starting, with
@@ -284,15 +284,32 @@ impl MockContainer {
 /// this code.
 type ExitRule = Option<(Duration, i32)>;
 
+/// What a pod's status is made from (a typed `PodStatus` is a few KiB; this is not).
+#[derive(Clone, Debug)]
+enum Shown {
+    /// Accepted at `at`, containers being created.
+    Pending { at: Timestamp },
+    /// Running since `started`.
+    Running { started: Timestamp },
+    /// Every container exited with `code` at `at`.
+    Terminated {
+        started: Timestamp,
+        at: Timestamp,
+        code: i32,
+    },
+    /// Set by hand ([`MockProvider::set_status`]): its phase and the status, JSON-encoded.
+    Set {
+        phase: Option<String>,
+        json: Box<[u8]>,
+    },
+}
+
 #[derive(Clone, Debug)]
 struct MockPod {
     uid: Option<String>,
     containers: Vec<MockContainer>,
     exit: ExitRule,
-    /// The phase of `status`, read often.
-    phase: Option<String>,
-    /// The current status, JSON-encoded: a typed `PodStatus` is several times larger.
-    status: Box<[u8]>,
+    shown: Shown,
     ip: String,
     created: Timestamp,
     started: Option<Timestamp>,
@@ -302,18 +319,30 @@ struct MockPod {
 
 impl MockPod {
     fn status(&self) -> PodStatus {
-        serde_json::from_slice(&self.status).unwrap_or_default()
+        match &self.shown {
+            Shown::Pending { at } => status::pending(&self.containers, *at),
+            Shown::Running { started } => {
+                status::running(&self.containers, &self.ip, *started, *started)
+            }
+            Shown::Terminated { started, at, code } => {
+                status::terminated(&self.containers, &self.ip, *started, *at, *code)
+            }
+            Shown::Set { json, .. } => serde_json::from_slice(json).unwrap_or_default(),
+        }
     }
 
-    fn set_status(&mut self, status: &PodStatus) {
-        self.phase.clone_from(&status.phase);
-        self.status = serde_json::to_vec(status)
-            .unwrap_or_default()
-            .into_boxed_slice();
+    fn phase(&self) -> Option<&str> {
+        match &self.shown {
+            Shown::Pending { .. } => Some("Pending"),
+            Shown::Running { .. } => Some("Running"),
+            Shown::Terminated { code: 0, .. } => Some("Succeeded"),
+            Shown::Terminated { .. } => Some("Failed"),
+            Shown::Set { phase, .. } => phase.as_deref(),
+        }
     }
 
     fn is_running(&self) -> bool {
-        self.phase.as_deref() == Some("Running")
+        self.phase() == Some("Running")
     }
 
     /// The pod as the backend sees it.
@@ -454,7 +483,12 @@ impl MockProvider {
             let Some(p) = st.pods.get_mut(key) else {
                 return;
             };
-            p.set_status(&status);
+            p.shown = Shown::Set {
+                phase: status.phase.clone(),
+                json: serde_json::to_vec(&status)
+                    .unwrap_or_default()
+                    .into_boxed_slice(),
+            };
             p.epoch = u64::MAX;
         }
         self.notify(key.clone(), Some(status));
@@ -468,11 +502,13 @@ impl MockProvider {
             let Some(p) = st.pods.get_mut(key) else {
                 return;
             };
-            let started = p.started.unwrap_or(now);
-            let status = status::terminated(&p.containers, &p.ip, started, now, exit_code);
-            p.set_status(&status);
+            p.shown = Shown::Terminated {
+                started: p.started.unwrap_or(now),
+                at: now,
+                code: exit_code,
+            };
             p.epoch = u64::MAX;
-            status
+            p.status()
         };
         self.notify(key.clone(), Some(status));
     }
@@ -498,7 +534,7 @@ impl MockProvider {
     /// Move a pod on after `delay` if it is still the same incarnation.
     fn schedule<F>(&self, key: PodKey, epoch: u64, delay: Duration, step: F)
     where
-        F: FnOnce(&mut MockPod, Timestamp) -> PodStatus + Send + 'static,
+        F: FnOnce(&mut MockPod, Timestamp) + Send + 'static,
     {
         let this = self.clone();
         tokio::spawn(async move {
@@ -512,9 +548,8 @@ impl MockProvider {
                 if p.epoch != epoch {
                     return;
                 }
-                let status = step(p, now);
-                p.set_status(&status);
-                status
+                step(p, now);
+                p.status()
             };
             this.notify(key.clone(), Some(status));
             this.after_running(key, epoch);
@@ -535,8 +570,11 @@ impl MockProvider {
         };
         if let Some((after, code)) = exit {
             self.schedule(key, epoch, after, move |p, now| {
-                let started = p.started.unwrap_or(now);
-                status::terminated(&p.containers, &p.ip, started, now, code)
+                p.shown = Shown::Terminated {
+                    started: p.started.unwrap_or(now),
+                    at: now,
+                    code,
+                };
             });
         }
     }
@@ -631,19 +669,19 @@ impl Provider for MockProvider {
                         .unwrap_or(0);
                     (after, code)
                 });
-            let mut p = MockPod {
-                uid: pod.metadata.uid.clone(),
-                containers,
-                exit,
-                phase: None,
-                status: Box::default(),
-                ip,
-                created: now,
-                started: None,
-                epoch,
-            };
-            p.set_status(&status);
-            st.pods.insert(key.clone(), p);
+            st.pods.insert(
+                key.clone(),
+                MockPod {
+                    uid: pod.metadata.uid.clone(),
+                    containers,
+                    exit,
+                    shown: Shown::Pending { at: now },
+                    ip,
+                    created: now,
+                    started: None,
+                    epoch,
+                },
+            );
             (status, epoch)
         };
         self.notify(key.clone(), Some(status));
@@ -652,7 +690,7 @@ impl Provider for MockProvider {
             .unwrap_or(self.inner.cfg.start_delay);
         self.schedule(key, epoch, delay, |p, now| {
             p.started = Some(now);
-            status::running(&p.containers, &p.ip, now, now)
+            p.shown = Shown::Running { started: now };
         });
         Ok(())
     }
