@@ -6,6 +6,7 @@
 //! - `resolve`: the Secrets, ConfigMaps and tokens a pod references.
 //! - `cleanup`: adoption of the provider's pods on start and removal of orphans.
 //! - [`store`]: the pods bound to the node, kept compact ([`PodStore`]).
+//! - `termination`: the last status of a deleted pod (containers terminated).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -31,6 +32,7 @@ pub(crate) mod queue;
 mod resolve;
 pub mod status;
 pub mod store;
+mod termination;
 
 pub use status::PodFailure;
 pub use store::PodStore;
