@@ -115,7 +115,7 @@ impl PodStore {
     /// The UID of pod `key`: `None` if the store has no such pod, `Some(None)` if it has
     /// one without a UID.
     #[must_use]
-    pub fn uid(&self, key: &PodKey) -> Option<Option<String>> {
+    pub(crate) fn uid(&self, key: &PodKey) -> Option<Option<String>> {
         self.read()
             .get(key)
             .map(|e| e.uid.as_deref().map(str::to_owned))
