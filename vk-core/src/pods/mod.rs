@@ -333,20 +333,20 @@ async fn watch(inner: Arc<Inner>, mut writer: PodStoreWriter, token: Cancellatio
         };
         match next {
             None => return,
-            Some(Ok(
-                watcher::Event::Apply(pod)
-                | watcher::Event::InitApply(pod)
-                | watcher::Event::Delete(pod),
-            )) => inner.queue.add(PodKey::of(&pod)),
+            Some(Ok(watcher::Event::Apply(pod) | watcher::Event::Delete(pod))) => {
+                inner.queue.add(PodKey::of(&pod));
+            }
             Some(Ok(watcher::Event::InitDone)) => {
-                // Pods deleted while the watch was down produce no Delete: look at every
-                // pod the controller knows of again.
-                let known: Vec<PodKey> = lock(&inner.states).keys().cloned().collect();
-                for key in known {
+                // A (re)list is in the store only now: reconciling its pods earlier would
+                // not find those created while the watch was down. Pods deleted meanwhile
+                // produce no Delete: look at every pod the controller knows of too.
+                let mut keys = inner.store.keys();
+                keys.extend(lock(&inner.states).keys().cloned());
+                for key in keys {
                     inner.queue.add(key);
                 }
             }
-            Some(Ok(watcher::Event::Init)) => {}
+            Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => {}
             Some(Err(e)) => {
                 inner.metrics.watch_error();
                 tracing::warn!(error = %e, "pod watch failed; retrying with backoff");
