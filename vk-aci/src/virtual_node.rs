@@ -48,6 +48,10 @@ pub enum VirtualNodeError {
     /// The ARM client could not be built.
     #[error("arm client")]
     Arm(#[source] arm::Error),
+    /// The delegated subnet of VNet mode is missing, different or not delegated to ACI
+    /// (or ARM could not be asked).
+    #[error("vnet mode")]
+    Subnet(#[source] arm::network::SubnetError),
     /// The runtime failed.
     #[error("runtime")]
     Runtime(#[source] RuntimeError),
@@ -90,6 +94,18 @@ pub struct VirtualNodeConfig {
     pub lease_timing: (Duration, Duration, Duration),
     /// Wall clock for Kubernetes timestamps.
     pub clock: SharedClock,
+    /// VNet mode: the delegated subnet checked (and created when missing with a CIDR)
+    /// before anything starts; `None` outside VNet mode.
+    pub subnet: Option<SubnetSetup>,
+}
+
+/// The delegated subnet of VNet mode (upstream `ACI_SUBNET_NAME`, `ACI_SUBNET_CIDR`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetSetup {
+    /// The subnet.
+    pub subnet: arm::network::SubnetRef,
+    /// Its prefix: must match an existing subnet; creates a missing one.
+    pub cidr: Option<arm::network::Cidr>,
 }
 
 impl Default for VirtualNodeConfig {
@@ -126,6 +142,7 @@ impl Default for VirtualNodeConfig {
                 Duration::from_secs(2),
             ),
             clock: Arc::new(SystemClock),
+            subnet: None,
         }
     }
 }
@@ -203,11 +220,13 @@ async fn metrics(
 // === impl VirtualNode ===
 
 impl VirtualNode {
-    /// Build the ARM client and the provider, check the TLS material and bind the
-    /// listeners. Nothing talks to the cluster or ARM yet.
+    /// Build the ARM client and the provider, check the TLS material, check (or create)
+    /// the delegated subnet in VNet mode, and bind the listeners. Nothing talks to the
+    /// cluster yet, and ARM only about the subnet.
     ///
     /// # Errors
-    /// Unusable TLS material, an ARM client that cannot be built, a port in use.
+    /// Unusable TLS material, an ARM client that cannot be built, an unusable subnet, a
+    /// port in use.
     pub async fn bind(
         mut config: VirtualNodeConfig,
         client: kube::Client,
@@ -225,6 +244,13 @@ impl VirtualNode {
         }
         let tls = config.tls.server_config().map_err(VirtualNodeError::Tls)?;
         let arm = ArmClient::new(config.arm.clone(), credential).map_err(VirtualNodeError::Arm)?;
+        if let Some(setup) = &config.subnet {
+            let outcome = arm
+                .ensure_subnet(&setup.subnet, setup.cidr)
+                .await
+                .map_err(VirtualNodeError::Subnet)?;
+            tracing::info!(subnet = %setup.subnet, ?outcome, "vnet mode: delegated subnet ready");
+        }
         let mut arm_registry = Registry::with_prefix("vk_aci");
         arm.metrics().register(&mut arm_registry);
         let kubelet = TcpListener::bind(config.kubelet_listen)

@@ -38,7 +38,7 @@ pub(crate) enum Command {
 }
 
 /// Logging flags shared by the long-running subcommands.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct LogArgs {
     /// Log level (trace, debug, info, warn, error; upstream's `panic`/`fatal` mean error).
     /// `RUST_LOG` wins when set.
@@ -60,15 +60,16 @@ pub(crate) enum LogFormat {
 
 /// Flags of `vk-aci run` (and of `virtual-kubelet`). Names follow the upstream azure-aci
 /// provider: its flags where it has flags, its environment variables as fallbacks.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(after_help = AZURE_ENV_HELP)]
 pub(crate) struct RunArgs {
     /// Node name (a StatefulSet passes the pod name: one node per replica).
     #[arg(long, default_value = "vk-aci-test-aks")]
     pub(crate) nodename: String,
-    /// Node operating system: Linux or Windows (any case).
-    #[arg(long, default_value = "Linux")]
-    pub(crate) os: String,
+    /// Node operating system: Linux or Windows (any case) [default: Linux, or
+    /// `OperatingSystem` of --provider-config].
+    #[arg(long)]
+    pub(crate) os: Option<String>,
     /// Kubeconfig path; else ~/.kube/config, else the in-cluster service account.
     #[arg(long, env = "KUBECONFIG")]
     pub(crate) kubeconfig: Option<PathBuf>,
@@ -158,7 +159,8 @@ pub(crate) struct RunArgs {
     /// Delegated subnet: VNet mode (private IPs, cluster DNS).
     #[arg(long, env = "ACI_SUBNET_NAME")]
     pub(crate) subnet_name: Option<String>,
-    /// Subnet prefix (must match the existing subnet).
+    /// Subnet prefix, e.g. 10.241.0.0/16 (needs ACI_SUBNET_NAME): an existing subnet must
+    /// have it; a missing subnet is created with it, delegated to ACI.
     #[arg(long, env = "ACI_SUBNET_CIDR")]
     pub(crate) subnet_cidr: Option<String>,
     /// VNet of the subnet (else `vnetName` of azure.json).
@@ -173,21 +175,27 @@ pub(crate) struct RunArgs {
     /// Cluster DNS server for ClusterFirst pods in VNet mode.
     #[arg(long, env = "KUBE_DNS_IP")]
     pub(crate) kube_dns_ip: Option<String>,
-    /// API server address for VNet mode (accepted; kube-proxy extension not emitted).
+    /// API server address the groups' kube-proxy extension uses in VNet mode (`https://`
+    /// added when missing). Default: 10.0.0.1 (upstream's).
     #[arg(long, env = "MASTER_URI")]
     pub(crate) master_uri: Option<String>,
-    /// Cluster CIDR for VNet mode (accepted; kube-proxy extension not emitted).
+    /// Cluster CIDR of the kube-proxy extension in VNet mode. Default: 10.240.0.0/16.
     #[arg(long, env = "CLUSTER_CIDR")]
     pub(crate) cluster_cidr: Option<String>,
-    /// Node CPU capacity.
-    #[arg(long, env = "ACI_QUOTA_CPU", default_value = "10000")]
-    pub(crate) quota_cpu: String,
-    /// Node memory capacity.
-    #[arg(long, env = "ACI_QUOTA_MEMORY", default_value = "4Ti")]
-    pub(crate) quota_memory: String,
-    /// Node pod capacity.
-    #[arg(long, env = "ACI_QUOTA_POD", default_value = "5000")]
-    pub(crate) quota_pod: String,
+    /// Service account directory (`ca.crt`, `token`) whose credentials the kube-proxy
+    /// extension's kubeconfig carries when the kubeconfig has none; read again for every
+    /// group (projected tokens rotate).
+    #[arg(long, env = "VK_SERVICE_ACCOUNT_DIR", default_value = vk_aci::provider::kube_proxy::SERVICE_ACCOUNT_DIR)]
+    pub(crate) service_account_dir: PathBuf,
+    /// Node CPU capacity [default: 10000].
+    #[arg(long, env = "ACI_QUOTA_CPU")]
+    pub(crate) quota_cpu: Option<String>,
+    /// Node memory capacity [default: 4Ti].
+    #[arg(long, env = "ACI_QUOTA_MEMORY")]
+    pub(crate) quota_memory: Option<String>,
+    /// Node pod capacity [default: 5000].
+    #[arg(long, env = "ACI_QUOTA_POD")]
+    pub(crate) quota_pod: Option<String>,
     /// Node `nvidia.com/gpu` capacity (none when unset).
     #[arg(long, env = "ACI_QUOTA_GPU")]
     pub(crate) quota_gpu: Option<String>,
@@ -203,13 +211,15 @@ pub(crate) struct RunArgs {
     /// The cluster's ARM ID (ContainerInsights log metadata).
     #[arg(long, env = "CLUSTER_RESOURCE_ID")]
     pub(crate) cluster_resource_id: Option<String>,
-    /// Appended to the ARM user agent (accepted; not sent yet).
+    /// Appended to the User-Agent of ARM calls (the chart sets `helm-chart/...`).
     #[arg(long, env = "ACI_EXTRA_USER_AGENT")]
     pub(crate) extra_user_agent: Option<String>,
-    /// Realtime metrics extension (accepted; not emitted).
+    /// `true`: add the realtime metrics extension to Linux groups in VNet mode.
     #[arg(long, env = "ENABLE_REAL_TIME_METRICS")]
     pub(crate) enable_real_time_metrics: Option<String>,
-    /// Upstream TOML provider config (deprecated upstream; accepted and not read).
+    /// Upstream's TOML provider config: `ResourceGroup`, `Region`, `OperatingSystem`, `CPU`,
+    /// `Memory`, `Pods`, `SubnetName`, `SubnetCIDR`, used where no flag or environment
+    /// variable sets the same thing. Any other key is an error.
     #[arg(long)]
     pub(crate) provider_config: Option<PathBuf>,
     /// Upstream: provider name (hidden, ignored).
@@ -359,7 +369,22 @@ pub(crate) struct NodeArgs {
     /// Cluster domain.
     #[arg(long, default_value = "cluster.local")]
     pub(crate) cluster_domain: String,
+    /// With --subnet-id: add the kube-proxy extension reaching the API server here (as
+    /// `vk-aci run` does in VNet mode). Its kubeconfig carries a placeholder token: `run`
+    /// puts the node's credentials there.
+    #[arg(long, value_name = "URI")]
+    pub(crate) master_uri: Option<String>,
+    /// Cluster CIDR of the kube-proxy extension.
+    #[arg(long, default_value = vk_translate::extensions::DEFAULT_CLUSTER_CIDR)]
+    pub(crate) cluster_cidr: String,
+    /// With --subnet-id: add the realtime metrics extension.
+    #[arg(long)]
+    pub(crate) enable_real_time_metrics: bool,
 }
+
+/// The token `translate`/`check` put in the kube-proxy kubeconfig (the real one is the
+/// node's, known only to `vk-aci run`).
+const PLACEHOLDER_TOKEN: &str = "<the node's service account token>";
 
 /// Operating systems of a virtual node.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -390,7 +415,31 @@ impl NodeArgs {
         if let Some(dns) = &self.cluster_dns {
             node = node.cluster_dns(dns);
         }
-        node
+        if let Some(master_uri) = &self.master_uri {
+            let credentials = vk_translate::ClusterCredentials {
+                ca_pem: Vec::new(),
+                token: Some(PLACEHOLDER_TOKEN.to_owned()),
+                client_certificate_pem: None,
+                client_key_pem: None,
+            };
+            node = node.kube_proxy(vk_translate::KubeProxyOptions::new(
+                &self.cluster_cidr,
+                master_uri,
+                &credentials,
+            ));
+        }
+        node.realtime_metrics(self.enable_real_time_metrics)
+    }
+}
+
+/// `vk-aci run ARGS` parsed, for unit tests of the run configuration.
+#[cfg(test)]
+pub(crate) fn run_args(args: &[&str]) -> RunArgs {
+    let mut argv = vec!["vk-aci", "run"];
+    argv.extend_from_slice(args);
+    match Cli::try_parse_from(argv).expect("test flags parse").command {
+        Command::Run(run) => *run,
+        _ => unreachable!("`run` parses as Command::Run"),
     }
 }
 

@@ -237,6 +237,8 @@ pub struct RuntimeBuilder {
 
 impl RuntimeBuilder {
     /// How many pods are reconciled at once (Go virtual-kubelet `--pod-sync-workers`, 10).
+    /// A fifth as many more (at least 2) serve only pushed statuses and deletions, so those
+    /// never wait behind creates the provider is rate-limiting.
     pub fn workers(mut self, n: usize) -> Self {
         self.settings.workers = n.max(1);
         self

@@ -42,6 +42,7 @@ mod downward;
 mod env;
 pub mod error;
 pub mod expansion;
+pub mod extensions;
 pub mod images;
 pub mod manifests;
 pub mod names;
@@ -56,6 +57,7 @@ mod security;
 mod volumes;
 
 pub use error::{FieldError, FieldErrorKind, TranslateError, Warning};
+pub use extensions::{ClusterCredentials, KubeProxyOptions};
 pub use images::{ImageConfig, ResolvedImages};
 pub use names::{container_group_name, pod_key_from_tags};
 pub use node::{IpAddressMode, NodeOptions};

@@ -1,6 +1,9 @@
 //! Node-wide settings that shape every container group: region, OS, network, DNS, logs.
 
-use crate::container_group::{ContainerGroupIpAddressType, OperatingSystemTypes};
+use crate::container_group::{
+    ContainerGroupIpAddressType, DeploymentExtensionSpec, OperatingSystemTypes,
+};
+use crate::extensions::{KubeProxyOptions, realtime_metrics_extension};
 
 /// How the group's IP address is exposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +64,12 @@ pub struct NodeOptions {
     pub default_cpu: f64,
     /// Memory in GB of a container that requests none.
     pub default_memory_in_gb: f64,
+    /// The kube-proxy extension of private Linux groups (upstream VNet mode: `MASTER_URI`,
+    /// `CLUSTER_CIDR`).
+    pub kube_proxy: Option<KubeProxyOptions>,
+    /// The realtime metrics extension on private Linux groups (upstream
+    /// `ENABLE_REAL_TIME_METRICS`).
+    pub realtime_metrics: bool,
 }
 
 impl Default for NodeOptions {
@@ -86,6 +95,9 @@ impl Default for NodeOptions {
             // upstream provider: a container without requests gets 1 CPU and 1.5 GB.
             default_cpu: 1.0,
             default_memory_in_gb: 1.5,
+            // upstream: extensions only in VNet mode, realtime metrics only when asked.
+            kube_proxy: None,
+            realtime_metrics: false,
         }
     }
 }
@@ -184,6 +196,39 @@ impl NodeOptions {
         self.default_cpu = cpu;
         self.default_memory_in_gb = memory_in_gb;
         self
+    }
+
+    /// Add the kube-proxy extension to private Linux groups.
+    #[must_use]
+    pub fn kube_proxy(mut self, options: KubeProxyOptions) -> Self {
+        self.kube_proxy = Some(options);
+        self
+    }
+
+    /// Add the realtime metrics extension to private Linux groups.
+    #[must_use]
+    pub fn realtime_metrics(mut self, enabled: bool) -> Self {
+        self.realtime_metrics = enabled;
+        self
+    }
+
+    /// The extensions of a group of `os_type`: upstream adds them in VNet mode only
+    /// (private IPs) and never to Windows groups.
+    pub(crate) fn extensions(
+        &self,
+        os_type: &OperatingSystemTypes,
+    ) -> Vec<DeploymentExtensionSpec> {
+        if self.ip_address != IpAddressMode::Private || *os_type != OperatingSystemTypes::Linux {
+            return Vec::new();
+        }
+        let mut extensions = Vec::new();
+        if let Some(kube_proxy) = &self.kube_proxy {
+            extensions.push(kube_proxy.extension());
+        }
+        if self.realtime_metrics {
+            extensions.push(realtime_metrics_extension());
+        }
+        extensions
     }
 
     pub(crate) fn ip_address_type(&self) -> Option<ContainerGroupIpAddressType> {

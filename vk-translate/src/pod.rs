@@ -313,6 +313,7 @@ pub fn translate_pod_with_images(
         Vec::new()
     };
 
+    let extensions = node.extensions(&os_type);
     let properties = ContainerGroupProperties {
         containers,
         init_containers,
@@ -328,6 +329,7 @@ pub fn translate_pod_with_images(
         diagnostics: diagnostics(pod, node),
         subnet_ids,
         dns_config: dns::dns_config(spec, ctx.namespace(), node, &mut findings),
+        extensions,
         ..ContainerGroupProperties::default()
     };
 

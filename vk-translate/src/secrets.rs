@@ -2,8 +2,7 @@
 //!
 //! A translated group holds secrets in these places only: `secureValue` of environment
 //! variables, secret volume files, registry passwords, storage account keys, the Log
-//! Analytics workspace key (and extensions' protected settings, which translation never
-//! sets).
+//! Analytics workspace key and extensions' protected settings (the kube-proxy kubeconfig).
 
 use crate::container_group::ContainerGroup;
 
@@ -54,7 +53,15 @@ pub fn redact_secrets(group: &mut ContainerGroup) {
         if let Some(p) = extension.properties.as_mut()
             && p.protected_settings.is_some()
         {
-            p.protected_settings = Some(serde_json::Value::String(REDACTED.to_owned()));
+            // Keep the keys (`kubeConfig`) so a reader sees what is there, hide the values.
+            p.protected_settings = Some(match p.protected_settings.take() {
+                Some(serde_json::Value::Object(map)) => serde_json::Value::Object(
+                    map.into_iter()
+                        .map(|(k, _)| (k, serde_json::Value::String(REDACTED.to_owned())))
+                        .collect(),
+                ),
+                _ => serde_json::Value::String(REDACTED.to_owned()),
+            });
         }
     }
 }

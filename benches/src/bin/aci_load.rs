@@ -401,10 +401,38 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
         .collect();
     let all_bound = started.elapsed();
 
-    let deadline = Duration::from_secs(900);
+    // Twice the write-budget bound with ARM's limits on, and never under 15 minutes.
+    #[allow(clippy::cast_precision_loss)] // pod counts far below 2^52
+    let write_bound = Duration::from_secs_f64(n.saturating_sub(200) as f64 / 10.0);
+    let deadline = Duration::from_secs(900).max(if arm_limits {
+        write_bound * 2
+    } else {
+        Duration::ZERO
+    });
     let mut running: HashMap<String, Instant> = HashMap::new();
+    let mut next_progress = Instant::now() + Duration::from_secs(10);
     loop {
         let now = Instant::now();
+        if now >= next_progress {
+            next_progress = now + Duration::from_secs(10);
+            let (entered, put) = {
+                let t = timings
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (t.entered.len(), t.put.len())
+            };
+            let calls = emulator_calls(&emulator_url).await.unwrap_or_default();
+            let calls: Vec<String> = calls
+                .iter()
+                .map(|(op, v)| format!("{op} {}", v - calls_before.get(op).copied().unwrap_or(0)))
+                .collect();
+            eprintln!(
+                "[{:>6.1} s] create_pod called {entered}, PUT accepted {put}, Running {}; ARM: {}",
+                started.elapsed().as_secs_f64(),
+                running.len(),
+                calls.join(", "),
+            );
+        }
         for key in store.in_phase("Running") {
             running.entry(key.name).or_insert(now);
         }

@@ -48,6 +48,9 @@ pub struct ArmConfig {
     pub lro_timeout: Duration,
     /// Largest response body accepted.
     pub max_body_bytes: usize,
+    /// Appended to the `User-Agent` header after `vk-aci/<version>` (upstream
+    /// `ACI_EXTRA_USER_AGENT`, e.g. the Helm chart's `helm-chart/aks/<chart>/<version>`).
+    pub extra_user_agent: Option<String>,
 }
 
 impl ArmConfig {
@@ -79,6 +82,7 @@ impl ArmConfig {
             lro_poll_interval: Duration::from_secs(5),
             lro_timeout: Duration::from_secs(30 * 60),
             max_body_bytes: 8 * 1024 * 1024,
+            extra_user_agent: None,
         }
     }
 
@@ -115,6 +119,24 @@ impl ArmConfig {
     pub fn throttle(mut self, throttle: ThrottleConfig) -> Self {
         self.throttle = throttle;
         self
+    }
+
+    /// Append `extra` to the `User-Agent` header (blank: nothing appended).
+    #[must_use]
+    pub fn extra_user_agent(mut self, extra: impl Into<String>) -> Self {
+        let extra = extra.into();
+        self.extra_user_agent = (!extra.trim().is_empty()).then(|| extra.trim().to_owned());
+        self
+    }
+
+    /// The `User-Agent` header: `vk-aci/<version>`, then the extra part when set.
+    #[must_use]
+    pub fn user_agent(&self) -> String {
+        let base = concat!("vk-aci/", env!("CARGO_PKG_VERSION"));
+        match &self.extra_user_agent {
+            Some(extra) => format!("{base} {extra}"),
+            None => base.to_owned(),
+        }
     }
 
     /// LRO poll interval.
@@ -241,7 +263,7 @@ impl ArmClient {
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeout)
             .timeout(config.timeout)
-            .user_agent(concat!("vk-aci/", env!("CARGO_PKG_VERSION")))
+            .user_agent(config.user_agent())
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
         Ok(Self {
@@ -276,6 +298,15 @@ impl ArmClient {
     // --- URLs ---
 
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Url> {
+        self.url_with_version(segments, &self.inner.config.api_version, query)
+    }
+
+    fn url_with_version(
+        &self,
+        segments: &[&str],
+        api_version: &str,
+        query: &[(&str, String)],
+    ) -> Result<Url> {
         let mut url = self.inner.config.base_url.clone();
         {
             let mut path = url
@@ -288,7 +319,7 @@ impl ArmClient {
         }
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("api-version", &self.inner.config.api_version);
+            q.append_pair("api-version", api_version);
             for (k, v) in query {
                 q.append_pair(k, v);
             }
@@ -308,6 +339,26 @@ impl ArmClient {
             "containerGroups",
             name,
         ]
+    }
+
+    /// The ARM URL of a subnet (`Microsoft.Network`, its own api-version).
+    pub(crate) fn subnet_url(&self, subnet: &super::network::SubnetRef) -> Result<Url> {
+        self.url_with_version(
+            &[
+                "subscriptions",
+                &subnet.subscription_id,
+                "resourceGroups",
+                &subnet.resource_group,
+                "providers",
+                "Microsoft.Network",
+                "virtualNetworks",
+                &subnet.vnet,
+                "subnets",
+                &subnet.subnet,
+            ],
+            super::network::NETWORK_API_VERSION,
+            &[],
+        )
     }
 
     /// The ARM URL of a container group.

@@ -159,6 +159,12 @@ pub struct AksCredentialFile {
     /// The region.
     #[serde(default)]
     pub location: Option<String>,
+    /// The cluster's VNet (VNet mode, when `ACI_VNET_NAME` is unset).
+    #[serde(default)]
+    pub vnet_name: Option<String>,
+    /// The VNet's resource group (when `ACI_VNET_RESOURCE_GROUP` is unset).
+    #[serde(default)]
+    pub vnet_resource_group: Option<String>,
     /// A user-assigned managed identity's client id.
     #[serde(default, rename = "userAssignedIdentityID")]
     pub user_assigned_identity_id: Option<String>,
@@ -277,6 +283,10 @@ pub struct AzureSettings {
     pub resource_group: Option<String>,
     /// The region from `azure.json`, if any.
     pub location: Option<String>,
+    /// The VNet from `azure.json` (`vnetName`), if any.
+    pub vnet_name: Option<String>,
+    /// The VNet's resource group from `azure.json` (`vnetResourceGroup`), if any.
+    pub vnet_resource_group: Option<String>,
     /// The credential.
     pub credential: CredentialChoice,
 }
@@ -375,6 +385,8 @@ pub fn choose(inputs: &CredentialInputs) -> Result<AzureSettings, CredentialErro
     let mut user_identity = None;
     let mut resource_group = None;
     let mut location = None;
+    let mut vnet_name = None;
+    let mut vnet_resource_group = None;
 
     if let Some(file) = &inputs.auth_file {
         client_id = present(file.client_id.as_ref());
@@ -393,6 +405,8 @@ pub fn choose(inputs: &CredentialInputs) -> Result<AzureSettings, CredentialErro
         user_identity = present(aks.user_assigned_identity_id.as_ref());
         resource_group = present(aks.resource_group.as_ref());
         location = present(aks.location.as_ref());
+        vnet_name = present(aks.vnet_name.as_ref());
+        vnet_resource_group = present(aks.vnet_resource_group.as_ref());
     }
     client_id = inputs.var("AZURE_CLIENT_ID").or(client_id);
     secret = inputs.var("AZURE_CLIENT_SECRET").or(secret);
@@ -409,6 +423,8 @@ pub fn choose(inputs: &CredentialInputs) -> Result<AzureSettings, CredentialErro
         subscription_id: subscription.clone(),
         resource_group: resource_group.clone(),
         location: location.clone(),
+        vnet_name: vnet_name.clone(),
+        vnet_resource_group: vnet_resource_group.clone(),
         credential,
     };
     let missing = |what: &str| CredentialError::NotConfigured(what.to_owned());
@@ -817,9 +833,13 @@ mod tests {
             resource_group: Some("rg".into()),
             location: Some("usgovvirginia".into()),
             subscription_id: Some("sub".into()),
+            vnet_name: Some("aks-vnet".into()),
+            vnet_resource_group: Some("MC_rg".into()),
             ..Default::default()
         });
         let s = choose(&i).unwrap();
+        assert_eq!(s.vnet_name.as_deref(), Some("aks-vnet"));
+        assert_eq!(s.vnet_resource_group.as_deref(), Some("MC_rg"));
         assert_eq!(s.cloud, Cloud::UsGovernment);
         assert_eq!(
             s.cloud.scope(),

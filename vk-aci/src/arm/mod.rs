@@ -5,6 +5,7 @@ pub mod credentials;
 mod error;
 mod lro;
 pub mod metrics;
+pub mod network;
 pub mod retry;
 pub mod throttle;
 

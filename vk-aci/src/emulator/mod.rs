@@ -25,6 +25,7 @@ pub mod quota;
 mod routes;
 pub mod shell;
 pub mod state;
+mod subnets;
 
 use crate::arm::throttle::{Throttle, ThrottleConfig};
 pub use faults::{FaultConfig, Injected};
@@ -144,6 +145,8 @@ pub(crate) struct Inner {
     pub faults: FaultConfig,
     pub tokens: HashSet<String>,
     pub next_ip: u32,
+    /// `Microsoft.Network` subnets by lower-cased ARM ID.
+    pub subnets: BTreeMap<String, serde_json::Value>,
 }
 
 /// State shared by the handlers.
@@ -234,6 +237,7 @@ impl Emulator {
                 faults: config.faults.clone(),
                 tokens: HashSet::new(),
                 next_ip: 0,
+                subnets: BTreeMap::new(),
             }),
             config,
         });
@@ -328,6 +332,49 @@ impl EmulatorHandle {
             .collect();
         names.sort();
         names
+    }
+
+    /// Create or replace a subnet of VNet `vnet` as if an operator had made it: `properties`
+    /// as ARM shows them (`addressPrefix`, `delegations`, ...).
+    pub fn insert_subnet(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        vnet: &str,
+        name: &str,
+        properties: serde_json::Value,
+    ) {
+        let id = subnets::id(subscription, resource_group, vnet, name);
+        let mut subnet = serde_json::json!({ "properties": properties });
+        subnets::store(&self.shared, &id, name, &mut subnet);
+    }
+
+    /// A subnet as GET answers it, if it exists.
+    #[must_use]
+    pub fn subnet(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        vnet: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let id = subnets::id(subscription, resource_group, vnet, name).to_ascii_lowercase();
+        self.shared.lock().subnets.get(&id).cloned()
+    }
+
+    /// The stored spec of the group `name` (in any resource group), as it was PUT,
+    /// secrets included: what ARM received, for tests (GET hides the secrets).
+    #[must_use]
+    pub fn group_spec(&self, name: &str) -> Option<vk_translate::container_group::ContainerGroup> {
+        let now = Instant::now();
+        let timeline = self.shared.config.timeline;
+        self.shared
+            .lock()
+            .groups
+            .values()
+            .filter(|g| !g.is_gone(now, &timeline))
+            .find(|g| g.spec.name.as_deref() == Some(name))
+            .map(|g| g.spec.clone())
     }
 
     /// Stop serving.

@@ -118,6 +118,12 @@ enum Route {
         id: String,
         location_style: bool,
     },
+    Subnet {
+        sub: String,
+        rg: String,
+        vnet: String,
+        name: String,
+    },
 }
 
 impl Route {
@@ -243,6 +249,23 @@ impl Route {
                 id: s(7),
                 location_style: true,
             }),
+            [
+                "subscriptions",
+                _,
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.network",
+                "virtualnetworks",
+                _,
+                "subnets",
+                _,
+            ] => Some(Self::Subnet {
+                sub: s(1),
+                rg: s(3),
+                vnet: s(7),
+                name: s(9),
+            }),
             _ => None,
         }
     }
@@ -259,9 +282,13 @@ impl Route {
             (Self::Usages { .. }, _) => "location.list_usage",
             (Self::Capabilities { .. }, _) => "location.list_capabilities",
             (Self::Operation { .. }, _) => "operations.get",
+            (Self::Subnet { .. }, "PUT") => "subnets.create_or_update",
+            (Self::Subnet { .. }, _) => "subnets.get",
         }
     }
 }
+
+use super::subnets;
 
 fn class_of(method: &Method) -> Class {
     match *method {
@@ -340,6 +367,8 @@ async fn arm(
                 "The api-version query parameter (?api-version=) is required for all requests.",
             );
         }
+        // Microsoft.Network has api-versions of its own.
+        Some(_) if matches!(route, Route::Subnet { .. }) => {}
         Some(v) if v != shared.config.api_version => {
             return arm_error(
                 StatusCode::BAD_REQUEST,
@@ -400,6 +429,24 @@ async fn arm(
         (Route::Operation { id, location_style }, Method::GET) => {
             operation_status(&shared, &id, location_style)
         }
+        (
+            Route::Subnet {
+                sub,
+                rg,
+                vnet,
+                name,
+            },
+            Method::GET,
+        ) => subnets::get(&shared, &subnets::id(&sub, &rg, &vnet, &name)),
+        (
+            Route::Subnet {
+                sub,
+                rg,
+                vnet,
+                name,
+            },
+            Method::PUT,
+        ) => subnets::put(&shared, &subnets::id(&sub, &rg, &vnet, &name), &name, &body),
         (_, method) => arm_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",

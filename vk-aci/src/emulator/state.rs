@@ -511,6 +511,13 @@ pub fn strip_secrets(mut group: ContainerGroup) -> ContainerGroup {
     {
         l.workspace_key = None;
     }
+    // ARM never returns extensions' protected settings (the spec's
+    // ContainerGroupExtensions example answers without them).
+    for e in &mut props.extensions {
+        if let Some(p) = e.properties.as_mut() {
+            p.protected_settings = None;
+        }
+    }
     group
 }
 

@@ -27,6 +27,7 @@ use crate::images::ImageResolver;
 
 pub mod errors;
 pub mod exec;
+pub mod kube_proxy;
 pub mod logs;
 pub mod tracker;
 
@@ -69,6 +70,9 @@ pub struct AciConfig {
     pub status: StatusConfig,
     /// Poll interval of `kubectl logs -f`.
     pub logs_poll_interval: Duration,
+    /// The kube-proxy extension of VNet mode, its credentials read for every group
+    /// ([`kube_proxy`]); `None`: no kube-proxy extension.
+    pub kube_proxy: Option<kube_proxy::KubeProxySource>,
 }
 
 impl Default for AciConfig {
@@ -80,6 +84,7 @@ impl Default for AciConfig {
             capacity: Capacity::default(),
             status: StatusConfig::default(),
             logs_poll_interval: Duration::from_secs(2),
+            kube_proxy: None,
         }
     }
 }
@@ -170,37 +175,55 @@ impl AciProvider {
                 .map_err(|e| ProviderError::from(&e))?,
             None => vk_translate::ResolvedImages::new(),
         };
-        let translation =
-            vk_translate::translate_pod_with_images(pod, &objects, &self.config.node, &images)
-                .map_err(|e| errors::from_translate(&e))?;
+        let with_kube_proxy;
+        let node = match &self.config.kube_proxy {
+            Some(source) => {
+                let options = source.options().map_err(|e| {
+                    ProviderError::transient(
+                        "KubeProxyCredentials",
+                        format!(
+                            "the kube-proxy extension's credentials cannot be read: {}",
+                            error_chain(&e)
+                        ),
+                    )
+                })?;
+                with_kube_proxy = self.config.node.clone().kube_proxy(options);
+                &with_kube_proxy
+            }
+            None => &self.config.node,
+        };
+        let translation = vk_translate::translate_pod_with_images(pod, &objects, node, &images)
+            .map_err(|e| errors::from_translate(&e))?;
         for warning in &translation.warnings {
             tracing::info!(pod = %PodKey::of(pod), %warning, "translation warning");
         }
         Ok(translation)
     }
 
+    /// Track `pod` (without its managed fields, which are of no use here); `sent` when
+    /// this process just PUT its group.
     fn track(
         &self,
         key: PodKey,
-        pod: Pod,
+        mut pod: Pod,
         name: String,
-        sent: Option<ContainerGroup>,
+        sent: bool,
         status: Option<PodStatus>,
     ) {
+        pod.metadata.managed_fields = None;
         let mut entries = self.tracker.lock();
         let entry = entries.entry(key).or_insert_with(|| tracker::Tracked {
-            pod: pod.clone(),
-            group_name: name.clone(),
+            pod: Pod::default(),
+            group_name: String::new(),
             status: None,
+            put_status: None,
             next_check: Instant::now(),
-            sent: None,
+            sent: false,
         });
         entry.pod = pod;
         entry.group_name = name;
         entry.next_check = Instant::now() + self.config.status.fast_interval;
-        if sent.is_some() {
-            entry.sent = sent;
-        }
+        entry.sent |= sent;
         if status.is_some() {
             entry.status = status;
         }
@@ -319,14 +342,14 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         tracing::info!(pod = %key, group = %translation.name, status = started.status, "container group created");
-        // No status is recorded yet: the tracker's first read is pushed to the runtime.
-        self.track(
-            key,
-            pod.clone(),
-            translation.name,
-            Some(translation.container_group),
-            None,
-        );
+        // No status is recorded yet: the tracker's first read is pushed to the runtime. The
+        // PUT answer is the group's first state: the runtime's own first status read is
+        // answered from it rather than with another GET.
+        let first = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
+        self.track(key.clone(), pod.clone(), translation.name, true, None);
+        if let Some(entry) = self.tracker.lock().get_mut(&key) {
+            entry.put_status = Some(first);
+        }
         Ok(())
     }
 
@@ -341,7 +364,7 @@ impl Provider for AciProvider {
             .tracker
             .lock()
             .get(&key)
-            .filter(|t| t.sent.is_some())
+            .filter(|t| t.sent)
             .map(|t| t.pod.clone());
         if let Some(old) = known {
             if spec_without_images(&old) != spec_without_images(pod) {
@@ -351,7 +374,7 @@ impl Provider for AciProvider {
                 )));
             }
             if pod_images(&old) == pod_images(pod) {
-                self.track(key, pod.clone(), translation.name, None, None);
+                self.track(key, pod.clone(), translation.name, false, None);
                 return Ok(());
             }
         }
@@ -362,7 +385,7 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         if images(&previous) == images(&translation.container_group) {
-            self.track(key, pod.clone(), translation.name, None, None);
+            self.track(key, pod.clone(), translation.name, false, None);
             return Ok(());
         }
         self.arm
@@ -372,13 +395,7 @@ impl Provider for AciProvider {
             )
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        self.track(
-            key,
-            pod.clone(),
-            translation.name,
-            Some(translation.container_group),
-            None,
-        );
+        self.track(key, pod.clone(), translation.name, true, None);
         Ok(())
     }
 
@@ -397,7 +414,11 @@ impl Provider for AciProvider {
 
     async fn pod_status(&self, key: &PodKey) -> Result<Option<PodStatus>> {
         if self.tracking()
-            && let Some(status) = self.tracker.lock().get(key).and_then(|t| t.status.clone())
+            && let Some(status) = self
+                .tracker
+                .lock()
+                .get(key)
+                .and_then(|t| t.status.clone().or_else(|| t.put_status.clone()))
         {
             return Ok(Some(status));
         }
@@ -444,7 +465,7 @@ impl Provider for AciProvider {
             if self.tracked_pod(&key).is_none() {
                 let name = group.name.clone().unwrap_or_else(|| Self::group_name(&key));
                 let pod = skeleton_pod(&key, tags.uid.clone(), &group);
-                self.track(key.clone(), pod, name, None, None);
+                self.track(key.clone(), pod, name, false, None);
             }
             pods.push(ProviderPod {
                 key,
@@ -652,4 +673,16 @@ impl Drop for AciProvider {
             task.abort();
         }
     }
+}
+
+/// `e` and its sources, joined with `: `.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }

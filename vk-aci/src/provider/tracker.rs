@@ -57,9 +57,13 @@ pub(crate) struct Tracked {
     pub pod: Pod,
     pub group_name: String,
     pub status: Option<PodStatus>,
+    /// The status the create's PUT answer showed, until the first read: what the runtime's
+    /// first status request gets, without spending a read on it.
+    pub put_status: Option<PodStatus>,
     pub next_check: Instant,
-    /// The last PUT body, for update comparisons.
-    pub sent: Option<ContainerGroup>,
+    /// Whether this process PUT the group (its `pod` is then what the group was made
+    /// from, for update comparisons).
+    pub sent: bool,
 }
 
 /// The tracked pods, shared by the provider and the scheduler task.
@@ -194,6 +198,7 @@ pub(crate) async fn run(
                             slow
                         };
                     entry.pod.status = Some(status.clone());
+                    entry.put_status = None;
                     if changed {
                         entry.status = Some(status.clone());
                         notifier.notify(key, Some(status));

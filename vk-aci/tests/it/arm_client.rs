@@ -423,3 +423,57 @@ async fn standing_faults_should_fail_or_slow_every_call() {
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
 }
+
+/// One HTTP request read from a raw listener (headers only), answered with `body`.
+async fn capture_one_request(listener: tokio::net::TcpListener, body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = socket.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the client closed before sending its headers");
+        request.extend_from_slice(&buf[..n]);
+    }
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(answer.as_bytes()).await.unwrap();
+    String::from_utf8_lossy(&request).into_owned()
+}
+
+#[tokio::test]
+async fn the_extra_user_agent_should_be_appended_to_every_arm_call() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let server = tokio::spawn(capture_one_request(listener, r#"{"name":"demo1"}"#));
+    let config = vk_aci::arm::ArmConfig::new(SUBSCRIPTION, RESOURCE_GROUP, LOCATION)
+        .base_url(url)
+        .timeout(Duration::from_secs(10))
+        .extra_user_agent("helm-chart/aks/virtual-kubelet-azure-aci/1.6.1");
+    let arm = ArmClient::new(config, ArmCredential::fixed(SECRET_TOKEN)).unwrap();
+    let _: serde_json::Value = arm.get("demo1", Priority::Foreground).await.unwrap();
+    let request = server.await.unwrap().to_ascii_lowercase();
+    let user_agent = request
+        .lines()
+        .find_map(|l| l.strip_prefix("user-agent: "))
+        .expect("a user-agent header");
+    assert_eq!(
+        user_agent,
+        format!(
+            "vk-aci/{} helm-chart/aks/virtual-kubelet-azure-aci/1.6.1",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn a_blank_extra_user_agent_should_leave_the_default() {
+    let config =
+        vk_aci::arm::ArmConfig::new(SUBSCRIPTION, RESOURCE_GROUP, LOCATION).extra_user_agent("  ");
+    assert_eq!(
+        config.user_agent(),
+        concat!("vk-aci/", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -22,5 +22,8 @@ mod images;
 // End to end with vk-core's runtime and the fake API server.
 mod runtime;
 
+// VNet mode: the delegated subnet at startup, group extensions.
+mod vnet;
+
 // No secret in any log line.
 mod secrets;

@@ -24,7 +24,7 @@ fn render(dir: &str) -> Vec<Value> {
         .collect()
 }
 
-fn run_help() -> String {
+pub(super) fn run_help() -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
         .args(["run", "--help"])
         .output()
@@ -33,13 +33,21 @@ fn run_help() -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+pub(super) fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind}"))
 }
 
-fn check_statefulset(docs: &[Value], help: &str) {
+/// Upstream flags `vk-aci run` accepts without listing them in `--help` (the helm module
+/// runs the binary with them).
+const HIDDEN_UPSTREAM_FLAGS: &[&str] = &[
+    "--trace-exporter",
+    "--trace-sample-rate",
+    "--trace-service-name",
+];
+
+pub(super) fn check_statefulset(docs: &[Value], help: &str) {
     let container = &kind(docs, "StatefulSet")["spec"]["template"]["spec"]["containers"][0];
     let args: Vec<&str> = container["args"]
         .as_sequence()
@@ -51,21 +59,20 @@ fn check_statefulset(docs: &[Value], help: &str) {
     for flag in args.iter().filter(|a| a.starts_with("--")) {
         let name = flag.split('=').next().unwrap();
         assert!(
-            help.contains(&format!("{name} ")) || help.contains(&format!("{name}[")),
+            help.contains(&format!("{name} "))
+                || help.contains(&format!("{name}["))
+                || HIDDEN_UPSTREAM_FLAGS.contains(&name),
             "vk-aci run has no {name}"
         );
     }
-    let azure_env = [
-        "AZURE_CLIENT_ID",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_SUBSCRIPTION_ID",
-        "POD_NAME",
-    ];
+    // Credential variables are read by credential selection, not by flags.
+    let azure_env = vk_aci::arm::credentials::ENV_VARS;
     for env in container["env"].as_sequence().unwrap() {
         let name = env["name"].as_str().unwrap();
         assert!(
-            help.contains(&format!("env: {name}=")) || azure_env.contains(&name),
+            help.contains(&format!("env: {name}="))
+                || azure_env.contains(&name)
+                || name == "POD_NAME",
             "vk-aci run reads no {name}"
         );
     }
@@ -83,7 +90,7 @@ fn check_statefulset(docs: &[Value], help: &str) {
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/livez");
 }
 
-fn grants(docs: &[Value], group: &str, resource: &str, verb: &str) -> bool {
+pub(super) fn grants(docs: &[Value], group: &str, resource: &str, verb: &str) -> bool {
     kind(docs, "ClusterRole")["rules"]
         .as_sequence()
         .unwrap()
@@ -98,7 +105,7 @@ fn grants(docs: &[Value], group: &str, resource: &str, verb: &str) -> bool {
         })
 }
 
-fn check_rbac(docs: &[Value]) {
+pub(super) fn check_rbac(docs: &[Value]) {
     for (group, resource, verbs) in [
         ("", "nodes", &["get", "create", "patch"][..]),
         ("", "nodes/status", &["patch"]),
@@ -201,4 +208,60 @@ fn invoked_as_virtual_kubelet_with_bad_settings_should_exit_2_before_starting() 
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cert.pem"));
+}
+
+#[test]
+fn the_provider_config_file_should_supply_settings_and_reject_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |toml: &str| {
+        let path = dir.path().join("provider.toml");
+        std::fs::write(&path, toml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+            .args([
+                "run",
+                "--aci-endpoint",
+                "http://127.0.0.1:1",
+                "--provider-config",
+            ])
+            .arg(&path)
+            .env_remove("ACI_RESOURCE_GROUP")
+            .env_remove("ACI_REGION")
+            .env_remove("KUBECONFIG")
+            .env("VKUBELET_TAINT_EFFECT", "Sometimes")
+            .output()
+            .unwrap()
+    };
+    // ResourceGroup and Region come from the file: the first problem left is the taint.
+    let out = run("ResourceGroup = \"rg\"\nRegion = \"westus\"\n");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("VKUBELET_TAINT_EFFECT"), "{stderr}");
+
+    let out = run("ResourceGroup = \"rg\"\nRegoin = \"westus\"\n");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown key \"Regoin\""), "{stderr}");
+}
+
+#[test]
+fn trace_flags_should_warn_that_traces_are_not_exported() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
+        .args(["run", "--aci-endpoint", "http://127.0.0.1:1"])
+        .args(["--trace-exporter", "jaeger", "--trace-sample-rate", "0.5"])
+        .env_remove("ACI_RESOURCE_GROUP")
+        .env_remove("ACI_REGION")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    // No resource group: exit 2, after the warnings.
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for flag in ["--trace-exporter", "--trace-sample-rate"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("WARN") && l.contains(flag) && l.contains("not exported")),
+            "{stderr}"
+        );
+    }
 }

@@ -8,3 +8,5 @@ mod resolve_images;
 mod e2e;
 // deploy/kustomize rendered and checked against `vk-aci run --help`; startup validation.
 mod deploy;
+// deploy/helm/vk-aci rendered with helm and checked against the binary.
+mod helm;

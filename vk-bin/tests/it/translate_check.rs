@@ -174,3 +174,34 @@ fn missing_file_and_bad_flags_should_exit_two() {
     let out = vk_aci(&["translate"], &[], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn translate_with_a_subnet_and_master_uri_should_show_the_kube_proxy_extension_redacted() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: app, image: nginx}\n";
+    let out = vk_aci(
+        &[
+            "translate",
+            "--subnet-id",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vn/subnets/aci",
+            "--master-uri",
+            "https://10.0.0.1:443",
+            "--enable-real-time-metrics",
+            "-",
+        ],
+        &[],
+        Some(pod),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = &json_documents(&text(&out.stdout))[0];
+    let extensions = &doc["properties"]["extensions"];
+    assert_eq!(extensions[0]["name"], "kube-proxy", "{doc:#}");
+    assert_eq!(
+        extensions[0]["properties"]["protectedSettings"]["kubeConfig"],
+        "<redacted>"
+    );
+    assert_eq!(
+        extensions[0]["properties"]["settings"]["clusterCidr"],
+        "10.240.0.0/16"
+    );
+    assert_eq!(extensions[1]["name"], "vk-realtime-metrics");
+}

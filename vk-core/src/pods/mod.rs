@@ -278,7 +278,12 @@ impl PodController {
         let mut tasks = JoinSet::new();
         tasks.spawn(watch(Arc::clone(&inner), writer, token.clone()));
         for _ in 0..inner.settings.workers {
-            tasks.spawn(worker(Arc::clone(&inner), token.clone()));
+            tasks.spawn(worker(Arc::clone(&inner), token.clone(), false));
+        }
+        // A few workers only for pushed statuses and deletions: they never wait behind
+        // creates held up by the provider's rate limits.
+        for _ in 0..urgent_workers(inner.settings.workers) {
+            tasks.spawn(worker(Arc::clone(&inner), token.clone(), true));
         }
         if push {
             tasks.spawn(receive_pushed(Arc::clone(&inner), notifier, token.clone()));
@@ -334,7 +339,12 @@ async fn watch(inner: Arc<Inner>, mut writer: PodStoreWriter, token: Cancellatio
         match next {
             None => return,
             Some(Ok(watcher::Event::Apply(pod) | watcher::Event::Delete(pod))) => {
-                inner.queue.add(PodKey::of(&pod));
+                // A deletion must not wait behind a burst of creates.
+                if pod.metadata.deletion_timestamp.is_some() {
+                    inner.queue.add_urgent(PodKey::of(&pod));
+                } else {
+                    inner.queue.add(PodKey::of(&pod));
+                }
             }
             Some(Ok(watcher::Event::InitDone)) => {
                 // A (re)list is in the store only now: reconciling its pods earlier would
@@ -343,7 +353,11 @@ async fn watch(inner: Arc<Inner>, mut writer: PodStoreWriter, token: Cancellatio
                 let mut keys = inner.store.keys();
                 keys.extend(lock(&inner.states).keys().cloned());
                 for key in keys {
-                    inner.queue.add(key);
+                    if inner.store.is_deleting(&key) {
+                        inner.queue.add_urgent(key);
+                    } else {
+                        inner.queue.add(key);
+                    }
                 }
             }
             Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => {}
@@ -355,12 +369,18 @@ async fn watch(inner: Arc<Inner>, mut writer: PodStoreWriter, token: Cancellatio
     }
 }
 
-/// Take pods off the queue and reconcile them.
-async fn worker(inner: Arc<Inner>, token: CancellationToken) {
+/// Workers kept for urgent keys, on top of `workers`: a fifth as many, at least 2.
+fn urgent_workers(workers: usize) -> usize {
+    (workers / 5).max(2)
+}
+
+/// Take pods off the queue (only urgent ones with `urgent_only`) and reconcile them.
+async fn worker(inner: Arc<Inner>, token: CancellationToken, urgent_only: bool) {
     loop {
         let key = tokio::select! {
             () = token.cancelled() => return,
-            key = inner.queue.next() => key,
+            key = inner.queue.next() , if !urgent_only => key,
+            key = inner.queue.next_urgent(), if urgent_only => key,
         };
         let requeue = controller::reconcile(&inner, &key).await;
         inner.queue.done(&key);
@@ -388,7 +408,9 @@ async fn receive_pushed(inner: Arc<Inner>, notifier: PodNotifier, token: Cancell
             .collect();
         drop(pushed);
         for key in keys {
-            inner.queue.add_after(key, inner.settings.status_coalescing);
+            inner
+                .queue
+                .add_urgent_after(key, inner.settings.status_coalescing);
         }
     }
 }

@@ -2,6 +2,12 @@
 //!
 //! The same contract as client-go's workqueue: a key added while queued is queued once; a
 //! key added while a worker holds it is queued again when the worker is done with it.
+//!
+//! Two lanes: urgent keys (a status the provider pushed, a deletion) are handed out before
+//! the others, and [`WorkQueue::next_urgent`] lets a few workers serve only them, so status
+//! writes and deletions never wait behind a burst of creates stuck on the backend's rate
+//! limit (the Go virtual-kubelet keeps separate status and deletion queues for the same
+//! reason).
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::hash::BuildHasher;
@@ -14,11 +20,37 @@ use crate::provider::PodKey;
 
 #[derive(Default)]
 struct State {
+    /// The normal lane. Entries whose key is no longer in `queued` (handed out through the
+    /// urgent lane) are skipped.
     ready: VecDeque<PodKey>,
+    /// The urgent lane, handed out first; same skipping rule.
+    urgent: VecDeque<PodKey>,
     queued: HashSet<PodKey>,
     active: HashSet<PodKey>,
     /// Added while active: requeued on `done`.
     dirty: HashSet<PodKey>,
+    /// Added urgently while active: requeued urgently on `done`.
+    dirty_urgent: HashSet<PodKey>,
+}
+
+impl State {
+    /// Pop the first live key of the urgent lane, then (unless `urgent_only`) of the normal one.
+    fn pop(&mut self, urgent_only: bool) -> Option<PodKey> {
+        while let Some(key) = self.urgent.pop_front() {
+            if self.queued.remove(&key) {
+                return Some(key);
+            }
+        }
+        if urgent_only {
+            return None;
+        }
+        while let Some(key) = self.ready.pop_front() {
+            if self.queued.remove(&key) {
+                return Some(key);
+            }
+        }
+        None
+    }
 }
 
 /// The queue; cheap to clone.
@@ -43,8 +75,23 @@ impl WorkQueue {
         if s.queued.insert(key.clone()) {
             s.ready.push_back(key);
             drop(s);
-            self.wake.notify_one();
+            self.wake.notify_waiters();
         }
+    }
+
+    /// Queue `key` in the urgent lane (moving it there if it waits in the normal one).
+    pub(crate) fn add_urgent(&self, key: PodKey) {
+        let mut s = self.lock();
+        if s.active.contains(&key) {
+            s.dirty_urgent.insert(key);
+            return;
+        }
+        // A key waiting in the normal lane gets a second, urgent entry; the first one to
+        // come out hands it over and the other is skipped.
+        s.queued.insert(key.clone());
+        s.urgent.push_back(key);
+        drop(s);
+        self.wake.notify_waiters();
     }
 
     /// Queue `key` after `delay`.
@@ -60,21 +107,41 @@ impl WorkQueue {
         });
     }
 
-    /// The next key to work on; the caller must call [`WorkQueue::done`] with it.
+    /// Queue `key` in the urgent lane after `delay`.
+    pub(crate) fn add_urgent_after(&self, key: PodKey, delay: Duration) {
+        if delay.is_zero() {
+            self.add_urgent(key);
+            return;
+        }
+        let queue = self.clone();
+        tokio::spawn(async move {
+            time::sleep(delay).await;
+            queue.add_urgent(key);
+        });
+    }
+
+    /// The next key to work on, urgent ones first; the caller must call
+    /// [`WorkQueue::done`] with it.
     pub(crate) async fn next(&self) -> PodKey {
+        self.next_from(false).await
+    }
+
+    /// The next urgent key (for workers kept free of slow creates); the caller must call
+    /// [`WorkQueue::done`] with it.
+    pub(crate) async fn next_urgent(&self) -> PodKey {
+        self.next_from(true).await
+    }
+
+    async fn next_from(&self, urgent_only: bool) -> PodKey {
         loop {
             let notified = self.wake.notified();
+            tokio::pin!(notified);
+            // Register before looking, so an add between the look and the wait wakes us.
+            notified.as_mut().enable();
             {
                 let mut s = self.lock();
-                if let Some(key) = s.ready.pop_front() {
-                    s.queued.remove(&key);
+                if let Some(key) = s.pop(urgent_only) {
                     s.active.insert(key.clone());
-                    let more = !s.ready.is_empty();
-                    drop(s);
-                    if more {
-                        // Let another idle worker pick up the rest.
-                        self.wake.notify_one();
-                    }
                     return key;
                 }
             }
@@ -86,17 +153,28 @@ impl WorkQueue {
     pub(crate) fn done(&self, key: &PodKey) {
         let mut s = self.lock();
         s.active.remove(key);
-        if s.dirty.remove(key) {
-            drop(s);
+        let urgent = s.dirty_urgent.remove(key);
+        let dirty = s.dirty.remove(key);
+        drop(s);
+        if urgent {
+            self.add_urgent(key.clone());
+        } else if dirty {
             self.add(key.clone());
         }
+    }
+
+    /// Whether an urgent key waits (tests).
+    #[cfg(test)]
+    fn urgent_waiting(&self) -> bool {
+        let s = self.lock();
+        s.urgent.iter().any(|k| s.queued.contains(k))
     }
 
     /// How many keys wait or are in progress.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         let s = self.lock();
-        s.ready.len() + s.active.len()
+        s.queued.len() + s.active.len()
     }
 }
 
@@ -167,5 +245,50 @@ mod tests {
         assert!(fourth >= Duration::from_millis(640) && fourth < Duration::from_millis(960));
         let capped = backoff(base, max, 30, &k("a"));
         assert!(capped >= Duration::from_secs(8) && capped < Duration::from_secs(12));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_keys_should_be_handed_out_before_normal_ones() {
+        let q = WorkQueue::default();
+        q.add(k("create-1"));
+        q.add(k("create-2"));
+        q.add(k("status"));
+        q.add_urgent(k("status"));
+        q.add_urgent(k("deleted"));
+        assert!(q.urgent_waiting());
+        assert_eq!(q.next().await, k("status"));
+        assert_eq!(q.next().await, k("deleted"));
+        assert_eq!(q.next().await, k("create-1"));
+        assert_eq!(q.next().await, k("create-2"));
+        // The stale normal entry of "status" is skipped, not handed out twice.
+        let none = time::timeout(Duration::from_secs(1), q.next()).await;
+        assert!(none.is_err(), "every key was handed out once");
+        assert_eq!(q.len(), 4, "four keys in progress");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_workers_should_leave_normal_keys_alone() {
+        let q = WorkQueue::default();
+        q.add(k("create"));
+        let waiting = time::timeout(Duration::from_secs(1), q.next_urgent()).await;
+        assert!(waiting.is_err(), "no urgent key yet");
+        let q2 = q.clone();
+        let urgent = tokio::spawn(async move { q2.next_urgent().await });
+        tokio::task::yield_now().await;
+        q.add_urgent(k("status"));
+        assert_eq!(urgent.await.unwrap(), k("status"));
+        assert_eq!(q.next().await, k("create"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_urgent_add_while_in_progress_should_requeue_urgently() {
+        let q = WorkQueue::default();
+        q.add(k("a"));
+        let a = q.next().await;
+        q.add(k("b"));
+        q.add_urgent(k("a"));
+        q.done(&a);
+        assert_eq!(q.next().await, k("a"), "ahead of b");
+        assert_eq!(q.next().await, k("b"));
     }
 }

@@ -17,6 +17,8 @@ use crate::provider::PodKey;
 /// One pod: its JSON document and the fields read without decoding it.
 struct Entry {
     uid: Option<Box<str>>,
+    /// The pod has a deletionTimestamp.
+    deleting: bool,
     phase: Option<Box<str>>,
     json: Box<[u8]>,
 }
@@ -33,6 +35,7 @@ impl Entry {
         };
         Some(Self {
             uid: pod.metadata.uid.as_deref().map(Box::from),
+            deleting: pod.metadata.deletion_timestamp.is_some(),
             phase: pod
                 .status
                 .as_ref()
@@ -119,6 +122,11 @@ impl PodStore {
         self.read()
             .get(key)
             .map(|e| e.uid.as_deref().map(str::to_owned))
+    }
+
+    /// Whether pod `key` is being deleted (has a deletionTimestamp).
+    pub(crate) fn is_deleting(&self, key: &PodKey) -> bool {
+        self.read().get(key).is_some_and(|e| e.deleting)
     }
 
     /// How many pods are bound to the node.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use vk_translate::manifests::{Manifests, Outcome};
-use vk_translate::{NodeOptions, redact_secrets};
+use vk_translate::{ClusterCredentials, KubeProxyOptions, NodeOptions, redact_secrets};
 
 /// Node options a fixture asks for.
 #[derive(Debug, Default, Deserialize)]
@@ -19,6 +19,17 @@ struct TestNode {
     cluster_name: Option<String>,
     cluster_resource_id: Option<String>,
     log_analytics: Option<TestLogAnalytics>,
+    kube_proxy: Option<TestKubeProxy>,
+    realtime_metrics: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TestKubeProxy {
+    master_uri: String,
+    cluster_cidr: String,
+    ca_pem: String,
+    token: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +67,20 @@ fn node_options(text: &str) -> NodeOptions {
         if let Some(log) = test.log_analytics {
             node = node.log_analytics(log.workspace_id, log.workspace_key);
         }
+        if let Some(proxy) = test.kube_proxy {
+            let credentials = ClusterCredentials {
+                ca_pem: proxy.ca_pem.into_bytes(),
+                token: Some(proxy.token),
+                client_certificate_pem: None,
+                client_key_pem: None,
+            };
+            node = node.kube_proxy(KubeProxyOptions::new(
+                proxy.cluster_cidr,
+                &proxy.master_uri,
+                &credentials,
+            ));
+        }
+        node = node.realtime_metrics(test.realtime_metrics);
     }
     node
 }
@@ -162,6 +187,8 @@ fn snapshots_should_hold_no_secret_value() {
         "c3RvcmFnZS1rZXktdmFsdWU=",
         "private-key",
         "cHJpdmF0ZS1rZXk",
+        "kube-proxy-sa-token",
+        "aks-dns.hcp",
         "c3VwZXItc2VjcmV0LXB3",
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots");

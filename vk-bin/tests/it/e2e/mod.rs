@@ -17,6 +17,7 @@ mod leader;
 mod local;
 mod private_registry;
 mod scale;
+mod vnet;
 
 pub const RESOURCE_GROUP: &str = "vk-e2e";
 pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
@@ -78,6 +79,16 @@ impl Cluster {
 
     /// Start `vk-aci run` for node `name`.
     pub fn spawn_node(&self, name: &str) -> NodeProcess {
+        self.spawn_node_with(name, &[], &[])
+    }
+
+    /// Start `vk-aci run` for node `name` with more flags and environment variables.
+    pub fn spawn_node_with(
+        &self,
+        name: &str,
+        extra_args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> NodeProcess {
         let log = self.dir.path().join(format!("{name}-{}.log", uuid_like()));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vk-aci"))
@@ -94,6 +105,8 @@ impl Cluster {
             .env_remove("ACI_RESOURCE_GROUP")
             .env_remove("ACI_REGION")
             .env("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+            .args(extra_args)
+            .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)

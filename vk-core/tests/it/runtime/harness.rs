@@ -28,6 +28,8 @@ pub struct TestProvider {
     pub resources: Mutex<HashMap<PodKey, PodResources>>,
     pub create_rule: Mutex<Option<CreateRule>>,
     pub push: bool,
+    /// How long every create takes from now on.
+    pub create_delay: Mutex<Duration>,
     notifier: Mutex<Option<PodNotifier>>,
 }
 
@@ -51,6 +53,13 @@ impl TestProvider {
 
     pub fn on_create(&self, rule: impl Fn(&Pod) -> Option<ProviderError> + Send + Sync + 'static) {
         *self.create_rule.lock().unwrap() = Some(Box::new(rule));
+    }
+
+    /// Push `status` for `key`, as a provider does when a pod changes on its own.
+    pub fn push_status(&self, key: &PodKey, status: PodStatus) {
+        if let Some(n) = self.notifier.lock().unwrap().as_ref() {
+            n.notify(key.clone(), Some(status));
+        }
     }
 
     pub fn count(&self, op: &str) -> usize {
@@ -79,7 +88,7 @@ impl TestProvider {
         self.calls.lock().unwrap().push((op, key.clone()));
     }
 
-    fn running(key: &PodKey) -> PodStatus {
+    pub fn running(key: &PodKey) -> PodStatus {
         PodStatus {
             phase: Some("Running".into()),
             pod_ip: Some("10.1.0.5".into()),
@@ -112,6 +121,10 @@ impl Provider for TestProvider {
     async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
         self.record("create", &key);
+        let delay = *self.create_delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         if let Some(rule) = self.create_rule.lock().unwrap().as_ref()
             && let Some(e) = rule(pod)
         {

@@ -365,3 +365,48 @@ async fn spec_change_should_be_pushed_with_update_pod() {
     .await;
     rt.stop().await;
 }
+
+#[tokio::test]
+async fn pushed_statuses_and_deletions_should_not_wait_behind_slow_creates() {
+    // Regression (ACI load scenario at 10,000 pods): creates held up by ARM's write budget
+    // kept every worker busy, and pushed statuses waited behind the whole backlog.
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    let rt = start(builder(&api, provider.clone()).workers(2));
+    bind(&api, &pod("first")).await;
+    wait_phase(&api, "first", "Running").await;
+
+    *provider.create_delay.lock().unwrap() = Duration::from_millis(500);
+    for i in 0..20 {
+        bind(&api, &pod(&format!("slow-{i}"))).await;
+    }
+    eventually("the slow creates to start", || async {
+        (provider.count("create") > 1).then_some(())
+    })
+    .await;
+    let mut done = TestProvider::running(&key("first"));
+    done.phase = Some("Succeeded".into());
+    provider.push_status(&key("first"), done);
+    wait_phase(&api, "first", "Succeeded").await;
+    let creates = provider.count("create") - 1;
+    assert!(
+        creates < 12,
+        "the status waited for {creates} of 20 slow creates"
+    );
+
+    let pods: Api<Pod> = Api::namespaced(api.client(), "default");
+    pods.delete("first", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("first to be gone", || async {
+        pods.get_opt("first").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let creates = provider.count("create") - 1;
+    assert!(
+        creates < 16,
+        "the deletion waited for {creates} of 20 slow creates"
+    );
+    assert_eq!(provider.count_for("delete", &key("first")), 1);
+    rt.stop().await;
+}

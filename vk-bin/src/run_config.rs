@@ -1,0 +1,460 @@
+//! The flags of `vk-aci run` checked and turned into a [`VirtualNodeConfig`] and an ARM
+//! credential. Nothing is started here; every problem is a [`BadInput`] (exit 2).
+
+use std::path::Path;
+
+use tokio::time::Duration;
+use vk_aci::arm::credentials::{CredentialInputs, choose};
+use vk_aci::arm::{ArmConfig, ArmCredential};
+use vk_aci::provider::Capacity;
+use vk_aci::virtual_node::VirtualNodeConfig;
+use vk_core::node::TaintConfig;
+use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert};
+use vk_translate::container_group::OperatingSystemTypes;
+
+use crate::cli::RunArgs;
+use crate::error::{BadInput, error_chain};
+use crate::vnet_config;
+
+/// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.
+fn parse_duration(flag: &str, text: &str) -> Result<Duration, BadInput> {
+    let bad = || {
+        BadInput(format!(
+            "--{flag}: {text:?} is not a duration like 30s, 2m or 1h30m"
+        ))
+    };
+    let text = text.trim();
+    if text.is_empty() || text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| bad())?;
+    }
+    Ok(total)
+}
+
+fn read_file(flag: &str, path: &Path) -> Result<Vec<u8>, BadInput> {
+    std::fs::read(path).map_err(|e| BadInput(format!("{flag} {}: {e}", path.display())))
+}
+
+fn non_empty(value: Option<&String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty()).cloned()
+}
+
+/// Check every flag and build the node's configuration and ARM credential. Nothing is
+/// started; every problem is a [`BadInput`] (exit 2).
+pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCredential), BadInput> {
+    let mut config = VirtualNodeConfig::default();
+
+    // Azure: credential, subscription, resource group, region.
+    let (credential, subscription, settings_rg, settings_region, settings_vnet) = match &args
+        .aci_endpoint
+    {
+        Some(endpoint) => {
+            let subscription = std::env::var("AZURE_SUBSCRIPTION_ID")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| vk_aci::local::SUBSCRIPTION.to_owned());
+            let _ = endpoint;
+            (
+                ArmCredential::fixed("emulator"),
+                subscription,
+                None,
+                None,
+                (None, None),
+            )
+        }
+        None => {
+            let inputs = CredentialInputs::from_env()
+                .map_err(|e| BadInput(format!("azure credentials: {e}")))?;
+            let settings =
+                choose(&inputs).map_err(|e| BadInput(format!("azure credentials: {e}")))?;
+            let credential = ArmCredential::from_settings(&settings)
+                .map_err(|e| BadInput(format!("azure credentials: {e}")))?;
+            let subscription = settings.subscription_id.clone().ok_or_else(|| {
+                BadInput(
+                    "no Azure subscription: set AZURE_SUBSCRIPTION_ID (or subscriptionId in the credentials file)"
+                        .to_owned(),
+                )
+            })?;
+            (
+                credential,
+                subscription,
+                settings.resource_group.clone(),
+                settings.location.clone(),
+                (
+                    settings.vnet_name.clone(),
+                    settings.vnet_resource_group.clone(),
+                ),
+            )
+        }
+    };
+    let resource_group = non_empty(args.resource_group.as_ref())
+        .or(settings_rg.filter(|s| !s.is_empty()))
+        .ok_or_else(|| {
+            BadInput("no resource group: set ACI_RESOURCE_GROUP or --resource-group".to_owned())
+        })?;
+    let region = non_empty(args.region.as_ref())
+        .or(settings_region.filter(|s| !s.is_empty()))
+        .ok_or_else(|| BadInput("no region: set ACI_REGION or --region".to_owned()))?
+        .to_lowercase()
+        .replace(' ', "");
+    let mut arm = ArmConfig::new(subscription.clone(), resource_group.clone(), region.clone())
+        .api_version(&args.api_version);
+    if let Some(extra) = non_empty(args.extra_user_agent.as_ref()) {
+        arm = arm.extra_user_agent(extra);
+    }
+    if let Some(endpoint) = &args.aci_endpoint {
+        arm = arm
+            .base_url(endpoint.clone())
+            .lro_poll_interval(Duration::from_millis(250));
+    }
+    config.arm = arm;
+
+    // Node.
+    let os_name = args.os.as_deref().unwrap_or("Linux");
+    let os = match os_name.to_ascii_lowercase().as_str() {
+        "linux" => OperatingSystemTypes::Linux,
+        "windows" => OperatingSystemTypes::Windows,
+        _ => {
+            return Err(BadInput(format!(
+                "--os {os_name:?}: expected Linux or Windows"
+            )));
+        }
+    };
+    config.node.name.clone_from(&args.nodename);
+    config.node.operating_system = os_name.to_ascii_lowercase();
+    config.node.kubelet_port = args.kubelet_port;
+    config.kubelet_listen = std::net::SocketAddr::from(([0, 0, 0, 0], args.kubelet_port));
+    if let Some(ip) = non_empty(args.pod_ip.as_ref()) {
+        config.node.internal_ip = Some(ip.parse().map_err(|_| {
+            BadInput(format!(
+                "VKUBELET_POD_IP / --pod-ip {ip:?} is not an IP address"
+            ))
+        })?);
+    }
+    if !matches!(
+        args.taint_effect.as_str(),
+        "NoSchedule" | "NoExecute" | "PreferNoSchedule"
+    ) {
+        return Err(BadInput(format!(
+            "VKUBELET_TAINT_EFFECT / --taint-effect {:?}: expected NoSchedule, NoExecute or PreferNoSchedule",
+            args.taint_effect
+        )));
+    }
+    config.node.taint = if args.disable_taint {
+        None
+    } else {
+        let key = if std::env::var_os("VKUBELET_TAINT_KEY").is_none() {
+            args.taint.clone().unwrap_or_else(|| args.taint_key.clone())
+        } else {
+            args.taint_key.clone()
+        };
+        Some(TaintConfig {
+            key,
+            value: args.taint_value.clone(),
+            effect: args.taint_effect.clone(),
+        })
+    };
+
+    // Provider: translation and capacity.
+    let mut node = config
+        .aci
+        .node
+        .clone()
+        .region(&region)
+        .os_type(os)
+        .node_name(&args.nodename)
+        .cluster_domain(&args.cluster_domain);
+    if let Some(vnet) = vnet_config::vnet(args, &resource_group, &subscription, settings_vnet)? {
+        node = node
+            .private_ip([vnet.subnet.subnet.id()])
+            .realtime_metrics(vnet.realtime_metrics);
+        if let Some(dns) = non_empty(args.kube_dns_ip.as_ref()) {
+            node = node.cluster_dns(dns);
+        }
+        config.aci.kube_proxy = Some(vnet.kube_proxy);
+        config.subnet = Some(vnet.subnet);
+    }
+    let (la_id, la_key) = match (
+        non_empty(args.log_analytics_id.as_ref()),
+        non_empty(args.log_analytics_key.as_ref()),
+    ) {
+        (Some(id), Some(key)) => (Some(id), Some(key)),
+        _ => match &args.log_analytics_auth_location {
+            Some(path) => {
+                let bytes = read_file("LOG_ANALYTICS_AUTH_LOCATION", path)?;
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    BadInput(format!(
+                        "LOG_ANALYTICS_AUTH_LOCATION {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let field = |name: &str| doc.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+                (field("workspaceID"), field("workspaceKey"))
+            }
+            None => (None, None),
+        },
+    };
+    if let (Some(id), Some(key)) = (la_id, la_key) {
+        node = node.log_analytics(id, key);
+    }
+    if let Some(id) = non_empty(args.cluster_resource_id.as_ref()) {
+        node = node.cluster_resource_id(id);
+    }
+    config.aci.node = node;
+    let defaults = Capacity::default();
+    config.aci.capacity = Capacity {
+        cpu: non_empty(args.quota_cpu.as_ref()).unwrap_or(defaults.cpu),
+        memory: non_empty(args.quota_memory.as_ref()).unwrap_or(defaults.memory),
+        pods: non_empty(args.quota_pod.as_ref()).unwrap_or(defaults.pods),
+        gpu: non_empty(args.quota_gpu.as_ref()),
+    };
+
+    // Kubelet API: TLS and authentication.
+    match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            read_file("APISERVER_CERT_LOCATION", cert)?;
+            read_file("APISERVER_KEY_LOCATION", key)?;
+            config.tls.serving = ServingCert::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+        }
+        (None, None) => {}
+        _ => {
+            return Err(BadInput(
+                "APISERVER_CERT_LOCATION and APISERVER_KEY_LOCATION go together".to_owned(),
+            ));
+        }
+    }
+    // Without a CA flag, trust the cluster CA of the service account (it signs the API
+    // server's kubelet client certificate on kubeadm and AKS clusters).
+    let in_cluster_ca = Path::new("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    let ca = match &args.client_verify_ca {
+        Some(path) if !path.as_os_str().is_empty() => Some(read_file("--client-verify-ca", path)?),
+        _ if in_cluster_ca.exists() => std::fs::read(in_cluster_ca).ok(),
+        _ => None,
+    };
+    if let Some(ca) = ca
+        && !args.no_verify_clients
+    {
+        config.tls = config.tls.client_ca(ca);
+    }
+    let ttl = |flag: &str, text: &str, default: Duration| {
+        parse_duration(flag, text).map(|d| if d.is_zero() { default } else { d })
+    };
+    let defaults = AuthConfig::default();
+    config.auth = AuthConfig {
+        token_webhook: args.authentication_token_webhook,
+        token_cache_ttl: ttl(
+            "authentication-token-webhook-cache-ttl",
+            &args.authentication_token_webhook_cache_ttl,
+            defaults.token_cache_ttl,
+        )?,
+        authorization: if args.authentication_token_webhook {
+            AuthorizationMode::Webhook
+        } else {
+            AuthorizationMode::AlwaysAllow
+        },
+        authorized_ttl: ttl(
+            "authorization-webhook-cache-authorized-ttl",
+            &args.authorization_webhook_cache_authorized_ttl,
+            defaults.authorized_ttl,
+        )?,
+        unauthorized_ttl: ttl(
+            "authorization-webhook-cache-unauthorized-ttl",
+            &args.authorization_webhook_cache_unauthorized_ttl,
+            defaults.unauthorized_ttl,
+        )?,
+        ..defaults
+    };
+    // Fail now on unusable TLS material rather than after the lease.
+    let mut probe = config.tls.clone();
+    if let ServingCert::SelfSigned { names, .. } = &mut probe.serving {
+        names.push(args.nodename.clone());
+    }
+    probe
+        .server_config()
+        .map_err(|e| BadInput(format!("kubelet api tls: {}", error_chain(&e))))?;
+
+    // Runtime and health.
+    config.workers = args.pod_sync_workers.max(1);
+    let resync = parse_duration("full-resync-period", &args.full_resync_period)?;
+    config.resync_period = (!resync.is_zero()).then_some(resync);
+    config.health_listen = match args.metrics_addr.as_str() {
+        "" | "off" | "0" => None,
+        addr => Some(parse_listen(addr)?),
+    };
+    config.lease_namespace.clone_from(&args.lease_namespace);
+    config.identity = format!("{}_{}", args.nodename, std::process::id());
+    parse_duration("startup-timeout", &args.startup_timeout)?;
+    Ok((config, credential))
+}
+
+/// `HOST:PORT` or Go's `:PORT`.
+fn parse_listen(addr: &str) -> Result<std::net::SocketAddr, BadInput> {
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_owned()
+    };
+    full.parse().map_err(|_| {
+        BadInput(format!(
+            "--metrics-addr {addr:?}: expected HOST:PORT or :PORT"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::run_args;
+
+    /// Flags of a node on the emulator (no Azure credentials needed) plus `extra`.
+    fn config(extra: &[&str]) -> Result<VirtualNodeConfig, BadInput> {
+        let mut args = vec![
+            "--aci-endpoint",
+            "http://127.0.0.1:1",
+            "--resource-group",
+            "rg",
+            "--region",
+            "West Europe",
+            "--nodename",
+            "vn",
+        ];
+        args.extend_from_slice(extra);
+        node_config(&run_args(&args)).map(|(config, _)| config)
+    }
+
+    fn service_account() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), "CA").unwrap();
+        std::fs::write(dir.path().join("token"), "tok").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_extra_user_agent_should_reach_the_arm_config() {
+        let config = config(&["--extra-user-agent", "helm-chart/aks/vk/1.6.1"]).unwrap();
+        assert!(
+            config
+                .arm
+                .user_agent()
+                .ends_with(" helm-chart/aks/vk/1.6.1")
+        );
+        assert_eq!(config.arm.location, "westeurope");
+    }
+
+    #[test]
+    fn vnet_mode_should_set_the_subnet_check_and_the_extensions() {
+        let sa = service_account();
+        let config = config(&[
+            "--vnet-name",
+            "vn",
+            "--subnet-name",
+            "aci",
+            "--subnet-cidr",
+            "10.241.0.0/16",
+            "--enable-real-time-metrics",
+            "true",
+            "--service-account-dir",
+            sa.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        let subnet = config.subnet.expect("vnet mode checks its subnet");
+        assert_eq!(subnet.subnet.resource_group, "rg");
+        assert_eq!(subnet.cidr.unwrap().to_string(), "10.241.0.0/16");
+        assert_eq!(config.aci.node.subnet_ids, [subnet.subnet.id()]);
+        assert!(config.aci.node.realtime_metrics);
+        let proxy = config.aci.kube_proxy.expect("kube-proxy in vnet mode");
+        assert_eq!(proxy.master_uri, "10.0.0.1");
+        assert_eq!(proxy.cluster_cidr, "10.240.0.0/16");
+    }
+
+    #[test]
+    fn without_a_subnet_there_should_be_no_vnet_settings() {
+        let config = config(&[
+            "--master-uri",
+            "https://x",
+            "--enable-real-time-metrics",
+            "true",
+        ])
+        .unwrap();
+        assert!(config.subnet.is_none());
+        assert!(config.aci.kube_proxy.is_none());
+        assert!(!config.aci.node.realtime_metrics);
+    }
+
+    #[test]
+    fn bad_vnet_settings_should_name_the_setting() {
+        let sa = service_account();
+        let sa = sa.path().to_str().unwrap();
+        let vnet = [
+            "--vnet-name",
+            "vn",
+            "--subnet-name",
+            "aci",
+            "--service-account-dir",
+            sa,
+        ];
+        for (extra, expected) in [
+            (&["--subnet-cidr", "10.241.0.0"][..], "ACI_SUBNET_CIDR"),
+            (&["--cluster-cidr", "everything"][..], "CLUSTER_CIDR"),
+            (&["--master-uri", "https://"][..], "MASTER_URI"),
+            (
+                &["--enable-real-time-metrics", "sure"][..],
+                "ENABLE_REAL_TIME_METRICS",
+            ),
+        ] {
+            let mut args = vnet.to_vec();
+            args.extend_from_slice(extra);
+            let err = config(&args).unwrap_err();
+            assert!(err.0.contains(expected), "{extra:?}: {err}");
+        }
+        let err = config(&["--subnet-name", "aci"]).unwrap_err();
+        assert!(err.0.contains("ACI_VNET_NAME"), "{err}");
+    }
+
+    #[test]
+    fn go_durations_should_parse() {
+        assert_eq!(parse_duration("x", "0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("x", "90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("x", "1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_duration("x", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert!(parse_duration("x", "5 minutes").is_err());
+        assert!(parse_duration("x", "10").is_err());
+    }
+
+    #[test]
+    fn go_listen_addresses_should_parse() {
+        assert_eq!(parse_listen(":10255").unwrap().port(), 10255);
+        assert!(parse_listen("nope").is_err());
+    }
+}
