@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use vk_benches::AnyServerCert;
 use vk_core::provider::{
     ExecIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
 };
@@ -61,43 +62,6 @@ impl PodLookup for OnePod {
     }
     fn list(&self) -> Vec<Arc<Pod>> {
         vec![self.0.clone()]
-    }
-}
-
-#[derive(Debug)]
-struct AnyServer;
-
-impl rustls::client::danger::ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -163,7 +127,7 @@ async fn connect(addr: SocketAddr) -> (Client<Io>, u32, u32) {
     .with_safe_default_protocol_versions()
     .unwrap()
     .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServer))
+    .with_custom_certificate_verifier(Arc::new(AnyServerCert))
     .with_no_client_auth();
     let tcp = TcpStream::connect(addr).await.unwrap();
     tcp.set_nodelay(true).unwrap();

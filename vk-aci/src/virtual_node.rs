@@ -20,7 +20,9 @@ use tokio::net::TcpListener;
 use tokio::time::Duration;
 use vk_core::clock::{SharedClock, SystemClock};
 use vk_core::leader::LeaderElection;
-use vk_core::server::{self, Auth, AuthConfig, ServerState, ServingCert, TlsConfig};
+use vk_core::server::{
+    self, Auth, AuthConfig, ServerState, ServingCert, ServingCertificate, TlsConfig,
+};
 use vk_core::{NodeConfig, Runtime, RuntimeError};
 
 use crate::arm::{self, ArmClient, ArmConfig, ArmCredential};
@@ -76,7 +78,9 @@ pub struct VirtualNodeConfig {
     pub arm: ArmConfig,
     /// Kubelet API listen address (port 0 picks one and advertises it).
     pub kubelet_listen: SocketAddr,
-    /// Kubelet API TLS.
+    /// Kubelet API TLS. A self-signed or requested (CertificateSigningRequest) certificate
+    /// without names or addresses gets the node's name and InternalIP; a request without a
+    /// node name gets the node's.
     pub tls: TlsConfig,
     /// Kubelet API authentication and authorization.
     pub auth: AuthConfig,
@@ -155,6 +159,7 @@ pub struct VirtualNode {
     kubelet: TcpListener,
     kubelet_addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
+    serving: ServingCertificate,
     health: Option<(TcpListener, SocketAddr)>,
     arm_registry: Arc<Registry>,
     ready: Arc<AtomicBool>,
@@ -232,17 +237,33 @@ impl VirtualNode {
         client: kube::Client,
         credential: ArmCredential,
     ) -> Result<Self, VirtualNodeError> {
-        if let ServingCert::SelfSigned { names, ips } = &mut config.tls.serving {
+        // A generated or requested certificate is for the node's name and InternalIP.
+        let node = &config.node;
+        let fill = |names: &mut Vec<String>, ips: &mut Vec<std::net::IpAddr>| {
             if names.is_empty() {
-                names.push(config.node.name.clone());
+                names.push(node.name.clone());
             }
             if ips.is_empty()
-                && let Some(ip) = config.node.internal_ip
+                && let Some(ip) = node.internal_ip
             {
                 ips.push(ip);
             }
+        };
+        match &mut config.tls.serving {
+            ServingCert::SelfSigned { names, ips } => fill(names, ips),
+            ServingCert::CertificateSigningRequest(csr) => {
+                if csr.node_name.is_empty() {
+                    csr.node_name.clone_from(&node.name);
+                }
+                fill(&mut csr.names, &mut csr.ips);
+            }
+            _ => {}
         }
-        let tls = config.tls.server_config().map_err(VirtualNodeError::Tls)?;
+        let serving = ServingCertificate::empty();
+        let tls = config
+            .tls
+            .server_config_with(&serving)
+            .map_err(VirtualNodeError::Tls)?;
         let arm = ArmClient::new(config.arm.clone(), credential).map_err(VirtualNodeError::Arm)?;
         if let Some(setup) = &config.subnet {
             let outcome = arm
@@ -300,6 +321,7 @@ impl VirtualNode {
             kubelet,
             kubelet_addr,
             tls,
+            serving,
             health,
             arm_registry: Arc::new(arm_registry),
             ready: Arc::new(AtomicBool::new(false)),
@@ -402,6 +424,23 @@ impl VirtualNode {
         )
         .clock(Arc::clone(&self.config.clock))
         .registry(runtime.metrics_registry());
+        // With `--rotate-server-certificates`: request the serving certificate from the
+        // cluster (handshakes fail until it is issued) and renew it before it expires.
+        let cert_task = self
+            .config
+            .tls
+            .certificate_manager(self.client.clone(), &self.serving)
+            .map(|manager| {
+                let mut registry = Registry::with_prefix("vk");
+                let manager = manager
+                    .clock(Arc::clone(&self.config.clock))
+                    .register_metrics(&mut registry);
+                registries
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Arc::new(registry));
+                tokio::spawn(manager.run(shutdown.clone()))
+            });
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
         let server_task = tokio::spawn(server::tls::serve(
             self.kubelet,
@@ -445,6 +484,9 @@ impl VirtualNode {
             leadership.release().await;
         }
         if let Some(task) = health_task {
+            task.abort();
+        }
+        if let Some(task) = cert_task {
             task.abort();
         }
         result.map_err(VirtualNodeError::Runtime)?;

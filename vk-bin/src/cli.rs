@@ -95,6 +95,14 @@ pub(crate) struct RunArgs {
     /// Kubelet API serving key (PEM).
     #[arg(long, env = "APISERVER_KEY_LOCATION")]
     pub(crate) tls_key_file: Option<PathBuf>,
+    /// Request the kubelet API serving certificate from the cluster with a
+    /// `kubernetes.io/kubelet-serving` CertificateSigningRequest and renew it before it
+    /// expires (the kubelet's flag). Each request must be approved (`kubectl certificate
+    /// approve csr-...`, named in the log); until the first is, TLS handshakes fail. Needs
+    /// create/get/list/watch on certificatesigningrequests (kustomize component
+    /// `deploy/kustomize/components/rotate-server-certificates`).
+    #[arg(long, env = "VKUBELET_ROTATE_SERVER_CERTIFICATES", num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    pub(crate) rotate_server_certificates: bool,
     /// CA bundle that signs the API server's kubelet client certificate.
     #[arg(long, env = "APISERVER_CA_CERT_LOCATION")]
     pub(crate) client_verify_ca: Option<PathBuf>,
@@ -547,6 +555,19 @@ mod tests {
         assert_eq!(run.nodename, "virtual-node-aci-linux-helm");
         assert_eq!(run.log.log_level, "debug");
         assert!(run.stray.is_empty());
+    }
+
+    #[test]
+    fn rotate_server_certificates_should_be_an_opt_in_flag() {
+        let Command::Run(run) = parse(&["vk-aci", "run"]).command else {
+            panic!("run");
+        };
+        assert!(!run.rotate_server_certificates);
+        let Command::Run(run) = parse(&["vk-aci", "run", "--rotate-server-certificates"]).command
+        else {
+            panic!("run");
+        };
+        assert!(run.rotate_server_certificates);
     }
 
     #[test]

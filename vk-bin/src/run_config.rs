@@ -9,7 +9,7 @@ use vk_aci::arm::{ArmConfig, ArmCredential};
 use vk_aci::provider::Capacity;
 use vk_aci::virtual_node::VirtualNodeConfig;
 use vk_core::node::TaintConfig;
-use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert};
+use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert, ServingCsr};
 use vk_translate::container_group::OperatingSystemTypes;
 
 use crate::cli::RunArgs;
@@ -247,6 +247,16 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
                 "APISERVER_CERT_LOCATION and APISERVER_KEY_LOCATION go together".to_owned(),
             ));
         }
+    }
+    if args.rotate_server_certificates {
+        if args.tls_cert_file.is_some() {
+            return Err(BadInput(
+                "--rotate-server-certificates and --tls-cert-file exclude each other".to_owned(),
+            ));
+        }
+        // Names and InternalIP are filled in from the node when the listener is bound.
+        config.tls.serving =
+            ServingCert::CertificateSigningRequest(ServingCsr::new(args.nodename.clone()));
     }
     // Without a CA flag, trust the cluster CA of the service account (it signs the API
     // server's kubelet client certificate on kubeadm and AKS clusters).

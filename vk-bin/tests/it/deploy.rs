@@ -6,11 +6,18 @@ use std::process::Command;
 
 use serde_yaml::Value;
 
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 fn render(dir: &str) -> Vec<Value> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    render_path(&root().join(dir), dir)
+}
+
+fn render_path(path: &std::path::Path, dir: &str) -> Vec<Value> {
     let out = Command::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
         .arg("kustomize")
-        .arg(root.join(dir))
+        .arg(path)
         .output()
         .unwrap();
     assert!(
@@ -150,7 +157,63 @@ fn the_kustomize_base_and_overlays_should_match_the_binary() {
         let docs = render(dir);
         check_statefulset(&docs, &help);
         check_rbac(&docs);
+        assert!(
+            !grants(
+                &docs,
+                "certificates.k8s.io",
+                "certificatesigningrequests",
+                "create"
+            ),
+            "{dir}: certificatesigningrequests only with the rotate-server-certificates component"
+        );
     }
+}
+
+#[test]
+fn the_rotate_server_certificates_component_should_grant_csrs_and_set_the_flag() {
+    let help = run_help();
+    // kustomize wants relative paths: an overlay in a temporary directory pointing back.
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(root()).unwrap();
+    let depth = dir.path().components().count() - 1;
+    let back = "../".repeat(depth) + root.to_str().unwrap().trim_start_matches('/');
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {back}/deploy/kustomize/overlays/workload-identity\ncomponents:\n  - {back}/deploy/kustomize/components/rotate-server-certificates\n"
+        ),
+    )
+    .unwrap();
+    let docs = render_path(dir.path(), "workload-identity + rotate-server-certificates");
+    check_statefulset(&docs, &help);
+    check_rbac(&docs);
+    for verb in ["create", "get", "list", "watch"] {
+        assert!(
+            grants(
+                &docs,
+                "certificates.k8s.io",
+                "certificatesigningrequests",
+                verb
+            ),
+            "missing {verb} certificatesigningrequests"
+        );
+    }
+    assert!(
+        !grants(
+            &docs,
+            "certificates.k8s.io",
+            "certificatesigningrequests/approval",
+            "update"
+        ),
+        "the node never approves its own requests"
+    );
+    let env = &kind(&docs, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_sequence()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "VKUBELET_ROTATE_SERVER_CERTIFICATES" && e["value"] == "true")
+    );
 }
 
 #[test]

@@ -301,3 +301,22 @@ fn the_rendered_service_principal_workload_should_pass_the_binary_checks() {
         "secret printed: {stderr}"
     );
 }
+
+#[test]
+fn rotate_server_certificates_should_pass_the_flag_and_grant_csrs() {
+    let help = run_help();
+    let docs = render("rotateServerCertificates: true");
+    check_statefulset(&docs, &help);
+    assert!(args(&docs).contains(&"--rotate-server-certificates".to_owned()));
+    for verb in ["create", "get", "list", "watch"] {
+        assert!(
+            grants(
+                &docs,
+                "certificates.k8s.io",
+                "certificatesigningrequests",
+                verb
+            ),
+            "{verb} certificatesigningrequests"
+        );
+    }
+}

@@ -1,20 +1,22 @@
 //! The fake Kubernetes API server as a standalone process, for kubectl and `vk-aci run`.
 //!
-//! `fake-apiserver --listen 127.0.0.1:6443 --kubeconfig ./kubeconfig [--tls] [--controllers]`
-//! prints the URL, writes an admin kubeconfig and serves until Ctrl-C.
+//! `fake-apiserver --listen 127.0.0.1:6443 --kubeconfig ./kubeconfig [--tls] [--controllers]
+//! [--auto-approve-csrs]` prints the URL, writes an admin kubeconfig and serves until Ctrl-C.
+//! `--auto-approve-csrs` approves kubelet-serving CertificateSigningRequests as they come
+//! (for `vk-aci run --rotate-server-certificates`); without it, `kubectl certificate approve`.
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use vk_core::testing::FakeApiServer;
 
-const USAGE: &str =
-    "usage: fake-apiserver [--listen ADDR] --kubeconfig PATH [--tls] [--controllers]";
+const USAGE: &str = "usage: fake-apiserver [--listen ADDR] --kubeconfig PATH [--tls] [--controllers] [--auto-approve-csrs]";
 
 struct Args {
     listen: SocketAddr,
     kubeconfig: String,
     tls: bool,
     controllers: bool,
+    auto_approve_csrs: bool,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -22,6 +24,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut kubeconfig = None;
     let mut tls = false;
     let mut controllers = false;
+    let mut auto_approve_csrs = false;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--listen" => {
@@ -31,6 +34,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--kubeconfig" => kubeconfig = Some(it.next().ok_or("--kubeconfig needs a path")?),
             "--tls" => tls = true,
             "--controllers" => controllers = true,
+            "--auto-approve-csrs" => auto_approve_csrs = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -40,6 +44,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         kubeconfig: kubeconfig.ok_or_else(|| format!("--kubeconfig is required\n{USAGE}"))?,
         tls,
         controllers,
+        auto_approve_csrs,
     })
 }
 
@@ -78,6 +83,7 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    server.knobs().auto_approve_csrs(args.auto_approve_csrs);
     if let Err(e) = server.write_kubeconfig(&args.kubeconfig) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;

@@ -1,6 +1,7 @@
 //! The pod controller: watch pods bound to the node, reconcile them with the provider.
 //!
-//! - `queue`: the deduplicating work queue (never two workers on one pod).
+//! - `queue`: the deduplicating work queue (never two workers on one pod), with an urgent
+//!   lane for pushed statuses and deletions.
 //! - `controller`: the reconcile of one pod (create, update, status, deletion).
 //! - [`status`]: provider errors as pod status ([`PodFailure`]) and status comparison.
 //! - `resolve`: the Secrets, ConfigMaps and tokens a pod references.

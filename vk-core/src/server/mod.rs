@@ -18,16 +18,22 @@ use crate::provider::{PodKey, SharedProvider};
 use crate::stream::remotecommand::StreamingConfig;
 
 pub mod auth;
+pub mod certificate_manager;
+pub mod certificate_request;
 pub mod error;
 mod exec;
 mod health;
 mod logs;
 mod metrics;
 mod pods;
+mod port_forward;
 mod stats;
 pub mod tls;
+mod upgrade;
 
 pub use auth::{Auth, AuthConfig, AuthorizationMode, ClientCertUser, UserInfo};
+pub use certificate_manager::{CertificateManager, ServingCertificate};
+pub use certificate_request::{CsrError, ServingCsr};
 pub use error::{Error, Result};
 pub use tls::{ServingCert, TlsConfig};
 
@@ -107,7 +113,7 @@ impl ServerState {
         self
     }
 
-    /// Limits and timeouts of exec and attach sessions.
+    /// Limits and timeouts of exec, attach and port-forward sessions.
     #[must_use]
     pub fn streaming(mut self, streaming: StreamingConfig) -> Self {
         self.streaming = streaming;
@@ -177,7 +183,7 @@ pub fn router(state: ServerState) -> Router {
         )
         .route(
             "/portForward/{namespace}/{pod}",
-            get(exec::port_forward).post(exec::port_forward),
+            get(port_forward::port_forward).post(port_forward::port_forward),
         )
         .route("/run/{namespace}/{pod}/{container}", post(exec::run))
         .route("/pods", get(pods::pods))

@@ -1,5 +1,6 @@
-//! TLS for the kubelet API: the serving certificate (from files or generated at start), the
-//! client CA, and the accept loop that runs the router on each verified connection.
+//! TLS for the kubelet API: the serving certificate (from files, generated at start, or
+//! requested from the cluster), the client CA, and the accept loop that runs the router on
+//! each verified connection.
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,6 +18,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use super::auth::{ClientCertUser, user_of_certificate};
+use super::certificate_manager::{CertificateManager, ServingCertificate};
+use super::certificate_request::ServingCsr;
 
 /// Why the TLS setup failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,12 @@ pub enum ServingCert {
         /// IP addresses (the node's InternalIP).
         ips: Vec<IpAddr>,
     },
+    /// Requested from the cluster with a `kubernetes.io/kubelet-serving`
+    /// CertificateSigningRequest and renewed before it expires, like the kubelet's
+    /// `serverTLSBootstrap` (`--rotate-server-certificates`). Someone has to approve each
+    /// request (`kubectl certificate approve`); until the first is issued, handshakes fail.
+    /// Run [`TlsConfig::certificate_manager`] next to the server.
+    CertificateSigningRequest(ServingCsr),
 }
 
 /// How the server does TLS and which clients it trusts.
@@ -99,10 +108,27 @@ impl TlsConfig {
         self
     }
 
-    /// The rustls server configuration (aws-lc-rs, HTTP/1.1 for upgrades).
+    /// The rustls server configuration (aws-lc-rs, HTTP/1.1 for upgrades) with a
+    /// certificate of its own. For [`ServingCert::CertificateSigningRequest`] use
+    /// [`TlsConfig::server_config_with`] instead, so a manager can install certificates.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        self.server_config_with(&ServingCertificate::empty())
+    }
+
+    /// The rustls server configuration presenting whatever `serving` holds. Certificates
+    /// from files or generated at start are put into `serving` now; with
+    /// [`ServingCert::CertificateSigningRequest`] it stays as it is until the
+    /// [`TlsConfig::certificate_manager`] installs the issued certificate.
+    pub fn server_config_with(
+        &self,
+        serving: &ServingCertificate,
+    ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let (chain, key) = self.serving_cert()?;
+        if let Some((chain, key)) = self.serving_cert()? {
+            let key = rustls::sign::CertifiedKey::from_der(chain, key, &provider)
+                .map_err(TlsError::Rustls)?;
+            serving.set(Arc::new(key));
+        }
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(TlsError::Rustls)?;
@@ -121,18 +147,37 @@ impl TlsConfig {
             }
             None => builder.with_no_client_auth(),
         };
-        let mut config = builder
-            .with_single_cert(chain, key)
-            .map_err(TlsError::Rustls)?;
+        let mut config = builder.with_cert_resolver(Arc::new(serving.clone()));
         // SPDY and WebSocket upgrades need HTTP/1.1.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
 
+    /// The manager that requests and renews the certificate served through `serving`,
+    /// when the certificate comes from a CertificateSigningRequest; `None` otherwise.
+    /// Spawn its [`CertificateManager::run`] when the server starts.
+    pub fn certificate_manager(
+        &self,
+        client: kube::Client,
+        serving: &ServingCertificate,
+    ) -> Option<CertificateManager> {
+        match &self.serving {
+            ServingCert::CertificateSigningRequest(csr) => Some(CertificateManager::new(
+                client,
+                csr.clone(),
+                serving.clone(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The chain and key of a certificate known at start (`None`: requested later).
+    #[allow(clippy::type_complexity)] // a chain and its key
     fn serving_cert(
         &self,
-    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    ) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, TlsError> {
         match &self.serving {
+            ServingCert::CertificateSigningRequest(_) => Ok(None),
             ServingCert::Files { cert, key } => {
                 let read = |path: &PathBuf| {
                     std::fs::read(path).map_err(|source| TlsError::Read {
@@ -147,7 +192,7 @@ impl TlsConfig {
                     .ok_or(TlsError::Empty {
                         what: "private key",
                     })?;
-                Ok((chain, key))
+                Ok(Some((chain, key)))
             }
             ServingCert::SelfSigned { names, ips } => {
                 let mut sans: Vec<String> = names.clone();
@@ -162,7 +207,7 @@ impl TlsConfig {
                         what: "private key",
                     },
                 )?;
-                Ok((vec![generated.cert.der().clone()], key))
+                Ok(Some((vec![generated.cert.der().clone()], key)))
             }
         }
     }

@@ -1,7 +1,9 @@
 //! remotecommand streaming protocols: SPDY/3.1 and the WebSocket channel protocols.
 //!
 //! [`spdy`] is the framing and session layer; [`remotecommand`] runs `exec` and `attach`
-//! sessions on top of it (protocols `channel.k8s.io` to `v5.channel.k8s.io`).
+//! sessions on top of it (protocols `channel.k8s.io` to `v5.channel.k8s.io`), and
+//! [`websocket`] runs them over WebSocket. [`portforward`] serves port-forward over SPDY,
+//! over SPDY tunnelled in WebSocket, and over the WebSocket channel protocol.
 pub mod portforward;
 pub mod remotecommand;
 pub mod spdy;

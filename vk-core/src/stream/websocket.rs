@@ -9,8 +9,9 @@
 use base64::Engine;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -88,8 +89,10 @@ pub fn accept_key(key: &[u8]) -> String {
     tokio_tungstenite::tungstenite::handshake::derive_accept_key(key)
 }
 
-fn encode(protocol: WsProtocol, channel: u8, data: &[u8]) -> Message {
-    if protocol.base64() {
+/// A channel message: the channel number then the data, or with `base64` a text message
+/// whose first character is the channel digit and whose rest is the data in base64.
+pub(super) fn encode(base64: bool, channel: u8, data: &[u8]) -> Message {
+    if base64 {
         let mut text = String::with_capacity(1 + data.len().div_ceil(3) * 4);
         text.push(char::from(b'0' + channel));
         base64::engine::general_purpose::STANDARD.encode_string(data, &mut text);
@@ -102,14 +105,15 @@ fn encode(protocol: WsProtocol, channel: u8, data: &[u8]) -> Message {
     }
 }
 
-fn decode(protocol: WsProtocol, message: Message) -> Option<(u8, Bytes)> {
+/// The channel and data of a message [`encode`] made; `None` for anything else.
+pub(super) fn decode(base64: bool, message: Message) -> Option<(u8, Bytes)> {
     match message {
-        Message::Binary(b) if !protocol.base64() && !b.is_empty() => Some((b[0], b.slice(1..))),
-        Message::Text(t) if protocol.base64() && !t.is_empty() => {
+        Message::Binary(b) if !base64 && !b.is_empty() => Some((b[0], b.slice(1..))),
+        Message::Text(t) if base64 && !t.is_empty() => {
             let t = t.as_str();
             let channel = t.as_bytes()[0].checked_sub(b'0')?;
             let data = base64::engine::general_purpose::STANDARD
-                .decode(&t[1..])
+                .decode(t.get(1..)?)
                 .ok()?;
             Some((channel, data.into()))
         }
@@ -128,23 +132,10 @@ pub async fn serve_websocket<IO>(
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let max = config.session.max_frame_payload;
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max));
-    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-    let (mut sink, mut source) = ws.split();
-
-    // Everything sent goes through one bounded queue to the writer task.
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(32);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            let close = matches!(m, Message::Close(_));
-            if sink.send(m).await.is_err() || close {
-                break;
-            }
-        }
-    });
+    let base64 = protocol.base64();
+    let ws = server(io, &config).await;
+    let (sink, mut source) = ws.split();
+    let (out_tx, writer) = spawn_writer(sink);
 
     let mut pumps = Vec::new();
     let mut output = |enabled: bool, channel: u8| {
@@ -153,7 +144,7 @@ where
             pumps.push(tokio::spawn(pump_out(
                 ours,
                 channel,
-                protocol,
+                base64,
                 out_tx.clone(),
             )));
             Box::pin(theirs) as crate::provider::BoxWrite
@@ -182,7 +173,6 @@ where
     };
 
     let idle = config.session.idle_timeout;
-    let (peer_closed_tx, mut peer_closed) = tokio::sync::watch::channel(false);
     let reader = tokio::spawn(async move {
         let mut stdin = stdin_ours;
         loop {
@@ -190,9 +180,10 @@ where
                 break;
             };
             if matches!(message, Message::Close(_)) {
-                break;
+                // The next read sends the WebSocket layer's reply, then ends.
+                continue;
             }
-            let Some((channel, data)) = decode(protocol, message) else {
+            let Some((channel, data)) = decode(base64, message) else {
                 continue;
             };
             match channel {
@@ -214,7 +205,7 @@ where
                 _ => {}
             }
         }
-        let _ = peer_closed_tx.send(true);
+        source
     });
 
     let result = std::panic::AssertUnwindSafe(run(io));
@@ -227,21 +218,13 @@ where
     let message = outcome_message(protocol.remotecommand(), &result);
     let sent = async {
         if !message.is_empty() {
-            out_tx.send(encode(protocol, ERROR, &message)).await?;
+            out_tx.send(encode(base64, ERROR, &message)).await?;
         }
-        // A normal closure: client-go reports anything else as an error on every stream.
-        out_tx
-            .send(Message::Close(Some(CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            })))
-            .await
+        out_tx.send(normal_close()).await
     };
     let sent = sent.await.is_ok();
     drop(out_tx);
-    let _ = time::timeout(config.close_grace, writer).await;
-    let _ = time::timeout(config.close_grace, peer_closed.wait_for(|c| *c)).await;
-    reader.abort();
+    finish(writer, reader, config.close_grace).await;
     if sent {
         Ok(())
     } else {
@@ -251,10 +234,84 @@ where
     }
 }
 
-async fn pump_out(
-    mut from: DuplexStream,
+/// The server side of a connection upgraded to WebSocket, with message and frame sizes
+/// capped at the session's frame limit.
+pub(super) async fn server<IO>(io: IO, config: &StreamingConfig) -> WebSocketStream<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let max = config.session.max_frame_payload;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await
+}
+
+/// The sending half of a WebSocket.
+pub(super) type Sink<IO> = futures::stream::SplitSink<WebSocketStream<IO>, Message>;
+
+/// The receiving half of a WebSocket.
+pub(super) type Source<IO> = futures::stream::SplitStream<WebSocketStream<IO>>;
+
+/// Everything sent goes through one bounded queue to a writer task, which ends after
+/// sending a close message or when every sender is gone, and gives the sink back.
+pub(super) fn spawn_writer<IO>(mut sink: Sink<IO>) -> (mpsc::Sender<Message>, JoinHandle<Sink<IO>>)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(32);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            let close = matches!(m, Message::Close(_));
+            let sent = sink.send(m).await;
+            if close {
+                // Also flushes the reply to a close the client sent first.
+                let _ = sink.close().await;
+            }
+            if sent.is_err() || close {
+                break;
+            }
+        }
+        sink
+    });
+    (out_tx, writer)
+}
+
+/// End a session once its close message is queued: wait up to `grace` for the writer to
+/// send it and for the reader to see the client's end, then shut the connection down so
+/// a TLS client gets its close_notify rather than a cut connection. A task that does not
+/// finish in time is aborted and the connection simply dropped.
+pub(super) async fn finish<IO>(
+    mut writer: JoinHandle<Sink<IO>>,
+    mut reader: JoinHandle<Source<IO>>,
+    grace: Duration,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let sink = time::timeout(grace, &mut writer).await;
+    writer.abort();
+    let source = time::timeout(grace, &mut reader).await;
+    reader.abort();
+    if let (Ok(Ok(sink)), Ok(Ok(source))) = (sink, source)
+        && let Ok(mut ws) = sink.reunite(source)
+    {
+        let _ = time::timeout(grace, ws.get_mut().shutdown()).await;
+    }
+}
+
+/// A normal closure: client-go reports anything else as an error on every stream.
+pub(super) fn normal_close() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
+}
+
+/// Copy what `from` yields to `out` as messages on `channel`, until EOF.
+pub(super) async fn pump_out(
+    mut from: impl AsyncRead + Unpin,
     channel: u8,
-    protocol: WsProtocol,
+    base64: bool,
     out: mpsc::Sender<Message>,
 ) {
     let mut buf = vec![0u8; 32 * 1024];
@@ -262,11 +319,7 @@ async fn pump_out(
         match from.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                if out
-                    .send(encode(protocol, channel, &buf[..n]))
-                    .await
-                    .is_err()
-                {
+                if out.send(encode(base64, channel, &buf[..n])).await.is_err() {
                     return;
                 }
             }
@@ -293,17 +346,11 @@ mod tests {
 
     #[test]
     fn messages_should_carry_their_channel() {
-        let m = encode(WsProtocol::V5, STDOUT, b"hi");
+        let m = encode(false, STDOUT, b"hi");
         assert_eq!(m, Message::binary(vec![1, b'h', b'i']));
-        assert_eq!(
-            decode(WsProtocol::V5, m),
-            Some((STDOUT, Bytes::from_static(b"hi")))
-        );
-        let m = encode(WsProtocol::Base64Channel, STDERR, b"hi");
+        assert_eq!(decode(false, m), Some((STDOUT, Bytes::from_static(b"hi"))));
+        let m = encode(true, STDERR, b"hi");
         assert_eq!(m, Message::text("2aGk="));
-        assert_eq!(
-            decode(WsProtocol::Base64Channel, m),
-            Some((STDERR, Bytes::from_static(b"hi")))
-        );
+        assert_eq!(decode(true, m), Some((STDERR, Bytes::from_static(b"hi"))));
     }
 }

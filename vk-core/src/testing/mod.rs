@@ -43,7 +43,11 @@
 //! node's kubelet), nodes (+`status`, `proxy`), `coordination.k8s.io/v1` leases, core/v1 and
 //! `events.k8s.io/v1` events, secrets, configmaps, serviceaccounts (+`token`),
 //! TokenReview, SubjectAccessReview, SelfSubjectAccessReview, `apps/v1` deployments and
-//! replicasets (+`status`, `scale`). `default`, `kube-system`, `kube-node-lease` and
+//! replicasets (+`status`, `scale`), `certificates.k8s.io/v1` certificatesigningrequests
+//! (+`status`, `approval`) with kube-controller-manager's `kubernetes.io/kubelet-serving`
+//! signer: approved requests are signed by the fake cluster CA ([`FakeApiServer::ca_pem`]),
+//! for [`FakeApiServerBuilder::csr_signing_duration`]; the `auto_approve_csrs` knob approves
+//! them as they come. `default`, `kube-system`, `kube-node-lease` and
 //! `kube-public` exist at start, each with a `default` ServiceAccount.
 //!
 //! # Where it knowingly differs from a real API server
@@ -57,7 +61,8 @@
 //!   credentials is served as `system:anonymous` and every authenticated or anonymous
 //!   request is allowed (the policy only answers SubjectAccessReviews).
 //! - JSON only (YAML for apply patches): a protobuf request body gets 415, so
-//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) fails; `get`,
+//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) fails (the one
+//!   protobuf body read is `kubectl certificate approve/deny`'s); `get`,
 //!   `apply`, `delete`, `logs`, `exec` and `describe` use JSON and work.
 //! - `dryRun` is rejected with 400; `resourceVersionMatch` and `resourceVersion` on list
 //!   are ignored (lists always read the latest state); continue tokens never expire.

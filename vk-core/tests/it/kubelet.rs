@@ -7,5 +7,7 @@ mod pki;
 mod harness;
 // TLS, client certificates and refusals over a socket; SPDY exec over TLS.
 mod tls;
+// Port-forward over the WebSocket channel protocol, over TLS.
+mod port_forward;
 // Real kubectl through the fake API server's proxy.
 mod kubectl;

@@ -8,3 +8,5 @@ mod runtime;
 mod kubelet;
 // One node, one actor: the coordination Lease election.
 mod leader;
+// The kubelet serving certificate from kubelet-serving CertificateSigningRequests.
+mod serving_csr;

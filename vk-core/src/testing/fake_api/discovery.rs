@@ -82,7 +82,7 @@ pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
         list.push(entry);
         for sub in r.subresources {
             let (kind, verbs): (&str, &[&str]) = match *sub {
-                "status" => (r.kind, &["get", "patch", "update"]),
+                "status" | "approval" => (r.kind, &["get", "patch", "update"]),
                 "scale" => ("Scale", &["get", "patch", "update"]),
                 "token" => ("TokenRequest", &["create"]),
                 "binding" => ("Binding", &["create"]),

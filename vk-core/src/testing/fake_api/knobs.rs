@@ -45,6 +45,7 @@ struct Faults {
     latency: Duration,
     deny_service_accounts: bool,
     policy: Option<AccessPolicy>,
+    auto_approve_csrs: bool,
 }
 
 /// Shared knob state.
@@ -86,6 +87,11 @@ impl KnobState {
         } else {
             None
         }
+    }
+
+    /// Whether pending kubelet-serving CertificateSigningRequests are approved at once.
+    pub fn auto_approve_csrs(&self) -> bool {
+        lock(&self.faults).auto_approve_csrs
     }
 
     /// The injected latency.
@@ -143,6 +149,13 @@ impl Knobs {
     #[must_use]
     pub fn open_watches(&self) -> usize {
         self.store.open_watches()
+    }
+
+    /// Approve every pending `kubernetes.io/kubelet-serving` CertificateSigningRequest as
+    /// it comes (default off: as in a real cluster, a test or `kubectl certificate
+    /// approve` has to). Approved requests are signed by the fake cluster CA.
+    pub fn auto_approve_csrs(&self, on: bool) {
+        lock(&self.state.faults).auto_approve_csrs = on;
     }
 
     /// Answer the next `n` watch requests with a `410 Expired` error event.

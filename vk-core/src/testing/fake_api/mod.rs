@@ -14,11 +14,13 @@ mod discovery;
 mod knobs;
 mod openapi;
 mod patch;
+mod protobuf;
 mod proxy;
 mod resources;
 mod rest;
 mod routes;
 mod selectors;
+mod signer;
 mod status;
 mod store;
 mod table;
@@ -100,6 +102,7 @@ pub struct FakeApiServerBuilder {
     clock: Option<SharedClock>,
     event_log_capacity: usize,
     bookmark_interval: Duration,
+    csr_signing_duration: Duration,
 }
 
 impl Default for FakeApiServerBuilder {
@@ -115,6 +118,8 @@ impl Default for FakeApiServerBuilder {
             // The real watch cache sends a bookmark about once a minute; tests want them
             // sooner.
             bookmark_interval: Duration::from_secs(1),
+            // kube-controller-manager `--cluster-signing-duration` (8760h).
+            csr_signing_duration: Duration::from_secs(365 * 24 * 3600),
         }
     }
 }
@@ -157,10 +162,18 @@ impl FakeApiServerBuilder {
         self
     }
 
+    /// Lifetime of certificates the kubelet-serving signer issues (default one year,
+    /// kube-controller-manager's `--cluster-signing-duration`); a request's
+    /// `expirationSeconds` can only shorten it. Short values test renewal.
+    pub fn csr_signing_duration(mut self, lifetime: Duration) -> Self {
+        self.csr_signing_duration = lifetime;
+        self
+    }
+
     /// Bind and start serving.
     pub async fn start(self) -> Result<FakeApiServer, FakeApiError> {
         let clock: SharedClock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let pki = Pki::generate().map_err(FakeApiError::Tls)?;
+        let pki = Arc::new(Pki::generate().map_err(FakeApiError::Tls)?);
         let kubelet_tls = Arc::new(pki.kubelet_client_config().map_err(FakeApiError::Tls)?);
         let acceptor = if self.tls {
             Some(TlsAcceptor::from(Arc::new(
@@ -196,6 +209,7 @@ impl FakeApiServerBuilder {
         if self.controllers {
             controllers::spawn(state.clone());
         }
+        signer::spawn(state.clone(), pki.clone(), self.csr_signing_duration);
         let task = tokio::spawn(serve(listener, acceptor, state.clone(), stop.clone()));
         let scheme = if self.tls { "https" } else { "http" };
         Ok(FakeApiServer {
@@ -203,7 +217,7 @@ impl FakeApiServerBuilder {
             addr,
             tls: self.tls,
             state,
-            pki: Arc::new(pki),
+            pki,
             stop,
             task: Some(task),
         })

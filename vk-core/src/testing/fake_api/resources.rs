@@ -197,6 +197,16 @@ pub(crate) static RESOURCES: &[Resource] = &[
         &["status", "scale"],
         &["rs"]
     ),
+    res!(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        false,
+        &["status", "approval"],
+        &["csr"]
+    ),
     Resource {
         group: "authentication.k8s.io",
         version: "v1",
@@ -281,6 +291,11 @@ pub(crate) mod ids {
     /// `replicasets`.
     pub fn replica_sets() -> ResId {
         find("apps", "v1", "replicasets").expect("replicasets are in the table")
+    }
+    /// `certificatesigningrequests`.
+    pub fn certificate_signing_requests() -> ResId {
+        find("certificates.k8s.io", "v1", "certificatesigningrequests")
+            .expect("certificatesigningrequests are in the table")
     }
     /// `deployments`.
     pub fn deployments() -> ResId {

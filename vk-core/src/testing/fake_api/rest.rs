@@ -18,7 +18,7 @@ use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, openapi, proxy, table, watch};
+use super::{State, defaults, discovery, openapi, protobuf, proxy, table, watch};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -130,12 +130,19 @@ async fn resource(
     let r = resources::get(rp.res);
     let q = parse_query(req.uri().query());
     let method = req.method().clone();
-    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415.
-    if let Some(ct) = req
+    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415, but
+    // for the CSR approval kubectl sends (`kubectl certificate approve/deny`).
+    let csr_approval = rp.res == ids::certificate_signing_requests()
+        && rp.sub.as_deref() == Some("approval")
+        && method == Method::PUT;
+    let protobuf = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        && ct.contains("protobuf")
+        .filter(|ct| ct.contains("protobuf"))
+        .map(str::to_owned);
+    if let Some(ct) = &protobuf
+        && !csr_approval
     {
         return Err(ApiError::unsupported_media_type(ct));
     }
@@ -239,6 +246,9 @@ async fn resource(
                 m.remove("managedFields");
             }
             record_update(None, &mut v, &manager, None, r, &st.store.now_string());
+            if rp.res == ids::certificate_signing_requests() {
+                certificate_request_admission(r, &mut v, &user)?;
+            }
             create(&st, r, rp.res, &ns, v).map(|o| body::json(201, &o))
         }
         (&Method::POST, Some(name)) => {
@@ -249,7 +259,14 @@ async fn resource(
         (&Method::PUT, Some(name)) => {
             st.counters.hit("update", &r.counter_name(sub));
             write_fault(&st, r, sub, name)?;
-            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let bytes = body::read(req.into_body()).await?;
+            let v = if protobuf.is_some() {
+                protobuf::certificate_signing_request(&bytes).ok_or_else(|| {
+                    ApiError::bad_request("the protobuf CertificateSigningRequest is malformed")
+                })?
+            } else {
+                body::parse(&bytes, false)?
+            };
             update(&st, r, rp.res, &ns, name, sub, v, &manager).map(|o| body::json(200, &o))
         }
         (&Method::PATCH, Some(name)) => {
@@ -396,6 +413,47 @@ fn list(
     Ok(body::json(200, &list_body(r, items, rv, cont, remaining)))
 }
 
+/// What the API server does to a new CertificateSigningRequest: the requester's identity
+/// goes into the spec, a signer name is required and lifetimes under ten minutes refused.
+fn certificate_request_admission(r: &Resource, v: &mut Value, user: &User) -> Result<(), ApiError> {
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if v.pointer("/spec/signerName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(ApiError::invalid(
+            r,
+            &name,
+            "spec.signerName: Required value",
+        ));
+    }
+    if let Some(secs) = v.pointer("/spec/expirationSeconds").and_then(Value::as_i64)
+        && secs < 600
+    {
+        return Err(ApiError::invalid(
+            r,
+            &name,
+            &format!(
+                "spec.expirationSeconds: Invalid value: {secs}: may not specify a duration less than 600 seconds (10 minutes)"
+            ),
+        ));
+    }
+    if !v["spec"].is_object() {
+        return Err(ApiError::bad_request("spec is required"));
+    }
+    v["spec"]["username"] = json!(user.name);
+    v["spec"]["uid"] = json!(user.uid);
+    v["spec"]["groups"] = json!(user.groups);
+    if let Some(s) = v.as_object_mut() {
+        s.remove("status");
+    }
+    Ok(())
+}
+
 /// Create an object with defaults and side effects (a namespace gets its `default`
 /// service account).
 pub(crate) fn create(
@@ -465,6 +523,22 @@ fn scoped(r: &Resource, sub: Option<&str>, cur: &Value, mut new: Value) -> Value
                 };
             }
             new
+        }
+        // The approval subresource only writes the conditions.
+        Some("approval") => {
+            let mut out = cur.clone();
+            if !out["status"].is_object() {
+                out["status"] = json!({});
+            }
+            match new.pointer("/status/conditions") {
+                Some(c) => out["status"]["conditions"] = c.clone(),
+                None => {
+                    if let Some(s) = out["status"].as_object_mut() {
+                        s.remove("conditions");
+                    }
+                }
+            }
+            out
         }
         Some("status") => {
             let mut out = cur.clone();

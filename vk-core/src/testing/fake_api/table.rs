@@ -136,6 +136,23 @@ fn columns(res: &Resource) -> Vec<Value> {
             ),
             age,
         ],
+        "certificatesigningrequests" => vec![
+            name,
+            age,
+            col("SignerName", "string", 0, "The name of the signer."),
+            col(
+                "Requestor",
+                "string",
+                0,
+                "The user that created the request.",
+            ),
+            col(
+                "Condition",
+                "string",
+                0,
+                "The request's conditions, or Pending.",
+            ),
+        ],
         _ => vec![name, age],
     }
 }
@@ -288,6 +305,32 @@ fn deployment_cells(o: &Value, age: String) -> Vec<Value> {
     ]
 }
 
+fn csr_cells(o: &Value, age: String) -> Vec<Value> {
+    let mut conditions: Vec<&str> = o
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().filter_map(|c| c["type"].as_str()).collect())
+        .unwrap_or_default();
+    if o.pointer("/status/certificate")
+        .and_then(Value::as_str)
+        .is_some_and(|c| !c.is_empty())
+    {
+        conditions.push("Issued");
+    }
+    let condition = if conditions.is_empty() {
+        "Pending".to_owned()
+    } else {
+        conditions.join(",")
+    };
+    vec![
+        json!(s(o, "/metadata/name")),
+        json!(age),
+        json!(s(o, "/spec/signerName")),
+        json!(s(o, "/spec/username")),
+        json!(condition),
+    ]
+}
+
 fn row(res: &Resource, o: &Value, now: jiff::Timestamp) -> Value {
     let age = age(
         o.pointer("/metadata/creationTimestamp")
@@ -298,6 +341,7 @@ fn row(res: &Resource, o: &Value, now: jiff::Timestamp) -> Value {
         "pods" => pod_cells(o, age),
         "nodes" => node_cells(o, age),
         "deployments" => deployment_cells(o, age),
+        "certificatesigningrequests" => csr_cells(o, age),
         _ => vec![json!(s(o, "/metadata/name")), json!(age)],
     };
     json!({

@@ -44,6 +44,9 @@ impl Identity {
 
 /// The fake cluster's CA and the certificates it issued.
 pub(crate) struct Pki {
+    /// The CA's parameters and key, to sign more certificates.
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
     /// The CA certificate.
     pub ca: Identity,
     /// The API server's serving certificate (127.0.0.1, ::1, localhost).
@@ -72,7 +75,7 @@ impl Pki {
             KeyUsagePurpose::DigitalSignature,
         ];
         let ca_cert = ca_params.self_signed(&ca_key).map_err(TlsError::Generate)?;
-        let issuer = Issuer::new(ca_params, &ca_key);
+        let issuer = Issuer::from_params(&ca_params, &ca_key);
 
         let server_key = KeyPair::generate().map_err(TlsError::Generate)?;
         let mut sp = CertificateParams::new(vec![
@@ -106,11 +109,22 @@ impl Pki {
             key_pem: key.serialize_pem(),
             key_der: key.serialize_der(),
         };
+        let ca = ident(ca_cert, &ca_key);
+        let server = ident(server_cert, &server_key);
+        let kubelet_client = ident(client_cert, &client_key);
+        drop(issuer);
         Ok(Self {
-            ca: ident(ca_cert, &ca_key),
-            server: ident(server_cert, &server_key),
-            kubelet_client: ident(client_cert, &client_key),
+            ca_params,
+            ca_key,
+            ca,
+            server,
+            kubelet_client,
         })
+    }
+
+    /// The CA as the issuer of new certificates.
+    pub fn ca_issuer(&self) -> Issuer<'_, &KeyPair> {
+        Issuer::from_params(&self.ca_params, &self.ca_key)
     }
 
     /// The API server's rustls configuration (HTTP/2 and HTTP/1.1 by ALPN).

@@ -98,6 +98,15 @@ pub fn pod(name: &str, node: &str) -> Pod {
 
 /// Start the server with TLS from files, trusting `pki`'s CA for client certificates.
 pub async fn start(pki: &Pki, provider: Arc<dyn Provider>) -> (SocketAddr, tempfile::TempDir) {
+    start_with(pki, provider, false).await
+}
+
+/// [`start`], saying whether the provider can port-forward.
+pub async fn start_with(
+    pki: &Pki,
+    provider: Arc<dyn Provider>,
+    port_forward: bool,
+) -> (SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("tls.crt");
     let key = dir.path().join("tls.key");
@@ -112,7 +121,8 @@ pub async fn start(pki: &Pki, provider: Arc<dyn Provider>) -> (SocketAddr, tempf
         },
         None,
     );
-    let state = ServerState::new("vk", provider, Arc::new(store), Arc::new(auth));
+    let state = ServerState::new("vk", provider, Arc::new(store), Arc::new(auth))
+        .port_forward(port_forward);
     let config = TlsConfig {
         serving: ServingCert::Files { cert, key },
         ..TlsConfig::self_signed(vec![], vec![])

@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use axum::middleware::Next;
 use bytes::Bytes;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStatus, Node, NodeAddress, NodeDaemonEndpoints,
@@ -13,7 +14,7 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{reflector, watcher};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::time::{Duration, timeout};
@@ -22,7 +23,7 @@ use vk_core::provider::{
     Result as ProviderResult,
 };
 use vk_core::server::{Auth, AuthConfig, ServerState, TlsConfig, router, tls};
-use vk_core::testing::{FakeApiServer, MockProvider};
+use vk_core::testing::{FakeApiServer, MockCall, MockProvider};
 
 use super::harness::pod;
 
@@ -150,11 +151,13 @@ struct Cluster {
     fake: FakeApiServer,
     kubeconfig: PathBuf,
     kubelet: SocketAddr,
+    /// `Upgrade` and subprotocol headers of every upgrade request the kubelet received.
+    upgrades: Arc<Mutex<Vec<String>>>,
     reflector: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
-async fn cluster(provider: Arc<dyn Provider>) -> Cluster {
+async fn cluster(provider: Arc<dyn Provider>, port_forward: bool) -> Cluster {
     let fake = FakeApiServer::start().await;
     let client = fake.client();
     let dir = tempfile::tempdir().unwrap();
@@ -234,20 +237,40 @@ async fn cluster(provider: Arc<dyn Provider>) -> Cluster {
         .unwrap();
 
     let auth = Auth::new(AuthConfig::default(), Some(client));
-    let state = ServerState::new(NODE, provider, Arc::new(store), Arc::new(auth));
+    let state = ServerState::new(NODE, provider, Arc::new(store), Arc::new(auth))
+        .port_forward(port_forward);
+    let upgrades = Arc::new(Mutex::new(Vec::new()));
+    let seen = upgrades.clone();
+    let record = axum::middleware::from_fn(move |req: axum::extract::Request, next: Next| {
+        let h = req.headers();
+        if let Some(upgrade) = h.get(http::header::UPGRADE) {
+            let offered: Vec<&str> = ["x-stream-protocol-version", "sec-websocket-protocol"]
+                .iter()
+                .flat_map(|n| h.get_all(*n).iter().filter_map(|v| v.to_str().ok()))
+                .collect();
+            seen.lock().unwrap().push(format!(
+                "{} {} {}",
+                req.uri().path(),
+                upgrade.to_str().unwrap_or_default(),
+                offered.join(",")
+            ));
+        }
+        next.run(req)
+    });
     let config = TlsConfig::self_signed(vec![NODE.into()], vec!["127.0.0.1".parse().unwrap()])
         .client_ca(fake.kubelet_client_ca_pem());
     tokio::spawn(tls::serve(
         listener,
         config.server_config().unwrap(),
         config.handshake_timeout,
-        router(state),
+        router(state).layer(record),
         std::future::pending(),
     ));
     Cluster {
         fake,
         kubeconfig,
         kubelet,
+        upgrades,
         reflector: reflector_task,
         _dir: dir,
     }
@@ -340,7 +363,7 @@ async fn in_pty(version: &str, spdy: bool, kubeconfig: &Path, args: &str) -> Out
 }
 
 async fn scenario(version: &str, spdy: bool) {
-    let c = cluster(Arc::new(ProcessProvider)).await;
+    let c = cluster(Arc::new(ProcessProvider), false).await;
     let k = |args: &'static [&'static str], stdin: Option<&'static str>| {
         kubectl(version, spdy, &c.kubeconfig, args, stdin)
     };
@@ -543,7 +566,7 @@ async fn mock_scenario(version: &str) {
     mock.create_pod(&pod("web", NODE), &PodResources::default())
         .await
         .unwrap();
-    let c = cluster(mock.clone()).await;
+    let c = cluster(mock.clone(), false).await;
     let k = |args: &'static [&'static str], stdin: Option<&'static str>| {
         kubectl(version, false, &c.kubeconfig, args, stdin)
     };
@@ -587,4 +610,181 @@ async fn kubectl_1_27_should_exec_and_log_against_the_mock_provider() {
     timeout(Duration::from_secs(300), mock_scenario("1.27"))
         .await
         .expect("the kubectl scenario finishes");
+}
+
+/// Start `kubectl port-forward pod/web PORTS...`; once it listens, the child and the
+/// local port of each remote port.
+async fn spawn_port_forward(
+    version: &str,
+    spdy: bool,
+    kubeconfig: &Path,
+    ports: &[&str],
+) -> (
+    tokio::process::Child,
+    std::collections::HashMap<String, u16>,
+) {
+    let bin = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
+    let mut cmd = Command::new(bin);
+    spdy_only(&mut cmd, spdy);
+    let mut child = cmd
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["port-forward", "pod/web"])
+        .args(ports)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl runs");
+    // "Forwarding from 127.0.0.1:LOCAL -> REMOTE", once per port (and once more for ::1).
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut local = std::collections::HashMap::new();
+    while local.len() < ports.len() {
+        let line = timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {version} port-forward prints its ports"))
+            .unwrap();
+        let Some(line) = line else {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err).await;
+            panic!("kubectl {version} port-forward ended: {err}");
+        };
+        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:")
+            && let Some((l, r)) = rest.split_once(" -> ")
+        {
+            local.insert(r.trim().to_owned(), l.parse::<u16>().unwrap());
+        }
+    }
+    // Keep draining stdout so kubectl never blocks on it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, local)
+}
+
+/// `kubectl port-forward` of two ports to a MockProvider pod (an echo server on every
+/// port): bytes sent to each local port come back. Returns the kubelet's view of the
+/// upgrade requests.
+async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
+    let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
+    mock.create_pod(&pod("web", NODE), &PodResources::default())
+        .await
+        .unwrap();
+    let c = cluster(mock.clone(), true).await;
+    let (mut child, local) =
+        spawn_port_forward(version, spdy, &c.kubeconfig, &[":8080", ":9090"]).await;
+    for (remote, round) in [("8080", 1), ("9090", 1), ("8080", 2)] {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local[remote]))
+            .await
+            .unwrap();
+        let sent = format!("round {round} to {remote}\n").repeat(1000);
+        let (mut r, mut w) = tcp.split();
+        let write = async {
+            w.write_all(sent.as_bytes()).await.unwrap();
+        };
+        let mut back = vec![0u8; sent.len()];
+        let read = r.read_exact(&mut back);
+        let (_, read) = timeout(Duration::from_secs(30), async { tokio::join!(write, read) })
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {version}: the echo through {remote} arrives"));
+        read.unwrap();
+        assert_eq!(back, sent.as_bytes(), "kubectl {version} through {remote}");
+    }
+    let _ = child.kill().await;
+    let forwarded: Vec<u16> = mock
+        .calls()
+        .into_iter()
+        .filter_map(|call| match call {
+            MockCall::PortForward { port, .. } => Some(port),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded, [8080, 9090, 8080], "kubectl {version}");
+    let upgrades = c.upgrades.lock().unwrap().clone();
+    eprintln!("kubectl {version} upgrades: {upgrades:?}");
+    upgrades
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_should_port_forward_over_websocket() {
+    let upgrades = timeout(
+        Duration::from_secs(120),
+        port_forward_scenario("1.33", false),
+    )
+    .await
+    .expect("the port-forward scenario finishes");
+    // One session, SPDY tunnelled in a WebSocket: no fallback to plain SPDY.
+    assert_eq!(
+        upgrades,
+        ["/portForward/default/web websocket SPDY/3.1+portforward.k8s.io"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_should_port_forward_over_spdy_when_websockets_are_off() {
+    let upgrades = timeout(
+        Duration::from_secs(120),
+        port_forward_scenario("1.33", true),
+    )
+    .await
+    .expect("the port-forward scenario finishes");
+    assert_eq!(
+        upgrades,
+        ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_27_should_port_forward_over_spdy() {
+    let upgrades = timeout(
+        Duration::from_secs(120),
+        port_forward_scenario("1.27", false),
+    )
+    .await
+    .expect("the port-forward scenario finishes");
+    assert_eq!(
+        upgrades,
+        ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_should_show_a_forwarding_failure_over_websocket() {
+    // The provider does not know the pod: forwarding fails with its message.
+    let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
+    let c = cluster(mock.clone(), true).await;
+    let (mut child, local) = spawn_port_forward("1.33", false, &c.kubeconfig, &[":8080"]).await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local["8080"]))
+        .await
+        .unwrap();
+    let _ = tcp.write_all(b"hello?").await;
+    let mut buf = Vec::new();
+    let read = timeout(Duration::from_secs(30), tcp.read_to_end(&mut buf))
+        .await
+        .expect("kubectl closes the failed connection");
+    assert!(read.is_err() || buf.is_empty(), "no echo: {buf:?}");
+    // kubectl reports the error stream's text (1.33 then stops forwarding).
+    let mut stderr = child.stderr.take().unwrap();
+    let mut err = String::new();
+    let _ = timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            err.push_str(&String::from_utf8_lossy(&chunk[..n]));
+            if err.contains("not found") {
+                break;
+            }
+        }
+    })
+    .await;
+    let _ = child.kill().await;
+    assert!(
+        err.contains("an error occurred forwarding") && err.contains("not found: pod default/web"),
+        "kubectl stderr: {err}"
+    );
+    assert_eq!(
+        c.upgrades.lock().unwrap().as_slice(),
+        ["/portForward/default/web websocket SPDY/3.1+portforward.k8s.io"]
+    );
 }
