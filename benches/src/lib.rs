@@ -14,6 +14,24 @@ pub fn vm_hwm_kib(pid: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU time (user + system) process `pid` (`"self"` for this one) has used, in seconds, from
+/// `/proc/<pid>/stat`; `None` where that cannot be read. On a shared machine this is a
+/// steadier figure than elapsed time.
+#[must_use]
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    // Linux reports these in USER_HZ ticks, 100 per second on every architecture's ABI.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; count fields after its closing `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 (utime) and 15 (stime) of the whole line are 12 and 13 after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    #[allow(clippy::cast_precision_loss)] // tick counts far below 2^52
+    Some((utime + stime) as f64 / TICKS_PER_SECOND)
+}
+
 /// A Kubernetes client from a kubeconfig file (the fake API server's, written by the
 /// scenario's child process).
 ///

@@ -81,6 +81,6 @@ pub mod stream;
 pub mod testing;
 
 pub use node::NodeConfig;
-pub use pods::PodFailure;
+pub use pods::{PodFailure, PodStore};
 pub use provider::{Provider, ProviderError, SharedProvider};
 pub use runtime::{Runtime, RuntimeBuilder, RuntimeError};

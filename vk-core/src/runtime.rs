@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::reflector::{self, Store};
+use k8s_openapi::api::core::v1::Node;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -19,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{SharedClock, SystemClock};
 use crate::lease::{self, LeaseController};
 use crate::node::{NodeConfig, NodeController};
-use crate::pods::{PodController, Settings};
+use crate::pods::store::PodStoreWriter;
+use crate::pods::{PodController, PodStore, Settings};
 use crate::provider::SharedProvider;
 
 /// Every Kubernetes API call the runtime makes is bounded by this (the runtime's choice;
@@ -309,7 +309,7 @@ impl RuntimeBuilder {
     pub fn build(self) -> Runtime {
         let mut registry = Registry::with_prefix("vk");
         let metrics = Metrics::register(&mut registry);
-        let (store, writer) = reflector::store();
+        let (store, writer) = PodStore::new();
         Runtime {
             client: self.client,
             provider: self.provider,
@@ -341,8 +341,8 @@ pub struct Runtime {
     lease_renew_interval: Duration,
     node_check_interval: Duration,
     node_report_interval: Duration,
-    store: Store<Pod>,
-    writer: reflector::store::Writer<Pod>,
+    store: PodStore,
+    writer: PodStoreWriter,
     metrics: Metrics,
     registry: Arc<Registry>,
 }
@@ -370,7 +370,7 @@ impl Runtime {
 
     /// The pods bound to this node, as last seen by the watch (filled while running).
     #[must_use]
-    pub fn pod_store(&self) -> Store<Pod> {
+    pub fn pod_store(&self) -> PodStore {
         self.store.clone()
     }
 

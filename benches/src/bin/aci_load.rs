@@ -433,12 +433,8 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
                 calls.join(", "),
             );
         }
-        for p in store.state() {
-            if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-                && let Some(name) = &p.metadata.name
-            {
-                running.entry(name.clone()).or_insert(now);
-            }
+        for key in store.in_phase("Running") {
+            running.entry(key.name).or_insert(now);
         }
         if running.len() >= n {
             break;

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kube::runtime::reflector::ObjectRef;
 use tokio::time::{self, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +50,7 @@ pub(crate) async fn resync(inner: Arc<Inner>, token: CancellationToken) {
     let mut seen: HashMap<PodKey, Instant> = HashMap::new();
     tokio::select! {
         () = token.cancelled() => return,
-        r = inner.store.wait_until_ready() => if r.is_err() { return },
+        ready = inner.store.wait_until_ready() => if !ready { return },
     }
     let mut tick = time::interval(inner.settings.resync);
     tick.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
@@ -60,8 +59,8 @@ pub(crate) async fn resync(inner: Arc<Inner>, token: CancellationToken) {
             () = token.cancelled() => return,
             _ = tick.tick() => {}
         }
-        for pod in inner.store.state() {
-            inner.queue.add(crate::provider::PodKey::of(&pod));
+        for key in inner.store.keys() {
+            inner.queue.add(key);
         }
         let known: Vec<PodKey> = lock(&inner.states).keys().cloned().collect();
         for key in known {
@@ -87,11 +86,10 @@ async fn find_orphans(inner: &Inner, seen: &mut HashMap<PodKey, Instant>) {
     let now = Instant::now();
     let mut still = HashMap::new();
     for p in listed {
-        let api = inner
+        let has_api_pod = inner
             .store
-            .get(&ObjectRef::new(&p.key.name).within(&p.key.namespace));
-        let has_api_pod = api
-            .is_some_and(|pod| p.uid.is_none() || p.uid.as_deref() == pod.metadata.uid.as_deref());
+            .uid(&p.key)
+            .is_some_and(|uid| p.uid.is_none() || p.uid == uid);
         if has_api_pod {
             continue;
         }

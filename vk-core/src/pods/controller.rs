@@ -7,10 +7,10 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 use tokio::time::{Duration, Instant};
 
 use super::status::{self, PodFailure};
+use super::termination;
 use super::{CallError, Inner, PodState, lock};
 use crate::provider::PodKey;
 use crate::runtime::{ApiCall, api_call};
@@ -54,10 +54,7 @@ pub(crate) fn minimal_pod(key: &PodKey, uid: Option<String>) -> Pod {
 
 /// Reconcile the pod `key`.
 pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
-    let found = inner
-        .store
-        .get(&ObjectRef::new(&key.name).within(&key.namespace));
-    let Some(pod) = found else {
+    let Some(pod) = inner.store.get(key) else {
         return gone(inner, key).await;
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
@@ -406,21 +403,29 @@ async fn delete_in_provider(inner: &Inner, pod: &Pod) -> Result<(), CallError> {
     }
 }
 
-/// The pod is being deleted: delete it in the provider, then remove the object (grace 0,
-/// UID precondition so a new pod of the same name is never touched).
+/// The pod is being deleted: delete it in the provider, show its containers terminated,
+/// then remove the object (grace 0, UID precondition so a new pod of the same name is
+/// never touched).
 async fn delete(inner: &Inner, key: &PodKey, pod: &Arc<Pod>, mut state: PodState) -> Requeue {
-    if state.created
-        && let Err(e) = delete_in_provider(inner, pod).await
-    {
-        let failure = e.failure();
-        inner.event(
-            pod,
-            EventType::Warning,
-            "ProviderDeleteFailed",
-            format!("{}: {}", failure.reason(), failure.message()),
-            "Delete",
-        );
-        return Some(retry_hinted(inner, key, &mut state, failure.retry_after()));
+    if state.created {
+        if let Err(e) = delete_in_provider(inner, pod).await {
+            let failure = e.failure();
+            inner.event(
+                pod,
+                EventType::Warning,
+                "ProviderDeleteFailed",
+                format!("{}: {}", failure.reason(), failure.message()),
+                "Delete",
+            );
+            return Some(retry_hinted(inner, key, &mut state, failure.retry_after()));
+        }
+        // Like a kubelet, report the stopped containers before the object goes. A failed
+        // write only costs the user that view: the removal goes ahead.
+        if let Some(last) = termination::final_status(pod.status.as_ref(), inner.clock.now())
+            && write_status(inner, pod, &mut state, last).await.is_err()
+        {
+            tracing::debug!(pod = %key, "writing the final status failed");
+        }
     }
     state.created = false;
     let params = DeleteParams {

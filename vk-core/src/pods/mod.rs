@@ -6,15 +6,16 @@
 //! - [`status`]: provider errors as pod status ([`PodFailure`]) and status comparison.
 //! - `resolve`: the Secrets, ConfigMaps and tokens a pod references.
 //! - `cleanup`: adoption of the provider's pods on start and removal of orphans.
+//! - [`store`]: the pods bound to the node, kept compact ([`PodStore`]).
+//! - `termination`: the last status of a deleted pod (containers terminated).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -31,8 +32,12 @@ mod controller;
 pub(crate) mod queue;
 mod resolve;
 pub mod status;
+pub mod store;
+mod termination;
 
 pub use status::PodFailure;
+pub use store::PodStore;
+use store::PodStoreWriter;
 
 /// Pod controller settings (set through [`crate::runtime::RuntimeBuilder`]).
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +134,7 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     pub(crate) metrics: Metrics,
     pub(crate) clock: SharedClock,
-    pub(crate) store: Store<Pod>,
+    pub(crate) store: PodStore,
     pub(crate) queue: queue::WorkQueue,
     pub(crate) node_name: String,
     pub(crate) host_ip: Option<String>,
@@ -220,7 +225,7 @@ impl PodController {
         settings: Settings,
         metrics: Metrics,
         clock: SharedClock,
-        store: Store<Pod>,
+        store: PodStore,
     ) -> Self {
         let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
         let inner = Inner {
@@ -253,7 +258,7 @@ impl PodController {
     /// Run until `shutdown`: adopt, then watch, reconcile, resync and clean up.
     pub(crate) async fn run(
         self,
-        writer: reflector::store::Writer<Pod>,
+        writer: PodStoreWriter,
         shutdown: impl Future<Output = ()> + Send,
     ) {
         let inner = self.inner;
@@ -318,16 +323,14 @@ impl PodController {
 }
 
 /// Watch the node's pods into the store and queue every pod that changed.
-async fn watch(inner: Arc<Inner>, writer: reflector::store::Writer<Pod>, token: CancellationToken) {
+async fn watch(inner: Arc<Inner>, mut writer: PodStoreWriter, token: CancellationToken) {
     let api: Api<Pod> = Api::all(inner.client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", inner.node_name));
     // managedFields are of no use here and can be most of a pod's size.
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, config)
-            .default_backoff()
-            .modify(|pod| pod.metadata.managed_fields = None),
-    );
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(|pod| pod.metadata.managed_fields = None)
+        .inspect_ok(|event| writer.apply(event));
     tokio::pin!(stream);
     loop {
         let next = tokio::select! {
@@ -336,11 +339,7 @@ async fn watch(inner: Arc<Inner>, writer: reflector::store::Writer<Pod>, token: 
         };
         match next {
             None => return,
-            Some(Ok(
-                watcher::Event::Apply(pod)
-                | watcher::Event::InitApply(pod)
-                | watcher::Event::Delete(pod),
-            )) => {
+            Some(Ok(watcher::Event::Apply(pod) | watcher::Event::Delete(pod))) => {
                 // A deletion must not wait behind a burst of creates.
                 if pod.metadata.deletion_timestamp.is_some() {
                     inner.queue.add_urgent(PodKey::of(&pod));
@@ -349,14 +348,20 @@ async fn watch(inner: Arc<Inner>, writer: reflector::store::Writer<Pod>, token: 
                 }
             }
             Some(Ok(watcher::Event::InitDone)) => {
-                // Pods deleted while the watch was down produce no Delete: look at every
-                // pod the controller knows of again.
-                let known: Vec<PodKey> = lock(&inner.states).keys().cloned().collect();
-                for key in known {
-                    inner.queue.add(key);
+                // A (re)list is in the store only now: reconciling its pods earlier would
+                // not find those created while the watch was down. Pods deleted meanwhile
+                // produce no Delete: look at every pod the controller knows of too.
+                let mut keys = inner.store.keys();
+                keys.extend(lock(&inner.states).keys().cloned());
+                for key in keys {
+                    if inner.store.is_deleting(&key) {
+                        inner.queue.add_urgent(key);
+                    } else {
+                        inner.queue.add(key);
+                    }
                 }
             }
-            Some(Ok(watcher::Event::Init)) => {}
+            Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => {}
             Some(Err(e)) => {
                 inner.metrics.watch_error();
                 tracing::warn!(error = %e, "pod watch failed; retrying with backoff");
@@ -440,23 +445,10 @@ async fn count_phases(inner: Arc<Inner>, token: CancellationToken) {
             () = token.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let mut counts = [
-            ("Pending", 0),
-            ("Running", 0),
-            ("Succeeded", 0),
-            ("Failed", 0),
-            ("Unknown", 0),
-        ];
-        for pod in inner.store.state() {
-            let phase = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.phase.as_deref())
-                .unwrap_or("Pending");
-            if let Some(c) = counts.iter_mut().find(|(p, _)| *p == phase) {
-                c.1 += 1;
-            }
-        }
+        let counts = ["Pending", "Running", "Succeeded", "Failed", "Unknown"].map(|phase| {
+            let n = inner.store.count_phase(phase);
+            (phase, i64::try_from(n).unwrap_or(i64::MAX))
+        });
         inner.metrics.set_pods_by_phase(&counts);
     }
 }

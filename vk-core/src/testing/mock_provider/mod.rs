@@ -1,6 +1,10 @@
 //! An in-memory [`Provider`]: pods move Pending -> Running (-> Succeeded/Failed by rule),
 //! statuses are pushed through the notifier, logs are generated, exec runs a tiny command
-//! set, and every call is recorded.
+//! set, and every call is recorded (unless [`MockProviderBuilder::record_calls`] is off).
+//!
+//! The backend keeps what a real one would, not the pod objects: per pod its UID, its
+//! containers (name, image, literal environment) and the state its status is made from,
+//! so that load scenarios with thousands of pods measure the runtime rather than the mock.
 //!
 //! Rules read from pod annotations:
 //! - `mock.vk.io/exit-after: "2s"`: the containers exit that long after starting, with
@@ -16,8 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Node, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, EnvVar, Node, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -134,6 +139,7 @@ pub struct MockProviderBuilder {
     seed: u64,
     log_lines: u64,
     log_interval: Duration,
+    record_calls: bool,
     clock: Option<SharedClock>,
 }
 
@@ -148,6 +154,7 @@ impl Default for MockProviderBuilder {
             seed: 0,
             log_lines: 3,
             log_interval: Duration::from_secs(1),
+            record_calls: true,
             clock: None,
         }
     }
@@ -197,6 +204,13 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Whether calls are recorded for [`MockProvider::calls`] (default on). Load scenarios
+    /// turn it off: the record grows by a few calls per pod and is never trimmed.
+    pub fn record_calls(mut self, on: bool) -> Self {
+        self.record_calls = on;
+        self
+    }
+
     /// Read status timestamps from `clock` (default the system clock).
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = Some(clock);
@@ -220,15 +234,137 @@ impl MockProviderBuilder {
 
 // === impl MockProvider ===
 
+/// A container as the backend keeps it.
+#[derive(Clone, Debug)]
+pub(super) struct MockContainer {
+    pub(super) name: String,
+    pub(super) image: String,
+    /// Literal environment variables (`valueFrom` is not resolved).
+    env: Vec<(String, String)>,
+}
+
+impl MockContainer {
+    fn all(pod: &Pod) -> Vec<Self> {
+        pod.spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .map(|c| Self {
+                name: c.name.clone(),
+                image: c.image.clone().unwrap_or_default(),
+                env: c
+                    .env
+                    .iter()
+                    .flatten()
+                    .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn to_container(&self) -> Container {
+        Container {
+            name: self.name.clone(),
+            image: Some(self.image.clone()),
+            env: (!self.env.is_empty()).then(|| {
+                self.env
+                    .iter()
+                    .map(|(name, value)| EnvVar {
+                        name: name.clone(),
+                        value: Some(value.clone()),
+                        ..EnvVar::default()
+                    })
+                    .collect()
+            }),
+            ..Container::default()
+        }
+    }
+}
+
+/// The exit rule of a pod (from its annotations): exit this long after starting, with
+/// this code.
+type ExitRule = Option<(Duration, i32)>;
+
+/// What a pod's status is made from (a typed `PodStatus` is a few KiB; this is not).
+#[derive(Clone, Debug)]
+enum Shown {
+    /// Accepted at `at`, containers being created.
+    Pending { at: Timestamp },
+    /// Running since `started`.
+    Running { started: Timestamp },
+    /// Every container exited with `code` at `at`.
+    Terminated {
+        started: Timestamp,
+        at: Timestamp,
+        code: i32,
+    },
+    /// Set by hand ([`MockProvider::set_status`]): its phase and the status, JSON-encoded.
+    Set {
+        phase: Option<String>,
+        json: Box<[u8]>,
+    },
+}
+
 #[derive(Clone, Debug)]
 struct MockPod {
-    pod: Pod,
-    status: PodStatus,
+    uid: Option<String>,
+    containers: Vec<MockContainer>,
+    exit: ExitRule,
+    shown: Shown,
     ip: String,
     created: Timestamp,
     started: Option<Timestamp>,
     /// Bumped on every (re)creation so stale timers do nothing.
     epoch: u64,
+}
+
+impl MockPod {
+    fn status(&self) -> PodStatus {
+        match &self.shown {
+            Shown::Pending { at } => status::pending(&self.containers, *at),
+            Shown::Running { started } => {
+                status::running(&self.containers, &self.ip, *started, *started)
+            }
+            Shown::Terminated { started, at, code } => {
+                status::terminated(&self.containers, &self.ip, *started, *at, *code)
+            }
+            Shown::Set { json, .. } => serde_json::from_slice(json).unwrap_or_default(),
+        }
+    }
+
+    fn phase(&self) -> Option<&str> {
+        match &self.shown {
+            Shown::Pending { .. } => Some("Pending"),
+            Shown::Running { .. } => Some("Running"),
+            Shown::Terminated { code: 0, .. } => Some("Succeeded"),
+            Shown::Terminated { .. } => Some("Failed"),
+            Shown::Set { phase, .. } => phase.as_deref(),
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        self.phase() == Some("Running")
+    }
+
+    /// The pod as the backend sees it.
+    fn to_pod(&self, key: &PodKey) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(key.name.clone()),
+                namespace: Some(key.namespace.clone()),
+                uid: self.uid.clone(),
+                ..ObjectMeta::default()
+            },
+            spec: Some(PodSpec {
+                containers: self
+                    .containers
+                    .iter()
+                    .map(MockContainer::to_container)
+                    .collect(),
+                ..PodSpec::default()
+            }),
+            status: Some(self.status()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -318,28 +454,21 @@ impl MockProvider {
         lock(&self.inner.state).calls.clone()
     }
 
-    /// The pods the backend has, each with its current status.
+    /// The pods the backend has, as it keeps them: name, namespace, UID, containers
+    /// (name, image, literal environment) and the current status.
     #[must_use]
     pub fn pods(&self) -> Vec<Pod> {
         lock(&self.inner.state)
             .pods
-            .values()
-            .map(|p| {
-                let mut pod = p.pod.clone();
-                pod.status = Some(p.status.clone());
-                pod
-            })
+            .iter()
+            .map(|(k, p)| p.to_pod(k))
             .collect()
     }
 
-    /// The pod `key` with its current status, if the backend has it.
+    /// The pod `key` as the backend keeps it (see [`MockProvider::pods`]), if it has it.
     #[must_use]
     pub fn pod(&self, key: &PodKey) -> Option<Pod> {
-        lock(&self.inner.state).pods.get(key).map(|p| {
-            let mut pod = p.pod.clone();
-            pod.status = Some(p.status.clone());
-            pod
-        })
+        lock(&self.inner.state).pods.get(key).map(|p| p.to_pod(key))
     }
 
     /// Make `ping` fail (`false`) or succeed again (`true`).
@@ -354,7 +483,12 @@ impl MockProvider {
             let Some(p) = st.pods.get_mut(key) else {
                 return;
             };
-            p.status = status.clone();
+            p.shown = Shown::Set {
+                phase: status.phase.clone(),
+                json: serde_json::to_vec(&status)
+                    .unwrap_or_default()
+                    .into_boxed_slice(),
+            };
             p.epoch = u64::MAX;
         }
         self.notify(key.clone(), Some(status));
@@ -368,10 +502,13 @@ impl MockProvider {
             let Some(p) = st.pods.get_mut(key) else {
                 return;
             };
-            let started = p.started.unwrap_or(now);
-            p.status = status::terminated(&p.pod, &p.ip, started, now, exit_code);
+            p.shown = Shown::Terminated {
+                started: p.started.unwrap_or(now),
+                at: now,
+                code: exit_code,
+            };
             p.epoch = u64::MAX;
-            p.status.clone()
+            p.status()
         };
         self.notify(key.clone(), Some(status));
     }
@@ -382,8 +519,10 @@ impl MockProvider {
         self.notify(key.clone(), None);
     }
 
-    fn record(&self, call: MockCall) {
-        lock(&self.inner.state).calls.push(call);
+    fn record(&self, call: impl FnOnce() -> MockCall) {
+        if self.inner.cfg.record_calls {
+            lock(&self.inner.state).calls.push(call());
+        }
     }
 
     fn notify(&self, key: PodKey, status: Option<PodStatus>) {
@@ -410,7 +549,7 @@ impl MockProvider {
                     return;
                 }
                 step(p, now);
-                p.status.clone()
+                p.status()
             };
             this.notify(key.clone(), Some(status));
             this.after_running(key, epoch);
@@ -419,24 +558,23 @@ impl MockProvider {
 
     /// Schedule the exit rule once a pod runs.
     fn after_running(&self, key: PodKey, epoch: u64) {
-        let (exit_after, code) = {
+        let exit = {
             let st = lock(&self.inner.state);
             let Some(p) = st.pods.get(&key) else {
                 return;
             };
-            if p.status.phase.as_deref() != Some("Running") {
+            if !p.is_running() {
                 return;
             }
-            let after = annotation(&p.pod, EXIT_AFTER_ANNOTATION).and_then(parse_duration);
-            let code = annotation(&p.pod, EXIT_CODE_ANNOTATION)
-                .and_then(|c| c.trim().parse::<i32>().ok())
-                .unwrap_or(0);
-            (after, code)
+            p.exit
         };
-        if let Some(after) = exit_after {
+        if let Some((after, code)) = exit {
             self.schedule(key, epoch, after, move |p, now| {
-                let started = p.started.unwrap_or(now);
-                p.status = status::terminated(&p.pod, &p.ip, started, now, code);
+                p.shown = Shown::Terminated {
+                    started: p.started.unwrap_or(now),
+                    at: now,
+                    code,
+                };
             });
         }
     }
@@ -449,27 +587,22 @@ impl MockProvider {
             .ok_or_else(|| ProviderError::not_found(format!("pod {key}")))
     }
 
-    fn check_container(p: &MockPod, container: &str) -> Result<()> {
-        let known = p
-            .pod
-            .spec
-            .as_ref()
-            .is_some_and(|s| s.containers.iter().any(|c| c.name == container));
-        if known {
-            Ok(())
-        } else {
-            Err(ProviderError::not_found(format!(
-                "container {container} in pod {}",
-                PodKey::of(&p.pod)
-            )))
-        }
+    fn check_container<'a>(
+        p: &'a MockPod,
+        key: &PodKey,
+        container: &str,
+    ) -> Result<&'a MockContainer> {
+        p.containers
+            .iter()
+            .find(|c| c.name == container)
+            .ok_or_else(|| ProviderError::not_found(format!("container {container} in pod {key}")))
     }
 
     fn is_alive(&self, key: &PodKey) -> bool {
         lock(&self.inner.state)
             .pods
             .get(key)
-            .is_some_and(|p| p.status.phase.as_deref() == Some("Running"))
+            .is_some_and(MockPod::is_running)
     }
 }
 
@@ -481,7 +614,7 @@ impl Provider for MockProvider {
 
     async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
-        self.record(MockCall::CreatePod {
+        self.record(|| MockCall::CreatePod {
             key: key.clone(),
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             secrets: resources.secrets.keys().cloned().collect(),
@@ -526,12 +659,23 @@ impl Provider for MockProvider {
             let epoch = st.epoch;
             let n = st.next_ip;
             let ip = format!("10.244.{}.{}", (n / 250) % 250, n % 250 + 2);
-            let status = status::pending(pod, now);
+            let containers = MockContainer::all(pod);
+            let status = status::pending(&containers, now);
+            let exit = annotation(pod, EXIT_AFTER_ANNOTATION)
+                .and_then(parse_duration)
+                .map(|after| {
+                    let code = annotation(pod, EXIT_CODE_ANNOTATION)
+                        .and_then(|c| c.trim().parse::<i32>().ok())
+                        .unwrap_or(0);
+                    (after, code)
+                });
             st.pods.insert(
                 key.clone(),
                 MockPod {
-                    pod: pod.clone(),
-                    status: status.clone(),
+                    uid: pod.metadata.uid.clone(),
+                    containers,
+                    exit,
+                    shown: Shown::Pending { at: now },
                     ip,
                     created: now,
                     started: None,
@@ -546,26 +690,27 @@ impl Provider for MockProvider {
             .unwrap_or(self.inner.cfg.start_delay);
         self.schedule(key, epoch, delay, |p, now| {
             p.started = Some(now);
-            p.status = status::running(&p.pod, &p.ip, now, now);
+            p.shown = Shown::Running { started: now };
         });
         Ok(())
     }
 
     async fn update_pod(&self, pod: &Pod, _resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
-        self.record(MockCall::UpdatePod(key.clone()));
+        self.record(|| MockCall::UpdatePod(key.clone()));
         let mut st = lock(&self.inner.state);
         let p = st
             .pods
             .get_mut(&key)
             .ok_or_else(|| ProviderError::not_found(format!("pod {key}")))?;
-        p.pod = pod.clone();
+        p.uid.clone_from(&pod.metadata.uid);
+        p.containers = MockContainer::all(pod);
         Ok(())
     }
 
     async fn delete_pod(&self, pod: &Pod) -> Result<()> {
         let key = PodKey::of(pod);
-        self.record(MockCall::DeletePod(key.clone()));
+        self.record(|| MockCall::DeletePod(key.clone()));
         let removed = lock(&self.inner.state).pods.remove(&key);
         if removed.is_some() {
             self.notify(key, None);
@@ -574,28 +719,25 @@ impl Provider for MockProvider {
     }
 
     async fn pod_status(&self, key: &PodKey) -> Result<Option<PodStatus>> {
-        self.record(MockCall::PodStatus(key.clone()));
-        Ok(lock(&self.inner.state)
-            .pods
-            .get(key)
-            .map(|p| p.status.clone()))
+        self.record(|| MockCall::PodStatus(key.clone()));
+        Ok(lock(&self.inner.state).pods.get(key).map(MockPod::status))
     }
 
     async fn list_pods(&self) -> Result<Vec<ProviderPod>> {
-        self.record(MockCall::ListPods);
+        self.record(|| MockCall::ListPods);
         Ok(lock(&self.inner.state)
             .pods
             .iter()
             .map(|(k, p)| ProviderPod {
                 key: k.clone(),
-                uid: p.pod.metadata.uid.clone(),
+                uid: p.uid.clone(),
                 created: Some(p.created),
             })
             .collect())
     }
 
     fn notify_pods(&self, notifier: PodNotifier) -> bool {
-        self.record(MockCall::NotifyPods);
+        self.record(|| MockCall::NotifyPods);
         *lock(&self.inner.notifier) = Some(notifier);
         true
     }
@@ -611,7 +753,7 @@ impl Provider for MockProvider {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.record(MockCall::Ping);
+        self.record(|| MockCall::Ping);
         if lock(&self.inner.state).unhealthy {
             return Err(ProviderError::transient(
                 "MockUnhealthy",
@@ -622,13 +764,13 @@ impl Provider for MockProvider {
     }
 
     async fn logs(&self, key: &PodKey, container: &str, opts: &LogOptions) -> Result<LogStream> {
-        self.record(MockCall::Logs {
+        self.record(|| MockCall::Logs {
             key: key.clone(),
             container: container.to_owned(),
             opts: opts.clone(),
         });
         let p = self.running(key)?;
-        Self::check_container(&p, container)?;
+        Self::check_container(&p, key, container)?;
         if opts.previous {
             return Err(ProviderError::InvalidInput(format!(
                 "previous terminated container \"{container}\" in pod \"{}\" not found",
@@ -667,27 +809,18 @@ impl Provider for MockProvider {
         command: &[String],
         io: ExecIo,
     ) -> Result<i32> {
-        self.record(MockCall::Exec {
+        self.record(|| MockCall::Exec {
             key: key.clone(),
             container: container.to_owned(),
             command: command.to_vec(),
             tty: io.tty,
         });
         let p = self.running(key)?;
-        Self::check_container(&p, container)?;
+        let c = Self::check_container(&p, key, container)?;
         if command.is_empty() {
             return Err(ProviderError::InvalidInput("command is empty".into()));
         }
-        let env = p
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.containers.iter().find(|c| c.name == container))
-            .and_then(|c| c.env.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| (e.name, e.value.unwrap_or_default()))
-            .collect();
+        let env = c.env.clone();
         let ctx = exec::Context {
             env,
             hostname: key.name.clone(),
@@ -696,12 +829,12 @@ impl Provider for MockProvider {
     }
 
     async fn attach(&self, key: &PodKey, container: &str, mut io: ExecIo) -> Result<i32> {
-        self.record(MockCall::Attach {
+        self.record(|| MockCall::Attach {
             key: key.clone(),
             container: container.to_owned(),
         });
         let p = self.running(key)?;
-        Self::check_container(&p, container)?;
+        Self::check_container(&p, key, container)?;
         if let Some(out) = io.stdout.as_mut() {
             for n in 1..=self.inner.cfg.log_lines {
                 let mut l = logs::line(key, container, n);
@@ -734,7 +867,7 @@ impl Provider for MockProvider {
     }
 
     async fn port_forward(&self, key: &PodKey, port: u16, stream: Box<dyn DuplexIo>) -> Result<()> {
-        self.record(MockCall::PortForward {
+        self.record(|| MockCall::PortForward {
             key: key.clone(),
             port,
         });
@@ -747,30 +880,26 @@ impl Provider for MockProvider {
     }
 
     async fn stats(&self) -> Result<Vec<PodStats>> {
-        self.record(MockCall::Stats);
+        self.record(|| MockCall::Stats);
         let now = self.inner.clock.now();
         let st = lock(&self.inner.state);
         let mut rng = lock(&self.inner.rng);
         Ok(st
             .pods
             .iter()
-            .filter(|(_, p)| p.status.phase.as_deref() == Some("Running"))
+            .filter(|(_, p)| p.is_running())
             .map(|(k, p)| {
                 let started = p.started.unwrap_or(now);
                 let up =
                     u64::try_from(now.as_second().saturating_sub(started.as_second())).unwrap_or(0);
                 let containers = p
-                    .pod
-                    .spec
-                    .as_ref()
-                    .map(|s| s.containers.clone())
-                    .unwrap_or_default()
-                    .into_iter()
+                    .containers
+                    .iter()
                     .map(|c| {
                         // About 5 millicores and 16-24 MiB per container.
                         let cpu = 5_000_000 + rng.random_range(0..1_000_000u64);
                         ContainerStats {
-                            name: c.name,
+                            name: c.name.clone(),
                             start_time: Some(started),
                             cpu_usage_nano_cores: Some(cpu),
                             cpu_usage_core_nano_seconds: Some(cpu.saturating_mul(up.max(1))),
@@ -782,7 +911,7 @@ impl Provider for MockProvider {
                     .collect();
                 PodStats {
                     key: k.clone(),
-                    uid: p.pod.metadata.uid.clone().unwrap_or_default(),
+                    uid: p.uid.clone().unwrap_or_default(),
                     start_time: Some(started),
                     containers,
                     rx_bytes: Some(up * 1024),

@@ -2,9 +2,11 @@
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Pod, PodCondition, PodIP, PodStatus,
+    ContainerStatus, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::MockContainer;
 
 fn condition(ty: &str, ok: bool, at: Timestamp) -> PodCondition {
     PodCondition {
@@ -13,18 +15,6 @@ fn condition(ty: &str, ok: bool, at: Timestamp) -> PodCondition {
         last_transition_time: Some(Time(at)),
         ..PodCondition::default()
     }
-}
-
-fn containers(pod: &Pod) -> Vec<(String, String)> {
-    pod.spec
-        .as_ref()
-        .map(|s| {
-            s.containers
-                .iter()
-                .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn container_status(
@@ -47,7 +37,7 @@ fn container_status(
 }
 
 /// Accepted, containers being created.
-pub(super) fn pending(pod: &Pod, at: Timestamp) -> PodStatus {
+pub(super) fn pending(containers: &[MockContainer], at: Timestamp) -> PodStatus {
     PodStatus {
         phase: Some("Pending".into()),
         conditions: Some(vec![
@@ -57,12 +47,12 @@ pub(super) fn pending(pod: &Pod, at: Timestamp) -> PodStatus {
             condition("Ready", false, at),
         ]),
         container_statuses: Some(
-            containers(pod)
+            containers
                 .iter()
-                .map(|(n, i)| {
+                .map(|c| {
                     container_status(
-                        n,
-                        i,
+                        &c.name,
+                        &c.image,
                         ContainerState {
                             waiting: Some(ContainerStateWaiting {
                                 reason: Some("ContainerCreating".into()),
@@ -80,7 +70,12 @@ pub(super) fn pending(pod: &Pod, at: Timestamp) -> PodStatus {
 }
 
 /// Every container running and ready.
-pub(super) fn running(pod: &Pod, ip: &str, started: Timestamp, at: Timestamp) -> PodStatus {
+pub(super) fn running(
+    containers: &[MockContainer],
+    ip: &str,
+    started: Timestamp,
+    at: Timestamp,
+) -> PodStatus {
     PodStatus {
         phase: Some("Running".into()),
         pod_ip: Some(ip.to_owned()),
@@ -93,12 +88,12 @@ pub(super) fn running(pod: &Pod, ip: &str, started: Timestamp, at: Timestamp) ->
             condition("Ready", true, at),
         ]),
         container_statuses: Some(
-            containers(pod)
+            containers
                 .iter()
-                .map(|(n, i)| {
+                .map(|c| {
                     container_status(
-                        n,
-                        i,
+                        &c.name,
+                        &c.image,
                         ContainerState {
                             running: Some(ContainerStateRunning {
                                 started_at: Some(Time(at)),
@@ -116,7 +111,7 @@ pub(super) fn running(pod: &Pod, ip: &str, started: Timestamp, at: Timestamp) ->
 
 /// Every container exited with `exit_code`: Succeeded for 0, Failed otherwise.
 pub(super) fn terminated(
-    pod: &Pod,
+    containers: &[MockContainer],
     ip: &str,
     started: Timestamp,
     at: Timestamp,
@@ -135,19 +130,19 @@ pub(super) fn terminated(
             condition("Ready", false, at),
         ]),
         container_statuses: Some(
-            containers(pod)
+            containers
                 .iter()
-                .map(|(n, i)| {
+                .map(|c| {
                     container_status(
-                        n,
-                        i,
+                        &c.name,
+                        &c.image,
                         ContainerState {
                             terminated: Some(ContainerStateTerminated {
                                 exit_code,
                                 reason: Some(if ok { "Completed" } else { "Error" }.into()),
                                 started_at: Some(Time(started)),
                                 finished_at: Some(Time(at)),
-                                container_id: Some(format!("mock://{n}")),
+                                container_id: Some(format!("mock://{}", c.name)),
                                 ..ContainerStateTerminated::default()
                             }),
                             ..ContainerState::default()

@@ -187,7 +187,7 @@ impl Provider for TestProvider {
 
 /// A runtime running in the background.
 pub struct Running {
-    pub store: kube::runtime::reflector::Store<Pod>,
+    pub store: vk_core::PodStore,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<vk_core::runtime::Result<()>>,
 }

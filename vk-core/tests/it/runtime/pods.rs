@@ -51,11 +51,7 @@ async fn bound_pod_should_be_created_and_running_in_the_api() {
         assert!(status.container_statuses.unwrap()[0].ready);
         wait_event(&api, "web", "ProviderCreateSuccess").await;
         assert_eq!(provider.count_for("create", &key("web")), 1);
-        assert!(
-            rt.store
-                .get(&kube::runtime::reflector::ObjectRef::new("web").within("default"))
-                .is_some()
-        );
+        assert!(rt.store.get(&key("web")).is_some());
         rt.stop().await;
     }
 }
@@ -111,6 +107,75 @@ async fn graceful_deletion_should_delete_in_the_provider_then_remove_the_pod() {
     })
     .await;
     assert!(!provider.has(&key("web")));
+    assert_eq!(provider.count_for("delete", &key("web")), 1);
+    rt.stop().await;
+}
+
+/// The containers' state in one watched version of the pod: (deleting, phase, reasons of
+/// terminated containers).
+fn seen(pod: &Pod) -> (bool, Option<String>, Vec<String>) {
+    let status = pod.status.clone().unwrap_or_default();
+    let ended = status
+        .container_statuses
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.state?.terminated?.reason)
+        .collect();
+    (
+        pod.metadata.deletion_timestamp.is_some(),
+        status.phase,
+        ended,
+    )
+}
+
+#[tokio::test]
+async fn graceful_deletion_should_show_the_containers_terminated_before_the_pod_goes() {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    let rt = start(builder(&api, provider.clone()));
+    bind(&api, &pod("web")).await;
+    wait_phase(&api, "web", "Running").await;
+    let pods: Api<Pod> = Api::namespaced(api.client(), "default");
+    let config = watcher::Config::default().fields("metadata.name=web");
+    let mut versions = Box::pin(watcher(pods.clone(), config));
+    // The watch has listed the running pod before the deletion starts.
+    while !matches!(versions.next().await, Some(Ok(watcher::Event::InitDone))) {}
+    pods.delete(
+        "web",
+        &DeleteParams {
+            grace_period_seconds: Some(30),
+            ..DeleteParams::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let mut history = Vec::new();
+    let deleted = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = versions.next().await {
+            match event.unwrap() {
+                watcher::Event::Apply(p) => history.push(seen(&p)),
+                watcher::Event::Delete(_) => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(deleted.is_ok(), "the pod was not removed; saw {history:?}");
+    // The last version before removal: deleting, terminal, every container terminated.
+    let last = history.last().cloned();
+    assert_eq!(
+        last,
+        Some((
+            true,
+            Some("Succeeded".to_owned()),
+            vec!["Completed".to_owned()]
+        )),
+        "versions seen: {history:?}"
+    );
     assert_eq!(provider.count_for("delete", &key("web")), 1);
     rt.stop().await;
 }

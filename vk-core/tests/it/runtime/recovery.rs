@@ -97,3 +97,26 @@ async fn watch_disconnects_and_410s_should_be_recovered() {
     assert_eq!(provider.count("create"), 3);
     rt.stop().await;
 }
+
+#[tokio::test]
+async fn pods_bound_while_the_watch_relists_should_run_without_waiting_for_a_resync() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    // No periodic resync within the test: only the relist can bring the pods in.
+    let rt = start(builder(&api, provider.clone()).resync_period(Duration::from_secs(3600)));
+    bind(&api, &pod("before")).await;
+    wait_phase(&api, "before", "Running").await;
+
+    // The watch drops and must relist (410 Gone); pods are bound meanwhile.
+    api.knobs().expire_next_watches(2);
+    api.knobs().compact();
+    api.knobs().disconnect_watches();
+    for i in 0..5 {
+        bind(&api, &pod(&format!("during-{i}"))).await;
+    }
+    for i in 0..5 {
+        wait_phase(&api, &format!("during-{i}"), "Running").await;
+    }
+    assert_eq!(provider.count("create"), 6);
+    rt.stop().await;
+}
