@@ -6,49 +6,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use tokio::time::Instant;
-use vk_benches::{connect_tls, start_kubelet};
-use vk_core::provider::{
-    ExecIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
-};
+use vk_benches::{Echo, connect_tls, start_kubelet};
 use vk_core::stream::spdy::Headers;
 use vk_core::stream::spdy::client::{Client, Received};
 use vk_core::stream::spdy::frame::Frame;
-
-struct Cat;
-
-#[async_trait]
-impl Provider for Cat {
-    fn name(&self) -> &str {
-        "cat"
-    }
-    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
-        Ok(None)
-    }
-    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
-        Ok(vec![])
-    }
-    async fn exec(&self, _: &PodKey, _: &str, _: &[String], mut io: ExecIo) -> ProviderResult<i32> {
-        if let (Some(i), Some(o)) = (io.stdin.as_mut(), io.stdout.as_mut()) {
-            let _ = tokio::io::copy(i, o).await;
-        }
-        Ok(0)
-    }
-}
 
 type Io = TokioIo<hyper::upgrade::Upgraded>;
 
@@ -87,7 +52,7 @@ async fn connect(addr: SocketAddr) -> (Client<Io>, u32, u32) {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let addr = start_kubelet(Arc::new(Cat), false).await;
+        let addr = start_kubelet(Arc::new(Echo), false).await;
 
         let rounds = 50u32;
         let started = Instant::now();

@@ -5,12 +5,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -18,10 +16,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use vk_benches::{connect_tls, start_kubelet};
-use vk_core::provider::{
-    DuplexIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
-};
+use vk_benches::{Echo, connect_tls, start_kubelet};
 use vk_core::stream::spdy::Headers;
 use vk_core::stream::spdy::client::{Client, Received};
 use vk_core::stream::spdy::frame::Frame;
@@ -30,37 +25,6 @@ use vk_core::stream::spdy::frame::Frame;
 const TOTAL: usize = 64 * 1024 * 1024;
 /// Size of each write.
 const CHUNK: usize = 32 * 1024;
-
-/// An echo server on every port.
-struct Echo;
-
-#[async_trait]
-impl Provider for Echo {
-    fn name(&self) -> &str {
-        "echo"
-    }
-    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
-        Ok(None)
-    }
-    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
-        Ok(vec![])
-    }
-    async fn port_forward(&self, _: &PodKey, _: u16, io: Box<dyn DuplexIo>) -> ProviderResult<()> {
-        let (mut r, mut w) = tokio::io::split(io);
-        let _ = tokio::io::copy(&mut r, &mut w).await;
-        let _ = w.shutdown().await;
-        Ok(())
-    }
-}
 
 async fn websocket(
     addr: SocketAddr,

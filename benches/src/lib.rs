@@ -3,10 +3,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::client::TlsStream;
-use vk_core::provider::{PodKey, Provider};
+use vk_core::provider::{
+    DuplexIo, ExecIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
+};
 use vk_core::server::{
     Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig,
     UserInfo, router,
@@ -39,6 +43,44 @@ pub async fn client_from(kubeconfig: &str) -> Result<kube::Client, String> {
         .await
         .map_err(|e| e.to_string())?;
     kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// A provider with no pods of its own that echoes: exec copies stdin to stdout, and a
+/// port-forward connection on any port gets its bytes back.
+pub struct Echo;
+
+#[async_trait]
+impl Provider for Echo {
+    fn name(&self) -> &str {
+        "echo"
+    }
+    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
+        Ok(())
+    }
+    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
+        Ok(())
+    }
+    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
+        Ok(())
+    }
+    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
+        Ok(None)
+    }
+    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
+        Ok(vec![])
+    }
+    async fn exec(&self, _: &PodKey, _: &str, _: &[String], mut io: ExecIo) -> ProviderResult<i32> {
+        if let (Some(i), Some(o)) = (io.stdin.as_mut(), io.stdout.as_mut()) {
+            let _ = tokio::io::copy(i, o).await;
+        }
+        Ok(0)
+    }
+    async fn port_forward(&self, _: &PodKey, _: u16, io: Box<dyn DuplexIo>) -> ProviderResult<()> {
+        let (mut r, mut w) = tokio::io::split(io);
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+        let _ = w.shutdown().await;
+        Ok(())
+    }
 }
 
 /// The kubelet API server on `127.0.0.1:0` over self-signed TLS, serving one pod
