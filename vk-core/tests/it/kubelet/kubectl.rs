@@ -616,9 +616,16 @@ async fn spawn_port_forward(
 }
 
 /// `kubectl port-forward` of two ports to a MockProvider pod (an echo server on every
-/// port): bytes sent to each local port come back. Returns the kubelet's view of the
-/// upgrade requests.
+/// port): bytes sent to each local port come back, within two minutes. Returns the
+/// kubelet's view of the upgrade requests.
 async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
+    timeout(Duration::from_secs(120), port_forward_echoes(version, spdy))
+        .await
+        .expect("the port-forward scenario finishes")
+}
+
+/// [`port_forward_scenario`] without its time limit.
+async fn port_forward_echoes(version: &str, spdy: bool) -> Vec<String> {
     let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
     mock.create_pod(&pod("web", NODE), &PodResources::default())
         .await
@@ -660,12 +667,7 @@ async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_1_33_should_port_forward_over_websocket() {
-    let upgrades = timeout(
-        Duration::from_secs(120),
-        port_forward_scenario("1.33", false),
-    )
-    .await
-    .expect("the port-forward scenario finishes");
+    let upgrades = port_forward_scenario("1.33", false).await;
     // One session, SPDY tunnelled in a WebSocket: no fallback to plain SPDY.
     assert_eq!(
         upgrades,
@@ -675,12 +677,7 @@ async fn kubectl_1_33_should_port_forward_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_1_33_should_port_forward_over_spdy_when_websockets_are_off() {
-    let upgrades = timeout(
-        Duration::from_secs(120),
-        port_forward_scenario("1.33", true),
-    )
-    .await
-    .expect("the port-forward scenario finishes");
+    let upgrades = port_forward_scenario("1.33", true).await;
     assert_eq!(
         upgrades,
         ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]
@@ -689,12 +686,7 @@ async fn kubectl_1_33_should_port_forward_over_spdy_when_websockets_are_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_1_27_should_port_forward_over_spdy() {
-    let upgrades = timeout(
-        Duration::from_secs(120),
-        port_forward_scenario("1.27", false),
-    )
-    .await
-    .expect("the port-forward scenario finishes");
+    let upgrades = port_forward_scenario("1.27", false).await;
     assert_eq!(
         upgrades,
         ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]
