@@ -6,136 +6,20 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use vk_benches::AnyServerCert;
-use vk_core::provider::{
-    ExecIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
-};
-use vk_core::server::{
-    Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig, router,
-};
+use vk_benches::{Echo, connect_tls, start_kubelet};
 use vk_core::stream::spdy::Headers;
 use vk_core::stream::spdy::client::{Client, Received};
 use vk_core::stream::spdy::frame::Frame;
-
-struct Cat;
-
-#[async_trait]
-impl Provider for Cat {
-    fn name(&self) -> &str {
-        "cat"
-    }
-    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
-        Ok(None)
-    }
-    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
-        Ok(vec![])
-    }
-    async fn exec(&self, _: &PodKey, _: &str, _: &[String], mut io: ExecIo) -> ProviderResult<i32> {
-        if let (Some(i), Some(o)) = (io.stdin.as_mut(), io.stdout.as_mut()) {
-            let _ = tokio::io::copy(i, o).await;
-        }
-        Ok(0)
-    }
-}
-
-struct OnePod(Arc<Pod>);
-
-impl PodLookup for OnePod {
-    fn get(&self, key: &PodKey) -> Option<Arc<Pod>> {
-        (key.name == "web").then(|| self.0.clone())
-    }
-    fn list(&self) -> Vec<Arc<Pod>> {
-        vec![self.0.clone()]
-    }
-}
-
-async fn start() -> SocketAddr {
-    let pod = Pod {
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "c".into(),
-                ..Container::default()
-            }],
-            ..PodSpec::default()
-        }),
-        ..Pod::default()
-    };
-    let auth = Auth::new(
-        AuthConfig {
-            authorization: AuthorizationMode::AlwaysAllow,
-            ..AuthConfig::default()
-        },
-        None,
-    );
-    let state = ServerState::new(
-        "vk",
-        Arc::new(Cat),
-        Arc::new(OnePod(Arc::new(pod))),
-        Arc::new(auth),
-    );
-    // The benchmark client authenticates like the API server's client certificate would.
-    let app = router(state).layer(axum_extension());
-    let config = TlsConfig::self_signed(vec![], vec!["127.0.0.1".parse().unwrap()]);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(vk_core::server::tls::serve(
-        listener,
-        config.server_config().unwrap(),
-        config.handshake_timeout,
-        app,
-        std::future::pending(),
-    ));
-    addr
-}
-
-fn axum_extension()
--> tower::util::MapRequestLayer<fn(axum::extract::Request) -> axum::extract::Request> {
-    fn add(mut req: axum::extract::Request) -> axum::extract::Request {
-        req.extensions_mut()
-            .insert(ClientCertUser(vk_core::server::UserInfo {
-                username: "bench".into(),
-                ..Default::default()
-            }));
-        req
-    }
-    tower::util::MapRequestLayer::new(add as fn(_) -> _)
-}
 
 type Io = TokioIo<hyper::upgrade::Upgraded>;
 
 /// Connect, upgrade and open the exec streams; returns the client and the stream ids.
 async fn connect(addr: SocketAddr) -> (Client<Io>, u32, u32) {
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServerCert))
-    .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let tls = connect_tls(addr).await;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .unwrap();
@@ -168,7 +52,7 @@ async fn connect(addr: SocketAddr) -> (Client<Io>, u32, u32) {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let addr = start().await;
+        let addr = start_kubelet(Arc::new(Echo), false).await;
 
         let rounds = 50u32;
         let started = Instant::now();

@@ -5,26 +5,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use vk_benches::AnyServerCert;
-use vk_core::provider::{
-    DuplexIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
-};
-use vk_core::server::{
-    Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig, router,
-};
+use vk_benches::{Echo, connect_tls, start_kubelet};
 use vk_core::stream::spdy::Headers;
 use vk_core::stream::spdy::client::{Client, Received};
 use vk_core::stream::spdy::frame::Frame;
@@ -33,115 +25,6 @@ use vk_core::stream::spdy::frame::Frame;
 const TOTAL: usize = 64 * 1024 * 1024;
 /// Size of each write.
 const CHUNK: usize = 32 * 1024;
-
-/// An echo server on every port.
-struct Echo;
-
-#[async_trait]
-impl Provider for Echo {
-    fn name(&self) -> &str {
-        "echo"
-    }
-    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
-        Ok(None)
-    }
-    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
-        Ok(vec![])
-    }
-    async fn port_forward(&self, _: &PodKey, _: u16, io: Box<dyn DuplexIo>) -> ProviderResult<()> {
-        let (mut r, mut w) = tokio::io::split(io);
-        let _ = tokio::io::copy(&mut r, &mut w).await;
-        let _ = w.shutdown().await;
-        Ok(())
-    }
-}
-
-struct OnePod(Arc<Pod>);
-
-impl PodLookup for OnePod {
-    fn get(&self, key: &PodKey) -> Option<Arc<Pod>> {
-        (key.name == "web").then(|| self.0.clone())
-    }
-    fn list(&self) -> Vec<Arc<Pod>> {
-        vec![self.0.clone()]
-    }
-}
-
-async fn start() -> SocketAddr {
-    let pod = Pod {
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "c".into(),
-                ..Container::default()
-            }],
-            ..PodSpec::default()
-        }),
-        ..Pod::default()
-    };
-    let auth = Auth::new(
-        AuthConfig {
-            authorization: AuthorizationMode::AlwaysAllow,
-            ..AuthConfig::default()
-        },
-        None,
-    );
-    let state = ServerState::new(
-        "vk",
-        Arc::new(Echo),
-        Arc::new(OnePod(Arc::new(pod))),
-        Arc::new(auth),
-    )
-    .port_forward(true);
-    // The benchmark client authenticates like the API server's client certificate would.
-    let app = router(state).layer(tower::util::MapRequestLayer::new(
-        |mut req: axum::extract::Request| {
-            req.extensions_mut()
-                .insert(ClientCertUser(vk_core::server::UserInfo {
-                    username: "bench".into(),
-                    ..Default::default()
-                }));
-            req
-        },
-    ));
-    let config = TlsConfig::self_signed(vec![], vec!["127.0.0.1".parse().unwrap()]);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(vk_core::server::tls::serve(
-        listener,
-        config.server_config().unwrap(),
-        config.handshake_timeout,
-        app,
-        std::future::pending(),
-    ));
-    addr
-}
-
-async fn tls(addr: SocketAddr) -> TlsStream<TcpStream> {
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServerCert))
-    .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap()
-}
 
 async fn websocket(
     addr: SocketAddr,
@@ -153,7 +36,7 @@ async fn websocket(
         .unwrap();
     req.headers_mut()
         .insert("sec-websocket-protocol", protocol.parse().unwrap());
-    tokio_tungstenite::client_async(req, tls(addr).await)
+    tokio_tungstenite::client_async(req, connect_tls(addr).await)
         .await
         .unwrap()
         .0
@@ -259,10 +142,10 @@ fn report(name: &str, received: usize, started: Instant) {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let addr = start().await;
+        let addr = start_kubelet(Arc::new(Echo), true).await;
 
         let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(tls(addr).await))
+            hyper::client::conn::http1::handshake(TokioIo::new(connect_tls(addr).await))
                 .await
                 .unwrap();
         tokio::spawn(conn.with_upgrades());

@@ -1,5 +1,22 @@
 //! Shared set-up for the benchmarks and the load scenario (see README's figures).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::client::TlsStream;
+use vk_core::provider::{
+    DuplexIo, ExecIo, PodKey, PodResources, Provider, ProviderPod, Result as ProviderResult,
+};
+use vk_core::server::{
+    Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig,
+    UserInfo, router,
+};
+use vk_core::testing::kubelet_client_config;
+
 /// Peak resident set size of process `pid` (`"self"` for this one), in KiB, from
 /// `/proc/<pid>/status` (`VmHWM`); `None` where that cannot be read.
 #[must_use]
@@ -46,41 +63,123 @@ pub async fn client_from(kubeconfig: &str) -> Result<kube::Client, String> {
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
-/// Accepts any server certificate: the kubelet benchmarks talk to a self-signed kubelet
-/// over loopback, as an API server without `--kubelet-certificate-authority` would.
-#[derive(Debug)]
-pub struct AnyServerCert;
+/// A provider with no pods of its own that echoes: exec copies stdin to stdout, and a
+/// port-forward connection on any port gets its bytes back.
+pub struct Echo;
 
-impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
+#[async_trait]
+impl Provider for Echo {
+    fn name(&self) -> &str {
+        "echo"
     }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    async fn create_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
+        Ok(())
     }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    async fn update_pod(&self, _: &Pod, _: &PodResources) -> ProviderResult<()> {
+        Ok(())
     }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+    async fn delete_pod(&self, _: &Pod) -> ProviderResult<()> {
+        Ok(())
     }
+    async fn pod_status(&self, _: &PodKey) -> ProviderResult<Option<PodStatus>> {
+        Ok(None)
+    }
+    async fn list_pods(&self) -> ProviderResult<Vec<ProviderPod>> {
+        Ok(vec![])
+    }
+    async fn exec(&self, _: &PodKey, _: &str, _: &[String], mut io: ExecIo) -> ProviderResult<i32> {
+        if let (Some(i), Some(o)) = (io.stdin.as_mut(), io.stdout.as_mut()) {
+            let _ = tokio::io::copy(i, o).await;
+        }
+        Ok(0)
+    }
+    async fn port_forward(&self, _: &PodKey, _: u16, io: Box<dyn DuplexIo>) -> ProviderResult<()> {
+        let (mut r, mut w) = tokio::io::split(io);
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+        let _ = w.shutdown().await;
+        Ok(())
+    }
+}
+
+/// The kubelet API server on `127.0.0.1:0` over self-signed TLS, serving one pod
+/// `default/web` (container `c`) from `provider`; every request is authenticated as the
+/// API server's client certificate would be, and allowed. Returns the address.
+///
+/// # Panics
+///
+/// Loopback cannot be bound or the self-signed TLS configuration cannot be built.
+pub async fn start_kubelet(provider: Arc<dyn Provider>, port_forward: bool) -> SocketAddr {
+    let pod = Pod {
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "c".into(),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
+    };
+    let auth = Auth::new(
+        AuthConfig {
+            authorization: AuthorizationMode::AlwaysAllow,
+            ..AuthConfig::default()
+        },
+        None,
+    );
+    let state = ServerState::new(
+        "vk",
+        provider,
+        Arc::new(OnePod(Arc::new(pod))),
+        Arc::new(auth),
+    )
+    .port_forward(port_forward);
+    // The benchmark client authenticates like the API server's client certificate would.
+    let app = router(state).layer(tower::util::MapRequestLayer::new(
+        |mut req: axum::extract::Request| {
+            req.extensions_mut().insert(ClientCertUser(UserInfo {
+                username: "bench".into(),
+                ..Default::default()
+            }));
+            req
+        },
+    ));
+    let config = TlsConfig::self_signed(vec![], vec!["127.0.0.1".parse().unwrap()]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(vk_core::server::tls::serve(
+        listener,
+        config.server_config().unwrap(),
+        config.handshake_timeout,
+        app,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// The one pod `default/web` a benchmark kubelet serves.
+struct OnePod(Arc<Pod>);
+
+impl PodLookup for OnePod {
+    fn get(&self, key: &PodKey) -> Option<Arc<Pod>> {
+        (key.name == "web").then(|| self.0.clone())
+    }
+    fn list(&self) -> Vec<Arc<Pod>> {
+        vec![self.0.clone()]
+    }
+}
+
+/// A TLS connection (`TCP_NODELAY`) to the kubelet at `addr`, accepting its self-signed
+/// certificate as an API server without `--kubelet-certificate-authority` would.
+///
+/// # Panics
+///
+/// The connection or the handshake fails.
+pub async fn connect_tls(addr: SocketAddr) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(kubelet_client_config()))
+        .connect(name, tcp)
+        .await
+        .unwrap()
 }

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use tokio::time::Duration;
 use vk_aci::emulator::{Emulator, EmulatorConfig};
+use vk_core::error_chain;
 
 use crate::cli::EmulatorArgs;
-use crate::error::{BadInput, error_chain};
+use crate::error::BadInput;
 use crate::logging::{init_logging, shutdown_signal, tokio_runtime};
 
 /// `vk-aci emulator`: the ACI emulator until Ctrl-C.

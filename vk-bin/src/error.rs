@@ -37,15 +37,3 @@ pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
         ExitCode::FAILURE
     }
 }
-
-/// `e` and its sources, joined with `: ` (for errors wrapped into a [`BadInput`]).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}

@@ -8,12 +8,13 @@ use vk_aci::arm::credentials::{CredentialInputs, choose};
 use vk_aci::arm::{ArmConfig, ArmCredential};
 use vk_aci::provider::Capacity;
 use vk_aci::virtual_node::VirtualNodeConfig;
+use vk_core::error_chain;
 use vk_core::node::TaintConfig;
 use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert, ServingCsr};
 use vk_translate::container_group::OperatingSystemTypes;
 
 use crate::cli::RunArgs;
-use crate::error::{BadInput, error_chain};
+use crate::error::BadInput;
 use crate::vnet_config;
 
 /// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.

@@ -13,11 +13,12 @@ use base64::engine::general_purpose::STANDARD;
 use vk_aci::arm::network::{Cidr, SubnetRef};
 use vk_aci::provider::kube_proxy::{KubeProxyCredentials, KubeProxySource, read_service_account};
 use vk_aci::virtual_node::SubnetSetup;
+use vk_core::error_chain;
 use vk_translate::ClusterCredentials;
 use vk_translate::extensions::DEFAULT_CLUSTER_CIDR;
 
 use crate::cli::RunArgs;
-use crate::error::{BadInput, error_chain};
+use crate::error::BadInput;
 
 /// Upstream's `MASTER_URI` default.
 pub(crate) const DEFAULT_MASTER_URI: &str = "10.0.0.1";

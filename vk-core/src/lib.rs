@@ -68,6 +68,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+mod error_chain;
 pub mod leader;
 pub mod lease;
 pub mod node;
@@ -80,6 +81,7 @@ pub mod stream;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use error_chain::error_chain;
 pub use node::NodeConfig;
 pub use pods::{PodFailure, PodStore};
 pub use provider::{Provider, ProviderError, SharedProvider};

@@ -13,6 +13,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::Deserialize;
 use tokio::time::{self, Duration};
+use vk_core::error_chain;
 use vk_core::provider::ProviderError;
 use vk_translate::container_group::OperatingSystemTypes;
 use vk_translate::images::{PullCredential, images_to_resolve, pull_credentials};
@@ -123,17 +124,6 @@ impl From<&ImageError> for ProviderError {
             ),
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// Reads and caches image configs.

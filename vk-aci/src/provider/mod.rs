@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::task::JoinHandle;
 use tokio::time::{self, Duration, Instant};
 use vk_core::clock::SharedClock;
+use vk_core::error_chain;
 use vk_core::provider::{
     ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources, Provider, ProviderError,
     ProviderPod, Result,
@@ -673,16 +674,4 @@ impl Drop for AciProvider {
             task.abort();
         }
     }
-}
-
-/// `e` and its sources, joined with `: `.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

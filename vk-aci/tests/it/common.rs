@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Duration;
 use vk_aci::arm::{ArmClient, ArmConfig, ArmCredential, RetryPolicy, ThrottleConfig};
@@ -136,4 +137,38 @@ pub fn provider(em: &EmulatorHandle) -> vk_aci::AciProvider {
         provider_config(),
         std::sync::Arc::new(vk_core::clock::SystemClock),
     )
+}
+
+/// The tracing output of this thread at TRACE, kept while the guard from [`Self::start`]
+/// lives, for tests that search every log line for secrets.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Capture from now until the guard is dropped.
+    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let captured = Self::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,8 +1,5 @@
 //! No secret value ever reaches the logs: every log line of a whole pod lifecycle with
 //! failures, logs and exec is captured at TRACE and searched.
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, Secret, SecretKeySelector};
 use vk_aci::emulator::{EmulatorConfig, Injected};
@@ -10,29 +7,9 @@ use vk_core::provider::{ExecIo, LogOptions, PodKey, PodResources, Provider};
 
 use crate::common::*;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_should_appear_in_any_log_line() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = CapturedLogs::start();
 
     let em = emulator(EmulatorConfig::instant()).await;
     let p = provider(&em);
@@ -89,7 +66,7 @@ async fn no_secret_should_appear_in_any_log_line() {
     assert_eq!(status, 4);
     p.delete_pod(&secretive).await.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(!logs.is_empty(), "logs were captured");
     for secret in ["hunter2-s3cret", SECRET_TOKEN, "Bearer "] {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs");

@@ -3,7 +3,7 @@
 use serde_json::json;
 use vk_aci::arm::Priority;
 use vk_aci::arm::network::{ACI_DELEGATION_SERVICE, Cidr, SubnetError, SubnetOutcome, SubnetRef};
-use vk_aci::emulator::EmulatorConfig;
+use vk_aci::emulator::{EmulatorConfig, EmulatorHandle};
 use vk_translate::container_group::ContainerGroup;
 use vk_translate::{ClusterCredentials, KubeProxyOptions};
 
@@ -16,6 +16,17 @@ fn subnet() -> SubnetRef {
         vnet: "aks-vnet".to_owned(),
         subnet: "virtual-node-aci".to_owned(),
     }
+}
+
+/// Put [`subnet`] into the emulator with these properties.
+fn insert_subnet(em: &EmulatorHandle, properties: serde_json::Value) {
+    em.insert_subnet(
+        SUBSCRIPTION,
+        "vnet-rg",
+        "aks-vnet",
+        "virtual-node-aci",
+        properties,
+    );
 }
 
 fn cidr(text: &str) -> Option<Cidr> {
@@ -53,11 +64,8 @@ async fn a_missing_subnet_should_be_created_with_the_aci_delegation() {
 #[tokio::test]
 async fn an_existing_subnet_with_another_prefix_should_be_an_error() {
     let em = emulator(EmulatorConfig::instant()).await;
-    em.insert_subnet(
-        SUBSCRIPTION,
-        "vnet-rg",
-        "aks-vnet",
-        "virtual-node-aci",
+    insert_subnet(
+        &em,
         json!({
             "addressPrefix": "10.242.0.0/16",
             "delegations": [{"name": "d", "properties": {"serviceName": ACI_DELEGATION_SERVICE}}],
@@ -79,11 +87,8 @@ async fn an_existing_subnet_with_another_prefix_should_be_an_error() {
 #[tokio::test]
 async fn an_existing_undelegated_subnet_should_be_an_error_and_left_alone() {
     let em = emulator(EmulatorConfig::instant()).await;
-    em.insert_subnet(
-        SUBSCRIPTION,
-        "vnet-rg",
-        "aks-vnet",
-        "virtual-node-aci",
+    insert_subnet(
+        &em,
         json!({"addressPrefix": "10.241.0.0/16", "networkSecurityGroup": {"id": "nsg"}}),
     );
     let err = client(&em)
@@ -98,11 +103,8 @@ async fn an_existing_undelegated_subnet_should_be_an_error_and_left_alone() {
 #[tokio::test]
 async fn a_delegated_subnet_without_a_cidr_should_be_accepted() {
     let em = emulator(EmulatorConfig::instant()).await;
-    em.insert_subnet(
-        SUBSCRIPTION,
-        "vnet-rg",
-        "aks-vnet",
-        "virtual-node-aci",
+    insert_subnet(
+        &em,
         json!({
             "addressPrefix": "10.241.0.0/16",
             "delegations": [{"name": "d", "properties": {"serviceName": ACI_DELEGATION_SERVICE}}],
@@ -163,20 +165,6 @@ async fn group_extensions_should_be_echoed_without_protected_settings() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn kubeconfig_token(group: &ContainerGroup) -> String {
     use base64::Engine as _;
     let proxy = group.properties.extensions[0].properties.as_ref().unwrap();
@@ -200,13 +188,7 @@ async fn each_group_should_get_the_current_service_account_token_and_never_log_i
     use vk_aci::provider::kube_proxy::{KubeProxyCredentials, KubeProxySource};
     use vk_core::provider::{PodResources, Provider};
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = CapturedLogs::start();
 
     let sa = tempfile::tempdir().unwrap();
     std::fs::write(sa.path().join("ca.crt"), "CA").unwrap();
@@ -250,7 +232,7 @@ async fn each_group_should_get_the_current_service_account_token_and_never_log_i
     assert!(err.is_retryable(), "{err}");
     assert!(err.to_string().contains("token"), "{err}");
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(!logs.is_empty());
     assert!(!logs.contains("sa-t0ken"), "a token was logged");
 }

@@ -2,11 +2,12 @@
 //! every flag and variable the StatefulSet passes exists, probes hit the health port, and
 //! the ClusterRole grants what the virtual node calls.
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_yaml::Value;
 
-fn root() -> PathBuf {
+/// The workspace root.
+pub(super) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
@@ -20,14 +21,20 @@ fn render_path(path: &std::path::Path, dir: &str) -> Vec<Value> {
         .arg(path)
         .output()
         .unwrap();
+    documents(out, &format!("kustomize {dir}"))
+}
+
+/// The YAML documents a successful renderer (`what`) printed, empty ones dropped.
+pub(super) fn documents(out: Output, what: &str) -> Vec<Value> {
     assert!(
         out.status.success(),
-        "kustomize {dir}: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
     serde_yaml::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|d: &Value| !d.is_null())
         .collect()
 }
 
@@ -112,6 +119,27 @@ pub(super) fn grants(docs: &[Value], group: &str, resource: &str, verb: &str) ->
         })
 }
 
+/// Whether the rendered RBAC lets the node `verb` CertificateSigningRequests.
+pub(super) fn grants_csrs(docs: &[Value], verb: &str) -> bool {
+    grants(
+        docs,
+        "certificates.k8s.io",
+        "certificatesigningrequests",
+        verb,
+    )
+}
+
+/// The rendered RBAC grants what `--rotate-server-certificates` needs: create and follow
+/// the node's CertificateSigningRequests.
+pub(super) fn check_csr_rights(docs: &[Value]) {
+    for verb in ["create", "get", "list", "watch"] {
+        assert!(
+            grants_csrs(docs, verb),
+            "missing {verb} certificatesigningrequests"
+        );
+    }
+}
+
 pub(super) fn check_rbac(docs: &[Value]) {
     for (group, resource, verbs) in [
         ("", "nodes", &["get", "create", "patch"][..]),
@@ -158,12 +186,7 @@ fn the_kustomize_base_and_overlays_should_match_the_binary() {
         check_statefulset(&docs, &help);
         check_rbac(&docs);
         assert!(
-            !grants(
-                &docs,
-                "certificates.k8s.io",
-                "certificatesigningrequests",
-                "create"
-            ),
+            !grants_csrs(&docs, "create"),
             "{dir}: certificatesigningrequests only with the rotate-server-certificates component"
         );
     }
@@ -187,17 +210,7 @@ fn the_rotate_server_certificates_component_should_grant_csrs_and_set_the_flag()
     let docs = render_path(dir.path(), "workload-identity + rotate-server-certificates");
     check_statefulset(&docs, &help);
     check_rbac(&docs);
-    for verb in ["create", "get", "list", "watch"] {
-        assert!(
-            grants(
-                &docs,
-                "certificates.k8s.io",
-                "certificatesigningrequests",
-                verb
-            ),
-            "missing {verb} certificatesigningrequests"
-        );
-    }
+    check_csr_rights(&docs);
     assert!(
         !grants(
             &docs,

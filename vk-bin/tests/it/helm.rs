@@ -7,11 +7,9 @@ use std::process::{Command, Output};
 
 use serde_yaml::Value;
 
-use super::deploy::{check_rbac, check_statefulset, grants, kind, run_help};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use super::deploy::{
+    check_csr_rights, check_rbac, check_statefulset, documents, grants_csrs, kind, root, run_help,
+};
 
 /// `$HELM`, else `target/tools/bin/helm`, else `helm` on PATH.
 fn helm() -> PathBuf {
@@ -46,16 +44,7 @@ fn helm_run(args: &[&str], values: &str) -> Output {
 
 fn render(values: &str) -> Vec<Value> {
     let out = helm_run(&["template", "vk", "--namespace", "vk-azure-aci"], values);
-    assert!(
-        out.status.success(),
-        "helm template: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .filter(|d: &Value| !d.is_null())
-        .collect()
+    documents(out, "helm template")
 }
 
 fn container(docs: &[Value]) -> &Value {
@@ -146,12 +135,7 @@ taint:
         check_statefulset(&docs, &help);
         check_rbac(&docs);
         assert!(
-            !grants(
-                &docs,
-                "certificates.k8s.io",
-                "certificatesigningrequests",
-                "create"
-            ),
+            !grants_csrs(&docs, "create"),
             "CSR rights only when rotateServerCertificates is on"
         );
     }
@@ -308,15 +292,5 @@ fn rotate_server_certificates_should_pass_the_flag_and_grant_csrs() {
     let docs = render("rotateServerCertificates: true");
     check_statefulset(&docs, &help);
     assert!(args(&docs).contains(&"--rotate-server-certificates".to_owned()));
-    for verb in ["create", "get", "list", "watch"] {
-        assert!(
-            grants(
-                &docs,
-                "certificates.k8s.io",
-                "certificatesigningrequests",
-                verb
-            ),
-            "{verb} certificatesigningrequests"
-        );
-    }
+    check_csr_rights(&docs);
 }

@@ -50,6 +50,7 @@ use tokio::time::{self, Duration};
 
 use super::certificate_request::{self, CsrError, IssuedCertificate, ServingCsr};
 use crate::clock::{SharedClock, SystemClock};
+use crate::error_chain;
 
 // === ServingCertificate ===
 
@@ -237,7 +238,7 @@ impl CertificateManager {
                         .publish(
                             EventType::Warning,
                             "ServingCertificateRequestFailed",
-                            with_causes(e),
+                            error_chain(e),
                             e.csr_name(),
                         )
                         .await;
@@ -356,7 +357,7 @@ impl Rotation {
                     attempt = attempt.saturating_add(1);
                     self.metrics.renew_errors.inc();
                     tracing::error!(
-                        error = %with_causes(&e),
+                        error = %error_chain(&e),
                         retry_in = ?delay,
                         serving = self.serving.current().is_some(),
                         "requesting the kubelet serving certificate failed"
@@ -366,18 +367,6 @@ impl Rotation {
             }
         }
     }
-}
-
-/// `error: cause: cause`, so a log line or event says why (e.g. the API server's 403).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// A random fraction of the lifetime in [0.7, 0.9).
@@ -479,7 +468,7 @@ mod tests {
     #[test]
     fn errors_should_be_told_with_their_causes() {
         let e = CsrError::Generate(rcgen::Error::CouldNotParseCertificate);
-        let told = with_causes(&e);
+        let told = error_chain(&e);
         assert!(told.starts_with("generating the serving key and certificate request: "));
         assert!(told.len() > "generating the serving key and certificate request: ".len());
     }

@@ -145,26 +145,13 @@ async fn exec_over_v4_should_echo_stdin_and_report_the_exit_code() {
     let stderr = client.open(&stream_type("stderr"), true).await.unwrap();
     client.data(stdin, b"ping", true).await.unwrap();
 
-    let mut out = std::collections::HashMap::<u32, Vec<u8>>::new();
-    let mut finished = std::collections::HashSet::new();
-    while finished.len() < 3 {
-        let frame = timeout(Duration::from_secs(5), client.recv())
-            .await
-            .expect("frames arrive")
-            .unwrap()
-            .expect("connection open");
-        if let Received::Frame(Frame::Data {
-            stream_id,
-            flags,
-            data,
-        }) = frame
-        {
-            out.entry(stream_id).or_default().extend_from_slice(&data);
-            if flags & FLAG_FIN != 0 {
-                finished.insert(stream_id);
-            }
-        }
-    }
+    let out = timeout(
+        Duration::from_secs(5),
+        client.data_until_fin(&[error, stdout, stderr]),
+    )
+    .await
+    .expect("frames arrive")
+    .unwrap();
     assert_eq!(out[&stdout], b"ping");
     assert_eq!(out[&stderr], b"to stderr");
     let status: serde_json::Value = serde_json::from_slice(&out[&error]).unwrap();
@@ -228,26 +215,13 @@ async fn port_forward_should_pair_streams_and_report_provider_errors() {
         .await
         .unwrap();
     client.data(data80, b"ping", false).await.unwrap();
-    let mut out = std::collections::HashMap::<u32, Vec<u8>>::new();
-    let mut fins = std::collections::HashSet::new();
-    while !(fins.contains(&data80) && fins.contains(&err80) && fins.contains(&err81)) {
-        let frame = timeout(Duration::from_secs(5), client.recv())
-            .await
-            .expect("frames arrive")
-            .unwrap()
-            .expect("connection open");
-        if let Received::Frame(Frame::Data {
-            stream_id,
-            flags,
-            data,
-        }) = frame
-        {
-            out.entry(stream_id).or_default().extend_from_slice(&data);
-            if flags & FLAG_FIN != 0 {
-                fins.insert(stream_id);
-            }
-        }
-    }
+    let out = timeout(
+        Duration::from_secs(5),
+        client.data_until_fin(&[data80, err80, err81]),
+    )
+    .await
+    .expect("frames arrive")
+    .unwrap();
     assert_eq!(out[&data80], b"ping");
     assert!(out.get(&err80).is_none_or(Vec::is_empty));
     assert!(String::from_utf8_lossy(&out[&err81]).contains("nothing listens on 81"));

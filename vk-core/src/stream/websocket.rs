@@ -121,6 +121,30 @@ pub(super) fn decode(base64: bool, message: Message) -> Option<(u8, Bytes)> {
     }
 }
 
+/// The next channel and data the client sends, skipping Close messages (the following
+/// read sends the WebSocket layer's reply) and anything [`decode`] does not accept; `None`
+/// once the client is gone, fails, or sends nothing for `idle`.
+pub(super) async fn next_channel_message<IO>(
+    source: &mut Source<IO>,
+    idle: Duration,
+    base64: bool,
+) -> Option<(u8, Bytes)>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let Ok(Some(Ok(message))) = time::timeout(idle, source.next()).await else {
+            return None;
+        };
+        if matches!(message, Message::Close(_)) {
+            continue;
+        }
+        if let Some(decoded) = decode(base64, message) {
+            return Some(decoded);
+        }
+    }
+}
+
 /// Serve one exec or attach over a connection upgraded to WebSocket, to the end.
 pub async fn serve_websocket<IO>(
     io: IO,
@@ -175,17 +199,7 @@ where
     let idle = config.session.idle_timeout;
     let reader = tokio::spawn(async move {
         let mut stdin = stdin_ours;
-        loop {
-            let Ok(Some(Ok(message))) = time::timeout(idle, source.next()).await else {
-                break;
-            };
-            if matches!(message, Message::Close(_)) {
-                // The next read sends the WebSocket layer's reply, then ends.
-                continue;
-            }
-            let Some((channel, data)) = decode(base64, message) else {
-                continue;
-            };
+        while let Some((channel, data)) = next_channel_message(&mut source, idle, base64).await {
             match channel {
                 STDIN => {
                     if let Some(w) = stdin.as_mut()

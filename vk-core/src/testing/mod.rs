@@ -92,9 +92,11 @@
 //!   NAME/AGE for the rest.
 pub mod binder;
 pub mod fake_api;
+pub mod kubelet_client;
 pub mod mock_provider;
 
 pub use fake_api::{
     AccessPolicy, AccessRequest, Counters, FakeApiError, FakeApiServer, FakeApiServerBuilder, Knobs,
 };
+pub use kubelet_client::kubelet_client_config;
 pub use mock_provider::{MockCall, MockProvider, MockProviderBuilder};

@@ -12,7 +12,7 @@ mod auth;
 // Fault injection and counters.
 mod knobs;
 // Real kubectl against the fake, including logs through the kubelet proxy.
-mod kubectl;
+pub(crate) mod kubectl;
 // A tiny HTTPS kubelet for the proxy tests.
 mod kubelet_stub;
 // The kubelet proxy: upgrades spliced through, node proxy, errors.

@@ -2,7 +2,6 @@
 //! CertificateSigningRequest: requested, approved (by the test, kubectl or the fake's
 //! auto-approval), served on the kubelet port, renewed and retried after a denial.
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
@@ -11,7 +10,6 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::reflector;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::Command;
 use tokio::time::{Duration, sleep, timeout};
 use tokio_rustls::TlsConnector;
 use vk_core::server::certificate_request::request_certificate;
@@ -21,6 +19,8 @@ use vk_core::server::{
 };
 use vk_core::testing::{FakeApiServer, MockProvider};
 use x509_parser::prelude::{FromDer as _, GeneralName, ParsedExtension, X509Certificate};
+
+use crate::fake_api::kubectl::kubectl;
 
 const NODE: &str = "vk-csr";
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -307,7 +307,6 @@ async fn denied_csr_should_be_a_clear_error_and_retried_with_a_new_request() {
 
 #[tokio::test]
 async fn kubectl_certificate_approve_should_issue_the_serving_certificate() {
-    let kubectl = Path::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.33");
     let fake = FakeApiServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -316,27 +315,11 @@ async fn kubectl_certificate_approve_should_issue_the_serving_certificate() {
     let (addr, serving) = start_kubelet(&fake, csr_config(), Duration::from_secs(1)).await;
     let name = name_of(&new_csr(&api, &[]).await);
 
-    let run = |args: Vec<String>| {
-        let mut cmd = Command::new(kubectl);
-        cmd.arg("--kubeconfig").arg(&kubeconfig).args(args);
-        cmd.kill_on_drop(true);
-        async move {
-            let out = timeout(PATIENCE, cmd.output())
-                .await
-                .expect("kubectl hung")
-                .expect("kubectl runs");
-            (
-                out.status.success(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        }
-    };
-    let (ok, out, err) = run(vec!["get".into(), "csr".into()]).await;
+    let (ok, out, err) = kubectl("1.33", &kubeconfig, &["get", "csr"]).await;
     assert!(ok, "{err}");
     assert!(out.contains(&name) && out.contains("Pending"), "{out}");
 
-    let (ok, out, err) = run(vec!["certificate".into(), "approve".into(), name.clone()]).await;
+    let (ok, out, err) = kubectl("1.33", &kubeconfig, &["certificate", "approve", &name]).await;
     assert!(ok, "{err}");
     assert!(out.contains("approved"), "{out}");
     timeout(PATIENCE, serving.ready())
@@ -344,7 +327,7 @@ async fn kubectl_certificate_approve_should_issue_the_serving_certificate() {
         .expect("the kubectl-approved request was not served");
     served_certificate(addr, &fake.ca_pem()).await.unwrap();
 
-    let (ok, out, err) = run(vec!["get".into(), "csr".into(), name.clone()]).await;
+    let (ok, out, err) = kubectl("1.33", &kubeconfig, &["get", "csr", &name]).await;
     assert!(ok, "{err}");
     assert!(
         out.contains("Approved,Issued") && out.contains("kubernetes.io/kubelet-serving"),
@@ -398,7 +381,6 @@ async fn fake_signer_should_fail_a_request_that_is_not_for_a_node() {
 
 #[tokio::test]
 async fn kubectl_certificate_deny_should_make_the_manager_ask_again() {
-    let kubectl = Path::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.27");
     let fake = FakeApiServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -407,23 +389,8 @@ async fn kubectl_certificate_deny_should_make_the_manager_ask_again() {
     let (_addr, serving) = start_kubelet(&fake, csr_config(), Duration::from_millis(200)).await;
     let first = name_of(&new_csr(&api, &[]).await);
 
-    let out = timeout(
-        PATIENCE,
-        Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["certificate", "deny", &first])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("kubectl hung")
-    .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, _, err) = kubectl("1.27", &kubeconfig, &["certificate", "deny", &first]).await;
+    assert!(ok, "{err}");
     let denied = api
         .get(&first)
         .await

@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::Node;
 use tokio::time::Duration;
 
-use super::{Cluster, eventually, running_on, text};
+use super::{Cluster, eventually, text};
 
 async fn helloworld_flow(kubectl: &str) {
     let cluster = Cluster::start().await;
@@ -11,26 +11,15 @@ async fn helloworld_flow(kubectl: &str) {
     let process = cluster.spawn_node(&name);
     let node = cluster.ready_node(&name, &process).await;
 
-    let fixture = Cluster::fixture("helloworld-pod.yaml");
-    let out = cluster
-        .kubectl(kubectl, &["apply", "-f", fixture.to_str().unwrap()])
+    cluster
+        .apply_until_running(
+            kubectl,
+            "helloworld-pod.yaml",
+            "helloworld",
+            &name,
+            &process,
+        )
         .await;
-    assert!(out.status.success(), "apply: {}", text(&out.stderr));
-
-    let pods = cluster.pods("default");
-    eventually(Duration::from_secs(60), "helloworld Running", || {
-        let pods = pods.clone();
-        let name = name.clone();
-        async move {
-            pods.get_opt("helloworld")
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|p| running_on(&p, &name))
-        }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n--- vk-aci log ---\n{}", process.log()));
     assert_eq!(cluster.emulator.group_names(), ["default-helloworld"]);
 
     let out = cluster

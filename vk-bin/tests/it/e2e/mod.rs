@@ -160,6 +160,36 @@ impl Cluster {
         found.lock().unwrap().take().unwrap()
     }
 
+    /// `kubectl apply -f` the fixture with kubectl `version`, then wait up to a minute for
+    /// pod `pod` of `default` to be Running on `node` (panicking with the node's log).
+    pub async fn apply_until_running(
+        &self,
+        version: &str,
+        fixture: &str,
+        pod: &str,
+        node: &str,
+        process: &NodeProcess,
+    ) {
+        let fixture = Self::fixture(fixture);
+        let out = self
+            .kubectl(version, &["apply", "-f", fixture.to_str().unwrap()])
+            .await;
+        assert!(out.status.success(), "apply: {}", text(&out.stderr));
+        let pods = self.pods("default");
+        eventually(Duration::from_secs(60), &format!("{pod} Running"), || {
+            let pods = pods.clone();
+            async move {
+                pods.get_opt(pod)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| running_on(&p, node))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- vk-aci log ---\n{}", process.log()));
+    }
+
     /// Pods of `namespace`.
     pub fn pods(&self, namespace: &str) -> Api<Pod> {
         Api::namespaced(self.api.client(), namespace)

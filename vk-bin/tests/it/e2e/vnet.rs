@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use tokio::time::Duration;
 
-use super::{Cluster, SUBSCRIPTION, eventually, running_on, text};
+use super::{Cluster, SUBSCRIPTION};
 
 const SA_TOKEN: &str = "e2e-sa-token-4711";
 
@@ -53,24 +53,9 @@ async fn a_vnet_node_should_create_its_subnet_and_give_groups_the_kube_proxy_ext
         "Microsoft.ContainerInstance/containerGroups"
     );
 
-    let fixture = Cluster::fixture("helloworld-pod.yaml");
-    let out = cluster
-        .kubectl("1.33", &["apply", "-f", fixture.to_str().unwrap()])
+    cluster
+        .apply_until_running("1.33", "helloworld-pod.yaml", "helloworld", name, &process)
         .await;
-    assert!(out.status.success(), "apply: {}", text(&out.stderr));
-    let pods = cluster.pods("default");
-    eventually(Duration::from_secs(60), "helloworld Running", || {
-        let pods = pods.clone();
-        async move {
-            pods.get_opt("helloworld")
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|p| running_on(&p, name))
-        }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n--- vk-aci log ---\n{}", process.log()));
 
     let group = cluster
         .emulator

@@ -11,8 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::*;
 use crate::stream::spdy::Headers;
-use crate::stream::spdy::client::{Client, Received};
-use crate::stream::spdy::frame::{FLAG_FIN, Frame};
+use crate::stream::spdy::client::Client;
 
 // === ports and negotiation ===
 
@@ -245,27 +244,11 @@ async fn spdy_in_websocket_should_forward_like_spdy() {
     spdy.open(&pf_headers("error", "8080"), true).await.unwrap();
     let data = spdy.open(&pf_headers("data", "8080"), false).await.unwrap();
     spdy.data(data, b"tunnelled", true).await.unwrap();
-    let mut echoed = Vec::new();
-    loop {
-        let frame = timeout(Duration::from_secs(5), spdy.recv())
-            .await
-            .expect("frames arrive")
-            .unwrap()
-            .expect("connection open");
-        if let Received::Frame(Frame::Data {
-            stream_id,
-            flags,
-            data: d,
-        }) = frame
-            && stream_id == data
-        {
-            echoed.extend_from_slice(&d);
-            if flags & FLAG_FIN != 0 {
-                break;
-            }
-        }
-    }
-    assert_eq!(echoed, b"tunnelled");
+    let echoed = timeout(Duration::from_secs(5), spdy.data_until_fin(&[data]))
+        .await
+        .expect("frames arrive")
+        .unwrap();
+    assert_eq!(echoed[&data], b"tunnelled");
     assert_eq!(*ports.lock().unwrap(), [8080]);
     drop(spdy);
     timeout(Duration::from_secs(5), server)

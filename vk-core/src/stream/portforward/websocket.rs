@@ -10,11 +10,10 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::task::JoinSet;
 use tokio::time::{self, Duration};
-use tokio_tungstenite::tungstenite::Message;
 
 use super::super::remotecommand::StreamingConfig;
 use super::super::websocket::{
-    decode, encode, finish, normal_close, pump_out, server, spawn_writer,
+    encode, finish, next_channel_message, normal_close, pump_out, server, spawn_writer,
 };
 use super::{Forwarder, MAX_PORTS, failure_text};
 use crate::stream::{Error, Result};
@@ -88,17 +87,7 @@ where
     let idle = config.session.idle_timeout;
     let (client_gone_tx, mut client_gone) = tokio::sync::watch::channel(false);
     let reader = tokio::spawn(async move {
-        loop {
-            let Ok(Some(Ok(message))) = time::timeout(idle, source.next()).await else {
-                break;
-            };
-            if matches!(message, Message::Close(_)) {
-                // The next read sends the WebSocket layer's reply, then ends.
-                continue;
-            }
-            let Some((channel, data)) = decode(base64, message) else {
-                continue;
-            };
+        while let Some((channel, data)) = next_channel_message(&mut source, idle, base64).await {
             // Only data channels carry client bytes; anything else is ignored.
             if channel % 2 != 0 {
                 continue;

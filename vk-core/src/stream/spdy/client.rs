@@ -1,5 +1,7 @@
 //! A minimal, sequential SPDY/3.1 client for tests and benchmarks: opens streams, sends
 //! data and reads frames with their header blocks decoded.
+use std::collections::{HashMap, HashSet};
+
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -90,6 +92,36 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Client<IO> {
                 return Ok(None);
             }
         }
+    }
+
+    /// The data received on each stream until every one of `streams` has ended (a data
+    /// frame with FIN); other frames are skipped.
+    ///
+    /// # Errors
+    ///
+    /// Reading fails, or the connection ends before every stream did.
+    pub async fn data_until_fin(&mut self, streams: &[u32]) -> Result<HashMap<u32, Vec<u8>>> {
+        let mut data = HashMap::<u32, Vec<u8>>::new();
+        let mut ended = HashSet::new();
+        while !streams.iter().all(|s| ended.contains(s)) {
+            let Some(received) = self.recv().await? else {
+                return Err(Error::Protocol(
+                    "connection closed before every stream ended".into(),
+                ));
+            };
+            if let Received::Frame(Frame::Data {
+                stream_id,
+                flags,
+                data: bytes,
+            }) = received
+            {
+                data.entry(stream_id).or_default().extend_from_slice(&bytes);
+                if flags & FLAG_FIN != 0 {
+                    ended.insert(stream_id);
+                }
+            }
+        }
+        Ok(data)
     }
 
     /// The underlying connection.

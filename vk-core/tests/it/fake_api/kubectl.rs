@@ -20,7 +20,11 @@ fn kubectl_path(version: &str) -> PathBuf {
 }
 
 /// Run kubectl to completion: (success, stdout, stderr).
-async fn kubectl(version: &str, kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn kubectl(
+    version: &str,
+    kubeconfig: &Path,
+    args: &[&str],
+) -> (bool, String, String) {
     let out = timeout(
         PATIENCE,
         Command::new(kubectl_path(version))

@@ -23,7 +23,7 @@ use vk_core::provider::{
     Result as ProviderResult,
 };
 use vk_core::server::{Auth, AuthConfig, ServerState, TlsConfig, router, tls};
-use vk_core::testing::{FakeApiServer, MockCall, MockProvider};
+use vk_core::testing::{FakeApiServer, MockCall, MockProvider, kubelet_client_config};
 
 use super::harness::pod;
 
@@ -464,14 +464,7 @@ async fn scenario(version: &str, spdy: bool) {
 
 async fn unauthenticated(addr: SocketAddr) -> u16 {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServer))
-    .with_no_client_auth();
+    let config = kubelet_client_config();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
@@ -485,45 +478,6 @@ async fn unauthenticated(addr: SocketAddr) -> u16 {
     let mut head = [0u8; 12];
     tls.read_exact(&mut head).await.unwrap();
     std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
-}
-
-/// Accepts any server certificate (the kubelet's is self-signed, as in a cluster
-/// without `--kubelet-certificate-authority`).
-#[derive(Debug)]
-struct AnyServer;
-
-impl rustls::client::danger::ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,9 +616,16 @@ async fn spawn_port_forward(
 }
 
 /// `kubectl port-forward` of two ports to a MockProvider pod (an echo server on every
-/// port): bytes sent to each local port come back. Returns the kubelet's view of the
-/// upgrade requests.
+/// port): bytes sent to each local port come back, within two minutes. Returns the
+/// kubelet's view of the upgrade requests.
 async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
+    timeout(Duration::from_secs(120), port_forward_echoes(version, spdy))
+        .await
+        .expect("the port-forward scenario finishes")
+}
+
+/// [`port_forward_scenario`] without its time limit.
+async fn port_forward_echoes(version: &str, spdy: bool) -> Vec<String> {
     let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
     mock.create_pod(&pod("web", NODE), &PodResources::default())
         .await
@@ -706,12 +667,7 @@ async fn port_forward_scenario(version: &str, spdy: bool) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_1_33_should_port_forward_over_websocket() {
-    let upgrades = timeout(
-        Duration::from_secs(120),
-        port_forward_scenario("1.33", false),
-    )
-    .await
-    .expect("the port-forward scenario finishes");
+    let upgrades = port_forward_scenario("1.33", false).await;
     // One session, SPDY tunnelled in a WebSocket: no fallback to plain SPDY.
     assert_eq!(
         upgrades,
@@ -721,12 +677,7 @@ async fn kubectl_1_33_should_port_forward_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_1_33_should_port_forward_over_spdy_when_websockets_are_off() {
-    let upgrades = timeout(
-        Duration::from_secs(120),
-        port_forward_scenario("1.33", true),
-    )
-    .await
-    .expect("the port-forward scenario finishes");
+    let upgrades = port_forward_scenario("1.33", true).await;
     assert_eq!(
         upgrades,
         ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]
@@ -735,12 +686,7 @@ async fn kubectl_1_33_should_port_forward_over_spdy_when_websockets_are_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_1_27_should_port_forward_over_spdy() {
-    let upgrades = timeout(
-        Duration::from_secs(120),
-        port_forward_scenario("1.27", false),
-    )
-    .await
-    .expect("the port-forward scenario finishes");
+    let upgrades = port_forward_scenario("1.27", false).await;
     assert_eq!(
         upgrades,
         ["/portForward/default/web SPDY/3.1 portforward.k8s.io"]

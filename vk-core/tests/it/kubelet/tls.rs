@@ -1,5 +1,4 @@
 //! The server over real TLS sockets.
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -7,8 +6,7 @@ use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use tokio::time::{Duration, timeout};
 use vk_core::stream::spdy::Headers;
-use vk_core::stream::spdy::client::{Client, Received};
-use vk_core::stream::spdy::frame::{FLAG_FIN, Frame};
+use vk_core::stream::spdy::client::Client;
 
 use super::harness::{EchoProvider, body_string, request, start};
 use super::pki::Pki;
@@ -98,24 +96,13 @@ async fn exec_should_run_over_spdy_through_tls() {
     let error = client.open(&stream_type("error"), true).await.unwrap();
     let stdout = client.open(&stream_type("stdout"), true).await.unwrap();
     let stderr = client.open(&stream_type("stderr"), true).await.unwrap();
-    let mut data: HashMap<u32, Vec<u8>> = HashMap::new();
-    let mut fins = 0;
-    while fins < 3 {
-        let frame = timeout(Duration::from_secs(10), client.recv())
-            .await
-            .expect("the session answers")
-            .unwrap()
-            .expect("connection open");
-        if let Received::Frame(Frame::Data {
-            stream_id,
-            flags,
-            data: d,
-        }) = frame
-        {
-            data.entry(stream_id).or_default().extend_from_slice(&d);
-            fins += usize::from(flags & FLAG_FIN != 0);
-        }
-    }
+    let data = timeout(
+        Duration::from_secs(10),
+        client.data_until_fin(&[error, stdout, stderr]),
+    )
+    .await
+    .expect("the session answers")
+    .unwrap();
     assert_eq!(
         data.get(&stdout).map(Vec::as_slice).unwrap_or_default(),
         b""
