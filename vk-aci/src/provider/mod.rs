@@ -201,37 +201,23 @@ impl AciProvider {
         Ok(translation)
     }
 
-    /// Track `pod` (without its managed fields, which are of no use here); `sent` when
-    /// this process just PUT its group.
-    fn track(
-        &self,
-        key: PodKey,
-        mut pod: Pod,
-        name: String,
-        sent: bool,
-        status: Option<PodStatus>,
-    ) {
-        pod.metadata.managed_fields = None;
+    /// Track `pod`; `sent` when this process just PUT its group.
+    fn track(&self, key: PodKey, pod: &Pod, name: String, sent: bool, status: Option<PodStatus>) {
         let mut entries = self.tracker.lock();
-        let entry = entries.entry(key).or_insert_with(|| tracker::Tracked {
-            pod: Pod::default(),
-            group_name: String::new(),
-            status: None,
-            put_status: None,
-            next_check: Instant::now(),
-            sent: false,
-        });
-        entry.pod = pod;
+        let entry = entries
+            .entry(key)
+            .or_insert_with(|| tracker::Tracked::new(pod, name.clone()));
+        entry.set_pod(pod);
         entry.group_name = name;
         entry.next_check = Instant::now() + self.config.status.fast_interval;
         entry.sent |= sent;
-        if status.is_some() {
-            entry.status = status;
+        if let Some(status) = &status {
+            entry.set_status(status);
         }
     }
 
     fn tracked_pod(&self, key: &PodKey) -> Option<Pod> {
-        self.tracker.lock().get(key).map(|t| t.pod.clone())
+        self.tracker.lock().get(key).map(tracker::Tracked::pod)
     }
 }
 
@@ -347,9 +333,9 @@ impl Provider for AciProvider {
         // PUT answer is the group's first state: the runtime's own first status read is
         // answered from it rather than with another GET.
         let first = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
-        self.track(key.clone(), pod.clone(), translation.name, true, None);
+        self.track(key.clone(), pod, translation.name, true, None);
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
-            entry.put_status = Some(first);
+            entry.set_put_status(&first);
         }
         Ok(())
     }
@@ -366,7 +352,7 @@ impl Provider for AciProvider {
             .lock()
             .get(&key)
             .filter(|t| t.sent)
-            .map(|t| t.pod.clone());
+            .map(tracker::Tracked::pod);
         if let Some(old) = known {
             if spec_without_images(&old) != spec_without_images(pod) {
                 return Err(ProviderError::unsupported(format!(
@@ -375,7 +361,7 @@ impl Provider for AciProvider {
                 )));
             }
             if pod_images(&old) == pod_images(pod) {
-                self.track(key, pod.clone(), translation.name, false, None);
+                self.track(key, pod, translation.name, false, None);
                 return Ok(());
             }
         }
@@ -386,7 +372,7 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         if images(&previous) == images(&translation.container_group) {
-            self.track(key, pod.clone(), translation.name, false, None);
+            self.track(key, pod, translation.name, false, None);
             return Ok(());
         }
         self.arm
@@ -396,7 +382,7 @@ impl Provider for AciProvider {
             )
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        self.track(key, pod.clone(), translation.name, true, None);
+        self.track(key, pod, translation.name, true, None);
         Ok(())
     }
 
@@ -419,7 +405,7 @@ impl Provider for AciProvider {
                 .tracker
                 .lock()
                 .get(key)
-                .and_then(|t| t.status.clone().or_else(|| t.put_status.clone()))
+                .and_then(tracker::Tracked::answer)
         {
             return Ok(Some(status));
         }
@@ -438,8 +424,7 @@ impl Provider for AciProvider {
             .unwrap_or_else(|| skeleton_pod(key, None, &group));
         let status = vk_translate::status::pod_status(&group, &pod, self.clock.now());
         if let Some(entry) = self.tracker.lock().get_mut(key) {
-            entry.status = Some(status.clone());
-            entry.pod.status = Some(status.clone());
+            entry.set_status(&status);
         }
         Ok(Some(status))
     }
@@ -466,7 +451,7 @@ impl Provider for AciProvider {
             if self.tracked_pod(&key).is_none() {
                 let name = group.name.clone().unwrap_or_else(|| Self::group_name(&key));
                 let pod = skeleton_pod(&key, tags.uid.clone(), &group);
-                self.track(key.clone(), pod, name, false, None);
+                self.track(key.clone(), &pod, name, false, None);
             }
             pods.push(ProviderPod {
                 key,

@@ -51,19 +51,112 @@ impl Default for StatusConfig {
     }
 }
 
-/// One tracked pod.
+/// One tracked pod, kept compact: a typed `Pod` costs several KB even when small, so the
+/// pod and its statuses are held as JSON and decoded only to translate a status or compare
+/// an update (at most a few dozen times a second under ARM's read budget).
 #[derive(Clone, Debug)]
 pub(crate) struct Tracked {
-    pub pod: Pod,
+    /// The pod without its status and managed fields, as JSON.
+    pod: Box<[u8]>,
     pub group_name: String,
-    pub status: Option<PodStatus>,
+    /// The last status pushed or answered, as JSON.
+    status: Option<Box<[u8]>>,
+    /// [`fingerprint`] of `status`, hashed.
+    status_print: Option<u64>,
+    /// Whether `status` is [`settled`].
+    settled: bool,
     /// The status the create's PUT answer showed, until the first read: what the runtime's
     /// first status request gets, without spending a read on it.
-    pub put_status: Option<PodStatus>,
+    put_status: Option<Box<[u8]>>,
     pub next_check: Instant,
-    /// Whether this process PUT the group (its `pod` is then what the group was made
-    /// from, for update comparisons).
+    /// Whether this process PUT the group (its pod is then what the group was made from,
+    /// for update comparisons).
     pub sent: bool,
+}
+
+impl Tracked {
+    /// A new entry for `pod`, due at once.
+    pub fn new(pod: &Pod, group_name: String) -> Self {
+        let mut tracked = Self {
+            pod: Box::default(),
+            group_name,
+            status: None,
+            status_print: None,
+            settled: false,
+            put_status: None,
+            next_check: Instant::now(),
+            sent: false,
+        };
+        tracked.set_pod(pod);
+        tracked
+    }
+
+    /// The pod, with the last status as its status.
+    pub fn pod(&self) -> Pod {
+        let mut pod: Pod = serde_json::from_slice(&self.pod).unwrap_or_default();
+        pod.status = self.status();
+        pod
+    }
+
+    /// Replace the pod (its status and managed fields are not kept).
+    pub fn set_pod(&mut self, pod: &Pod) {
+        let mut slim = Pod {
+            metadata: pod.metadata.clone(),
+            spec: pod.spec.clone(),
+            status: None,
+        };
+        slim.metadata.managed_fields = None;
+        self.pod = serde_json::to_vec(&slim).unwrap_or_default().into();
+    }
+
+    /// The last status pushed or answered.
+    pub fn status(&self) -> Option<PodStatus> {
+        decode(self.status.as_deref())
+    }
+
+    /// The status to answer with: the last one, else the PUT answer's.
+    pub fn answer(&self) -> Option<PodStatus> {
+        decode(self.status.as_deref().or(self.put_status.as_deref()))
+    }
+
+    /// Record `status` as the last one.
+    pub fn set_status(&mut self, status: &PodStatus) {
+        self.status = serde_json::to_vec(status).ok().map(Into::into);
+        self.status_print = Some(print_of(status));
+        self.settled = settled(status);
+        self.put_status = None;
+    }
+
+    /// Record what the create's PUT answer showed.
+    pub fn set_put_status(&mut self, status: &PodStatus) {
+        self.put_status = serde_json::to_vec(status).ok().map(Into::into);
+    }
+
+    /// Whether `status` says something else than the last status.
+    pub fn differs(&self, status: &PodStatus) -> bool {
+        self.status_print != Some(print_of(status))
+    }
+
+    /// Whether the last status no longer moves on its own.
+    pub fn is_settled(&self) -> bool {
+        self.settled
+    }
+
+    /// Forget the PUT answer (a read has replaced it).
+    pub fn clear_put_status(&mut self) {
+        self.put_status = None;
+    }
+}
+
+fn decode(bytes: Option<&[u8]>) -> Option<PodStatus> {
+    bytes.and_then(|b| serde_json::from_slice(b).ok())
+}
+
+fn print_of(status: &PodStatus) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    // A fixed hasher: the value only compares statuses within this process.
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one(fingerprint(status).to_string())
 }
 
 /// The tracked pods, shared by the provider and the scheduler task.
@@ -150,14 +243,14 @@ pub(crate) async fn run(
             let mut picked = Vec::new();
             for (key, t) in due {
                 // Pods in transition spend their own budget first, then the steady one.
-                let budget = if !t.status.as_ref().is_some_and(settled) && transition >= 1.0 {
+                let budget = if !t.is_settled() && transition >= 1.0 {
                     &mut transition
                 } else {
                     &mut steady
                 };
                 if *budget >= 1.0 {
                     *budget -= 1.0;
-                    picked.push((key.clone(), t.group_name.clone(), t.pod.clone()));
+                    picked.push((key.clone(), t.group_name.clone(), t.pod()));
                 } else if steady < 1.0 && transition < 1.0 {
                     break;
                 }
@@ -188,8 +281,7 @@ pub(crate) async fn run(
                     let Some(entry) = entries.get_mut(&key) else {
                         continue;
                     };
-                    let changed =
-                        entry.status.as_ref().map(fingerprint) != Some(fingerprint(&status));
+                    let changed = entry.differs(&status);
                     let transition = in_transition(&status, &group);
                     entry.next_check = now
                         + if changed || transition {
@@ -197,10 +289,9 @@ pub(crate) async fn run(
                         } else {
                             slow
                         };
-                    entry.pod.status = Some(status.clone());
-                    entry.put_status = None;
+                    entry.clear_put_status();
                     if changed {
-                        entry.status = Some(status.clone());
+                        entry.set_status(&status);
                         notifier.notify(key, Some(status));
                     }
                 }
