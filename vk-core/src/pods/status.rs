@@ -107,14 +107,7 @@ impl From<&ProviderError> for PodFailure {
                 Self::retry("ProviderNotFound", format!("not found: {what}"))
             }
             ProviderError::Other(source) => {
-                let mut message = source.to_string();
-                let mut cause = source.source();
-                while let Some(c) = cause {
-                    message.push_str(": ");
-                    message.push_str(&c.to_string());
-                    cause = c.source();
-                }
-                Self::retry("ProviderError", message)
+                Self::retry("ProviderError", crate::error_chain(source.as_ref()))
             }
         }
     }
