@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use futures::StreamExt;
+
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use tokio::time::{self, Duration, Instant};
 use vk_core::clock::SharedClock;
@@ -17,6 +19,9 @@ use vk_core::provider::{PodKey, PodNotifier};
 use vk_translate::container_group::{ContainerGroup, ProvisioningState};
 
 use crate::arm::{ArmClient, Priority};
+
+/// Status reads in flight at once (ARM answers a GET in ~100 ms: hundreds of reads a second).
+const READS_IN_FLIGHT: usize = 32;
 
 /// Tracker settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -267,7 +272,11 @@ pub(crate) async fn run(
                 (key, pod, result)
             }
         });
-        let results = futures::future::join_all(reads).await;
+        // Bounded: a large budget (or a backlog) must not open thousands of requests at once.
+        let results: Vec<_> = futures::stream::iter(reads)
+            .buffer_unordered(READS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut entries = tracker.lock();
         #[allow(clippy::cast_precision_loss)] // pod counts fit f64
         let slow = config.slow_interval_min.max(Duration::from_secs_f64(
