@@ -448,7 +448,7 @@ impl Provider for AciProvider {
                 continue;
             }
             let key = PodKey::new(tags.namespace.clone(), tags.name.clone());
-            if self.tracked_pod(&key).is_none() {
+            if !self.tracker.lock().contains_key(&key) {
                 let name = group.name.clone().unwrap_or_else(|| Self::group_name(&key));
                 let pod = skeleton_pod(&key, tags.uid.clone(), &group);
                 self.track(key.clone(), &pod, name, false, None);
