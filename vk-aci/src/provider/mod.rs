@@ -204,11 +204,17 @@ impl AciProvider {
     /// Track `pod`; `sent` when this process just PUT its group.
     fn track(&self, key: PodKey, pod: &Pod, name: String, sent: bool, status: Option<PodStatus>) {
         let mut entries = self.tracker.lock();
-        let entry = entries
-            .entry(key)
-            .or_insert_with(|| tracker::Tracked::new(pod, name.clone()));
-        entry.set_pod(pod);
-        entry.group_name = name;
+        let entry = match entries.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let entry = e.into_mut();
+                entry.set_pod(pod);
+                entry.group_name = name;
+                entry
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(tracker::Tracked::new(pod, name))
+            }
+        };
         entry.next_check = Instant::now() + self.config.status.fast_interval;
         entry.sent |= sent;
         if let Some(status) = &status {
