@@ -36,37 +36,51 @@ fn container_status(
     }
 }
 
-/// Accepted, containers being created.
-pub(super) fn pending(containers: &[MockContainer], at: Timestamp) -> PodStatus {
+/// A status in `phase` whose containers are all in the state `state` makes for them, ready
+/// or not; `ip` and `started` once the pod runs. `PodScheduled` and `Initialized` date from
+/// `started` (or `at`), the readiness conditions from `at`.
+fn status(
+    phase: &str,
+    containers: &[MockContainer],
+    ready: bool,
+    ip: Option<&str>,
+    started: Option<Timestamp>,
+    at: Timestamp,
+    state: impl Fn(&MockContainer) -> ContainerState,
+) -> PodStatus {
+    let scheduled = started.unwrap_or(at);
     PodStatus {
-        phase: Some("Pending".into()),
+        phase: Some(phase.to_owned()),
+        pod_ip: ip.map(str::to_owned),
+        pod_ips: ip.map(|ip| vec![PodIP { ip: ip.to_owned() }]),
+        start_time: started.map(Time),
         conditions: Some(vec![
-            condition("PodScheduled", true, at),
-            condition("Initialized", true, at),
-            condition("ContainersReady", false, at),
-            condition("Ready", false, at),
+            condition("PodScheduled", true, scheduled),
+            condition("Initialized", true, scheduled),
+            condition("ContainersReady", ready, at),
+            condition("Ready", ready, at),
         ]),
         container_statuses: Some(
             containers
                 .iter()
-                .map(|c| {
-                    container_status(
-                        &c.name,
-                        &c.image,
-                        ContainerState {
-                            waiting: Some(ContainerStateWaiting {
-                                reason: Some("ContainerCreating".into()),
-                                message: None,
-                            }),
-                            ..ContainerState::default()
-                        },
-                        false,
-                    )
-                })
+                .map(|c| container_status(&c.name, &c.image, state(c), ready))
                 .collect(),
         ),
         ..PodStatus::default()
     }
+}
+
+/// Accepted, containers being created.
+pub(super) fn pending(containers: &[MockContainer], at: Timestamp) -> PodStatus {
+    status("Pending", containers, false, None, None, at, |_| {
+        ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some("ContainerCreating".into()),
+                message: None,
+            }),
+            ..ContainerState::default()
+        }
+    })
 }
 
 /// Every container running and ready.
@@ -76,37 +90,20 @@ pub(super) fn running(
     started: Timestamp,
     at: Timestamp,
 ) -> PodStatus {
-    PodStatus {
-        phase: Some("Running".into()),
-        pod_ip: Some(ip.to_owned()),
-        pod_ips: Some(vec![PodIP { ip: ip.to_owned() }]),
-        start_time: Some(Time(started)),
-        conditions: Some(vec![
-            condition("PodScheduled", true, started),
-            condition("Initialized", true, started),
-            condition("ContainersReady", true, at),
-            condition("Ready", true, at),
-        ]),
-        container_statuses: Some(
-            containers
-                .iter()
-                .map(|c| {
-                    container_status(
-                        &c.name,
-                        &c.image,
-                        ContainerState {
-                            running: Some(ContainerStateRunning {
-                                started_at: Some(Time(at)),
-                            }),
-                            ..ContainerState::default()
-                        },
-                        true,
-                    )
-                })
-                .collect(),
-        ),
-        ..PodStatus::default()
-    }
+    status(
+        "Running",
+        containers,
+        true,
+        Some(ip),
+        Some(started),
+        at,
+        |_| ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(Time(at)),
+            }),
+            ..ContainerState::default()
+        },
+    )
 }
 
 /// Every container exited with `exit_code`: Succeeded for 0, Failed otherwise.
@@ -118,40 +115,18 @@ pub(super) fn terminated(
     exit_code: i32,
 ) -> PodStatus {
     let ok = exit_code == 0;
-    PodStatus {
-        phase: Some(if ok { "Succeeded" } else { "Failed" }.into()),
-        pod_ip: Some(ip.to_owned()),
-        pod_ips: Some(vec![PodIP { ip: ip.to_owned() }]),
-        start_time: Some(Time(started)),
-        conditions: Some(vec![
-            condition("PodScheduled", true, started),
-            condition("Initialized", true, started),
-            condition("ContainersReady", false, at),
-            condition("Ready", false, at),
-        ]),
-        container_statuses: Some(
-            containers
-                .iter()
-                .map(|c| {
-                    container_status(
-                        &c.name,
-                        &c.image,
-                        ContainerState {
-                            terminated: Some(ContainerStateTerminated {
-                                exit_code,
-                                reason: Some(if ok { "Completed" } else { "Error" }.into()),
-                                started_at: Some(Time(started)),
-                                finished_at: Some(Time(at)),
-                                container_id: Some(format!("mock://{}", c.name)),
-                                ..ContainerStateTerminated::default()
-                            }),
-                            ..ContainerState::default()
-                        },
-                        false,
-                    )
-                })
-                .collect(),
-        ),
-        ..PodStatus::default()
-    }
+    let phase = if ok { "Succeeded" } else { "Failed" };
+    status(phase, containers, false, Some(ip), Some(started), at, |c| {
+        ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code,
+                reason: Some(if ok { "Completed" } else { "Error" }.into()),
+                started_at: Some(Time(started)),
+                finished_at: Some(Time(at)),
+                container_id: Some(format!("mock://{}", c.name)),
+                ..ContainerStateTerminated::default()
+            }),
+            ..ContainerState::default()
+        }
+    })
 }
