@@ -49,6 +49,48 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) as f64 / TICKS_PER_SECOND)
 }
 
+/// Start this same executable with `args` (its serving mode), wait up to 30 s for its first
+/// line `ready [REST]` and return the child (killed when dropped) with `REST`. The child's
+/// later output is drained so that it never writes into a closed pipe.
+///
+/// # Errors
+/// The child did not start or said something else first.
+pub async fn spawn_serving_child(
+    args: &[String],
+    what: &str,
+) -> Result<(tokio::process::Child, String), String> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no child stdout")?;
+    let mut line = String::new();
+    let mut reader = BufReader::new(stdout);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        reader.read_line(&mut line),
+    )
+    .await
+    .map_err(|_| format!("{what} did not start"))?
+    .map_err(|e| e.to_string())?;
+    let rest = line
+        .trim()
+        .strip_prefix("ready")
+        .ok_or_else(|| format!("{what} said {line:?}"))?
+        .trim()
+        .to_owned();
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = reader.read_to_end(&mut sink).await;
+    });
+    Ok((child, rest))
+}
+
 /// A Kubernetes client from a kubeconfig file (the fake API server's, written by the
 /// scenario's child process).
 ///

@@ -26,15 +26,15 @@
 //! cargo run --release -p vk-benches --bin aci_load -- 1000 --arm-limits
 //! ```
 use std::collections::{BTreeMap, HashMap};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use vk_benches::{client_from, vm_hwm_kib};
+use vk_benches::{client_from, spawn_serving_child, vm_hwm_kib};
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, PodStatus};
 use kube::api::{Api, PostParams};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{self, Duration, Instant};
 use vk_aci::arm::{ArmClient, ArmConfig, ArmCredential, RetryPolicy, ThrottleConfig};
 use vk_aci::emulator::{Emulator, EmulatorConfig, state::Timeline};
@@ -283,7 +283,6 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
     let dir = std::env::temp_dir().join(format!("aci_load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let kubeconfig = dir.join("kubeconfig").to_string_lossy().into_owned();
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut args = vec![
         "--serve".to_owned(),
         kubeconfig.clone(),
@@ -293,30 +292,9 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
     if arm_limits {
         args.push("--arm-limits".to_owned());
     }
-    let mut child = tokio::process::Command::new(exe)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no child stdout")?;
-    let mut line = String::new();
-    let mut reader = BufReader::new(stdout);
-    time::timeout(Duration::from_secs(30), reader.read_line(&mut line))
-        .await
-        .map_err(|_| "the fake API server and emulator did not start")?
-        .map_err(|e| e.to_string())?;
-    let emulator_url = line
-        .trim()
-        .strip_prefix("ready ")
-        .ok_or_else(|| format!("the child said {line:?}"))?;
-    let emulator_url = url::Url::parse(emulator_url).map_err(|e| e.to_string())?;
-    // Keep reading the child's stdout so that it never writes into a closed pipe.
-    tokio::spawn(async move {
-        let mut sink = Vec::new();
-        let _ = reader.read_to_end(&mut sink).await;
-    });
+    let (child, emulator_url) =
+        spawn_serving_child(&args, "the fake API server and emulator").await?;
+    let emulator_url = url::Url::parse(&emulator_url).map_err(|e| e.to_string())?;
     let client = client_from(&kubeconfig).await?;
     client
         .apiserver_version()

@@ -14,14 +14,13 @@
 //! cargo run --release -p vk-benches --bin runtime_load -- 1000
 //! cargo run --release -p vk-benches --bin runtime_load -- 10000
 //! ```
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
-use vk_benches::{client_from, cpu_seconds, vm_hwm_kib};
+use vk_benches::{client_from, cpu_seconds, spawn_serving_child, vm_hwm_kib};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::time::{self, Duration, Instant};
 use vk_core::testing::{FakeApiServer, MockProvider};
 use vk_core::{NodeConfig, Runtime};
@@ -77,29 +76,12 @@ async fn run(n: usize, in_process: bool) -> Result<(), String> {
         local = Some(api);
         client
     } else {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut c = tokio::process::Command::new(exe)
-            .args(["--serve-fake", &kubeconfig, &capacity.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let stdout = c.stdout.take().ok_or("no child stdout")?;
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        time::timeout(Duration::from_secs(30), reader.read_line(&mut line))
-            .await
-            .map_err(|_| "the fake API server did not start")?
-            .map_err(|e| e.to_string())?;
-        if !line.starts_with("ready") {
-            return Err(format!("the fake API server said {line:?}"));
-        }
-        // Keep reading the child's stdout so that it never writes into a closed pipe.
-        tokio::spawn(async move {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink).await;
-        });
+        let args = [
+            "--serve-fake".to_owned(),
+            kubeconfig.clone(),
+            capacity.to_string(),
+        ];
+        let (c, _) = spawn_serving_child(&args, "the fake API server").await?;
         child = Some(c);
         client_from(&kubeconfig).await?
     };
