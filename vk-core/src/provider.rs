@@ -314,6 +314,11 @@ pub struct ContainerStats {
     pub cpu_usage_core_nano_seconds: Option<u64>,
     /// Working set memory in bytes.
     pub memory_working_set_bytes: Option<u64>,
+    /// When the values above were measured; `None`: now. A backend that reads usage from a
+    /// metrics service gives the end of the data's window, so rates computed between two
+    /// scrapes (metrics-server divides the CPU counter's change by the change of this time)
+    /// are right even when a scrape returns the same data twice.
+    pub time: Option<Timestamp>,
 }
 
 /// Resource statistics of one pod.

@@ -45,26 +45,37 @@ fn pod_totals(p: &PodStats) -> (Option<u64>, Option<u64>, Option<u64>) {
     )
 }
 
+/// When a pod's totals were measured: the latest of its containers' times, else `now`.
+fn pod_time(p: &PodStats, now: Timestamp) -> Timestamp {
+    p.containers
+        .iter()
+        .filter_map(|c| c.time)
+        .max()
+        .unwrap_or(now)
+}
+
 /// The kubelet's stats/v1alpha1 `Summary`.
 fn summary_json(node: &str, pods: &[PodStats], now: Timestamp) -> Value {
     let container = |c: &ContainerStats| {
+        let time = c.time.unwrap_or(now);
         json!({
             "name": c.name,
             "startTime": c.start_time.map(|t| t.to_string()),
-            "cpu": cpu(now, c.cpu_usage_nano_cores, c.cpu_usage_core_nano_seconds),
-            "memory": memory(now, c.memory_working_set_bytes),
+            "cpu": cpu(time, c.cpu_usage_nano_cores, c.cpu_usage_core_nano_seconds),
+            "memory": memory(time, c.memory_working_set_bytes),
         })
     };
     let pod_values: Vec<Value> = pods
         .iter()
         .map(|p| {
             let (nano, core_ns, mem) = pod_totals(p);
+            let time = pod_time(p, now);
             json!({
                 "podRef": {"name": p.key.name, "namespace": p.key.namespace, "uid": p.uid},
                 "startTime": p.start_time.map(|t| t.to_string()),
                 "containers": p.containers.iter().map(container).collect::<Vec<_>>(),
-                "cpu": cpu(now, nano, core_ns),
-                "memory": memory(now, mem),
+                "cpu": cpu(time, nano, core_ns),
+                "memory": memory(time, mem),
                 "network": {"time": now.to_string(), "rxBytes": p.rx_bytes, "txBytes": p.tx_bytes},
             })
         })
@@ -109,15 +120,20 @@ fn seconds(core_nano_seconds: u64) -> f64 {
     s
 }
 
+/// One sample: its labels, its value and when it was measured (milliseconds).
+type Sample = (String, String, i64);
+
 /// The kubelet's `/metrics/resource` in Prometheus text format (with sample timestamps in
-/// milliseconds, as the kubelet writes them).
+/// milliseconds, as the kubelet writes them: each container's own measurement time, so
+/// metrics-server's rate between two scrapes divides by the time the data really spans).
 fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
     let ts = now.as_millisecond();
+    let at = |c: &ContainerStats| c.time.unwrap_or(now).as_millisecond();
     let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<Sample>| {
         let _ = writeln!(out, "# HELP {name} [STABLE] {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
+        for (labels, value, ts) in samples {
             let _ = writeln!(out, "{name}{labels} {value} {ts}");
         }
     };
@@ -151,6 +167,7 @@ fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
                 Some((
                     container_labels(p, c),
                     seconds(c.cpu_usage_core_nano_seconds?).to_string(),
+                    at(c),
                 ))
             })
             .collect(),
@@ -164,6 +181,7 @@ fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
                 Some((
                     container_labels(p, c),
                     c.memory_working_set_bytes?.to_string(),
+                    at(c),
                 ))
             })
             .collect(),
@@ -177,18 +195,24 @@ fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
                 Some((
                     container_labels(p, c),
                     c.start_time?.as_second().to_string(),
+                    at(c),
                 ))
             })
             .collect(),
     );
-    let totals: Vec<_> = pods.iter().map(|p| (p, pod_totals(p))).collect();
+    let totals: Vec<_> = pods
+        .iter()
+        .map(|p| (p, pod_totals(p), pod_time(p, now).as_millisecond()))
+        .collect();
+    // The node's data is as old as its newest pod data.
+    let node_ts = totals.iter().map(|t| t.2).max().unwrap_or(ts);
     family(
         "pod_cpu_usage_seconds_total",
         "counter",
         "Cumulative cpu time consumed by the pod in core-seconds",
         totals
             .iter()
-            .filter_map(|(p, t)| Some((pod_labels(p), seconds(t.1?).to_string())))
+            .filter_map(|(p, t, at)| Some((pod_labels(p), seconds(t.1?).to_string(), *at)))
             .collect(),
     );
     family(
@@ -197,15 +221,15 @@ fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
         "Current working set of the pod in bytes",
         totals
             .iter()
-            .filter_map(|(p, t)| Some((pod_labels(p), t.2?.to_string())))
+            .filter_map(|(p, t, at)| Some((pod_labels(p), t.2?.to_string(), *at)))
             .collect(),
     );
     family(
         "node_cpu_usage_seconds_total",
         "counter",
         "Cumulative cpu time consumed by the node in core-seconds",
-        sum(totals.iter().map(|(_, t)| t.1))
-            .map(|v| (String::new(), seconds(v).to_string()))
+        sum(totals.iter().map(|(_, t, _)| t.1))
+            .map(|v| (String::new(), seconds(v).to_string(), node_ts))
             .into_iter()
             .collect(),
     );
@@ -213,8 +237,8 @@ fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
         "node_memory_working_set_bytes",
         "gauge",
         "Current working set of the node in bytes",
-        sum(totals.iter().map(|(_, t)| t.2))
-            .map(|v| (String::new(), v.to_string()))
+        sum(totals.iter().map(|(_, t, _)| t.2))
+            .map(|v| (String::new(), v.to_string(), node_ts))
             .into_iter()
             .collect(),
     );
@@ -271,6 +295,31 @@ mod tests {
         assert!(text.contains(&format!("node_cpu_usage_seconds_total 3 {ts}")));
         assert!(text.contains("\nscrape_error 0\n"));
         assert!(resource_text(None, now).contains("\nscrape_error 1\n"));
+    }
+
+    #[test]
+    fn samples_should_carry_the_time_their_data_was_measured() {
+        let now: Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
+        let measured: Timestamp = "2026-01-01T00:04:00Z".parse().unwrap();
+        let mut pods = stats();
+        for c in &mut pods[0].containers {
+            c.time = Some(measured);
+        }
+        let text = resource_text(Some(&pods), now);
+        let at = measured.as_millisecond();
+        assert!(text.contains(&format!(
+            "container_cpu_usage_seconds_total{{container=\"a\",namespace=\"default\",pod=\"web\"}} 2.5 {at}"
+        )));
+        assert!(text.contains(&format!(
+            "pod_cpu_usage_seconds_total{{namespace=\"default\",pod=\"web\"}} 3 {at}"
+        )));
+        assert!(text.contains(&format!("node_memory_working_set_bytes 2048 {at}")));
+        let s = summary_json("vk", &pods, now);
+        assert_eq!(
+            s["pods"][0]["containers"][0]["cpu"]["time"],
+            measured.to_string()
+        );
+        assert_eq!(s["pods"][0]["cpu"]["time"], measured.to_string());
     }
 
     #[test]
