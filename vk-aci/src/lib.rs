@@ -28,6 +28,7 @@
 
 pub mod arm;
 pub mod images;
+pub mod monitor;
 pub mod provider;
 pub mod virtual_node;
 

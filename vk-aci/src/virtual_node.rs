@@ -27,6 +27,7 @@ use vk_core::{NodeConfig, Runtime, RuntimeError};
 
 use crate::arm::{self, ArmClient, ArmConfig, ArmCredential};
 use crate::images::{ImageResolver, ImageResolverConfig};
+use crate::monitor::{MonitorClient, MonitorConfig};
 use crate::provider::{AciConfig, AciProvider, NODE_LABELS};
 
 /// Why the virtual node could not start or stopped.
@@ -76,6 +77,9 @@ pub struct VirtualNodeConfig {
     pub images: Option<ImageResolverConfig>,
     /// Where the container groups live and how ARM is called.
     pub arm: ArmConfig,
+    /// How Azure Monitor is called for pod statistics (the batch endpoint and its token
+    /// scope; without an endpoint, groups are read one a call through ARM).
+    pub monitor: MonitorConfig,
     /// Kubelet API listen address (port 0 picks one and advertises it).
     pub kubelet_listen: SocketAddr,
     /// Kubelet API TLS. A self-signed or requested (CertificateSigningRequest) certificate
@@ -132,6 +136,7 @@ impl Default for VirtualNodeConfig {
             aci: AciConfig::default(),
             images: Some(ImageResolverConfig::default()),
             arm: ArmConfig::new("", "", ""),
+            monitor: MonitorConfig::default(),
             kubelet_listen: SocketAddr::from(([0, 0, 0, 0], 10250)),
             tls: TlsConfig::self_signed(Vec::new(), Vec::new()),
             auth: AuthConfig::default(),
@@ -264,7 +269,10 @@ impl VirtualNode {
             .tls
             .server_config_with(&serving)
             .map_err(VirtualNodeError::Tls)?;
+        let monitor_credential = credential.with_scope(config.monitor.scope.clone());
         let arm = ArmClient::new(config.arm.clone(), credential).map_err(VirtualNodeError::Arm)?;
+        let monitor = MonitorClient::new(config.monitor.clone(), monitor_credential, arm.clone())
+            .map_err(VirtualNodeError::Arm)?;
         if let Some(setup) = &config.subnet {
             let outcome = arm
                 .ensure_subnet(&setup.subnet, setup.cidr)
@@ -304,7 +312,8 @@ impl VirtualNode {
             }
             None => None,
         };
-        let mut provider = AciProvider::new(arm, config.aci.clone(), Arc::clone(&config.clock));
+        let mut provider = AciProvider::new(arm, config.aci.clone(), Arc::clone(&config.clock))
+            .with_monitor(monitor);
         if let Some(images) = &config.images {
             let images = ImageResolverConfig {
                 // The node's OS picks the entry of multi-arch indexes.

@@ -225,6 +225,15 @@ pub(crate) struct RunArgs {
     /// `true`: add the realtime metrics extension to Linux groups in VNet mode.
     #[arg(long, env = "ENABLE_REAL_TIME_METRICS")]
     pub(crate) enable_real_time_metrics: Option<String>,
+    /// Azure Monitor's regional metrics endpoint for pod statistics (the batch API);
+    /// default: the cloud's endpoint for the region, or the `--aci-endpoint` emulator;
+    /// `off`: one call per group through ARM.
+    #[arg(long, env = "ACI_METRICS_ENDPOINT")]
+    pub(crate) metrics_endpoint: Option<String>,
+    /// How often pod statistics are read again from Azure Monitor while they are scraped
+    /// (Go duration; Azure Monitor's grain is one minute).
+    #[arg(long, env = "ACI_METRICS_REFRESH_INTERVAL", default_value = "1m")]
+    pub(crate) metrics_refresh_interval: String,
     /// Upstream's TOML provider config: `ResourceGroup`, `Region`, `OperatingSystem`, `CPU`,
     /// `Memory`, `Pods`, `SubnetName`, `SubnetCIDR`, used where no flag or environment
     /// variable sets the same thing. Any other key is an error.

@@ -5,6 +5,7 @@ mod emulator_cmd;
 mod error;
 mod local_cmd;
 mod logging;
+mod monitor_config;
 mod provider_config;
 mod run_cmd;
 mod run_config;

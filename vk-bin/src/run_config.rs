@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use tokio::time::Duration;
-use vk_aci::arm::credentials::{CredentialInputs, choose};
+use vk_aci::arm::credentials::{Cloud, CredentialInputs, choose};
 use vk_aci::arm::{ArmConfig, ArmCredential};
 use vk_aci::provider::Capacity;
 use vk_aci::virtual_node::VirtualNodeConfig;
@@ -15,10 +15,11 @@ use vk_translate::container_group::OperatingSystemTypes;
 
 use crate::cli::RunArgs;
 use crate::error::BadInput;
+use crate::monitor_config;
 use crate::vnet_config;
 
 /// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.
-fn parse_duration(flag: &str, text: &str) -> Result<Duration, BadInput> {
+pub(crate) fn parse_duration(flag: &str, text: &str) -> Result<Duration, BadInput> {
     let bad = || {
         BadInput(format!(
             "--{flag}: {text:?} is not a duration like 30s, 2m or 1h30m"
@@ -68,7 +69,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
     let mut config = VirtualNodeConfig::default();
 
     // Azure: credential, subscription, resource group, region.
-    let (credential, subscription, settings_rg, settings_region, settings_vnet) = match &args
+    let (credential, subscription, settings_rg, settings_region, settings_vnet, cloud) = match &args
         .aci_endpoint
     {
         Some(endpoint) => {
@@ -83,6 +84,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
                 None,
                 None,
                 (None, None),
+                Cloud::Public,
             )
         }
         None => {
@@ -107,6 +109,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
                     settings.vnet_name.clone(),
                     settings.vnet_resource_group.clone(),
                 ),
+                settings.cloud.clone(),
             )
         }
     };
@@ -131,6 +134,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
             .lro_poll_interval(Duration::from_millis(250));
     }
     config.arm = arm;
+    monitor_config::apply(args, &cloud, &region, &mut config)?;
 
     // Node.
     let os_name = args.os.as_deref().unwrap_or("Linux");

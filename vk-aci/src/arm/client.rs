@@ -3,19 +3,20 @@
 use std::sync::Arc;
 
 use azure_core::credentials::Secret;
-use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
+use http::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::time::{self, Duration, Instant};
+use tokio::time::Duration;
 use url::Url;
 
 use super::credentials::ArmCredential;
-use super::error::{Error, Result, code_and_message};
+use super::error::{Error, Result};
 use super::lro::{Lro, LroKind};
 use super::metrics::ArmMetrics;
-use super::retry::{RetryPolicy, parse_retry_after};
+use super::retry::RetryPolicy;
 use super::throttle::{Class, Priority, Throttle, ThrottleConfig};
+pub(crate) use super::transport::{Call, RawResponse};
+use super::transport::{Transport, decode};
 
 /// The api-version this client speaks by default (`aci-spec/2025-09-01`).
 pub const DEFAULT_API_VERSION: &str = "2025-09-01";
@@ -147,35 +148,6 @@ impl ArmConfig {
     }
 }
 
-/// One call to send.
-pub(crate) struct Call<'a> {
-    pub operation: &'static str,
-    pub class: Class,
-    pub priority: Priority,
-    pub method: Method,
-    pub url: Url,
-    pub body: Option<Vec<u8>>,
-    pub accept: &'a [StatusCode],
-}
-
-/// What ARM answered, headers digested.
-#[derive(Debug)]
-pub(crate) struct RawResponse {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl RawResponse {
-    pub fn retry_after(&self) -> Option<Duration> {
-        header_str(&self.headers, "retry-after").and_then(parse_retry_after)
-    }
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 /// A started create-or-update: the resource as ARM answered the PUT, plus the operation to
 /// wait on when it is still provisioning.
 #[derive(Debug)]
@@ -245,11 +217,8 @@ pub struct ArmClient {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
     config: ArmConfig,
-    credential: ArmCredential,
-    throttle: Throttle,
-    metrics: ArmMetrics,
+    transport: Transport,
 }
 
 // === impl ArmClient ===
@@ -260,20 +229,17 @@ impl ArmClient {
     /// # Errors
     /// [`Error::Config`] when the HTTP client cannot be built.
     pub fn new(config: ArmConfig, credential: ArmCredential) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeout)
-            .timeout(config.timeout)
-            .user_agent(config.user_agent())
-            .build()
-            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        let transport = Transport {
+            http: Transport::http_client(config.timeout, &config.user_agent())?,
+            credential,
+            throttle: Throttle::new(config.throttle),
+            metrics: ArmMetrics::default(),
+            timeout: config.timeout,
+            retry: config.retry,
+            max_body_bytes: config.max_body_bytes,
+        };
         Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                throttle: Throttle::new(config.throttle),
-                config,
-                credential,
-                metrics: ArmMetrics::default(),
-            }),
+            inner: Arc::new(Inner { config, transport }),
         })
     }
 
@@ -286,13 +252,13 @@ impl ArmClient {
     /// The client's metrics (register them with a Prometheus registry).
     #[must_use]
     pub fn metrics(&self) -> &ArmMetrics {
-        &self.inner.metrics
+        &self.inner.transport.metrics
     }
 
     /// The client's token buckets (the status tracker plans with them).
     #[must_use]
     pub fn throttle(&self) -> &Throttle {
-        &self.inner.throttle
+        &self.inner.transport.throttle
     }
 
     // --- URLs ---
@@ -301,7 +267,7 @@ impl ArmClient {
         self.url_with_version(segments, &self.inner.config.api_version, query)
     }
 
-    fn url_with_version(
+    pub(super) fn url_with_version(
         &self,
         segments: &[&str],
         api_version: &str,
@@ -327,7 +293,7 @@ impl ArmClient {
         Ok(url)
     }
 
-    fn group_segments<'a>(&'a self, name: &'a str) -> Vec<&'a str> {
+    pub(super) fn group_segments<'a>(&'a self, name: &'a str) -> Vec<&'a str> {
         let c = &self.inner.config;
         vec![
             "subscriptions",
@@ -399,125 +365,14 @@ impl ArmClient {
 
     // --- transport ---
 
-    /// Send one call with budget, token, timeout, retries and metrics. Non-success statuses
-    /// other than those in `accept` become [`Error::Api`].
+    /// Send one call to the configured Resource Manager (see [`Transport::send`]).
     pub(crate) async fn send(&self, call: Call<'_>) -> Result<RawResponse> {
-        let Call {
-            operation,
-            class,
-            priority,
-            method,
-            url,
-            body,
-            accept,
-        } = call;
-        self.check_origin(&url)?;
-        let inner = &self.inner;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let waited = Instant::now();
-            inner.throttle.acquire(class, priority).await;
-            inner
-                .metrics
-                .waited(operation, waited.elapsed().as_secs_f64());
-            let token = inner.credential.token().await.map_err(Error::Credential)?;
-            let mut request = inner
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.secret())
-                .header(http::header::ACCEPT, "application/json");
-            if let Some(body) = &body {
-                request = request
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let started = Instant::now();
-            let outcome =
-                match time::timeout(inner.config.timeout, self.read(operation, request)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(Error::Timeout {
-                        operation,
-                        timeout: inner.config.timeout,
-                    }),
-                };
-            let seconds = started.elapsed().as_secs_f64();
-            let error = match outcome {
-                Ok(response) => {
-                    inner
-                        .metrics
-                        .observe(operation, response.status.as_str(), seconds);
-                    if response.status.is_success() || accept.contains(&response.status) {
-                        return Ok(response);
-                    }
-                    let (code, message) = code_and_message(response.status, &response.body);
-                    Error::Api {
-                        operation,
-                        status: response.status.as_u16(),
-                        code,
-                        message,
-                        retry_after: response.retry_after(),
-                    }
-                }
-                Err(e) => {
-                    let label = match &e {
-                        Error::Timeout { .. } => "timeout",
-                        Error::TooLarge { .. } => "too_large",
-                        _ => "transport",
-                    };
-                    inner.metrics.observe(operation, label, seconds);
-                    e
-                }
-            };
-            // ACI's create quota resets over minutes: hand it back to the caller at once.
-            let retry = error.is_transient() && !error.is_quota();
-            match inner.config.retry.delay(attempt, error.retry_after()) {
-                Some(delay) if retry => {
-                    tracing::debug!(operation, attempt, ?delay, error = %error, "retrying arm call");
-                    inner.metrics.retried(operation);
-                    time::sleep(delay).await;
-                }
-                _ => return Err(error),
-            }
-        }
-    }
-
-    async fn read(
-        &self,
-        operation: &'static str,
-        request: reqwest::RequestBuilder,
-    ) -> Result<RawResponse> {
-        let timeout = self.inner.config.timeout;
-        let transport = |source: reqwest::Error| {
-            if source.is_timeout() {
-                Error::Timeout { operation, timeout }
-            } else {
-                Error::Transport {
-                    operation,
-                    source: source.without_url(),
-                }
-            }
-        };
-        let mut response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let limit = self.inner.config.max_body_bytes;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(Error::TooLarge { operation, limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(RawResponse {
-            status,
-            headers,
-            body: Bytes::from(body),
-        })
+        self.check_origin(&call.url)?;
+        self.inner.transport.send(call).await
     }
 
     fn decode<R: DeserializeOwned>(operation: &'static str, body: &[u8]) -> Result<R> {
-        serde_json::from_slice(body).map_err(|source| Error::Decode { operation, source })
+        decode(operation, body)
     }
 
     // --- container groups ---

@@ -90,6 +90,28 @@ impl Cloud {
         format!("{}/.default", self.resource_manager())
     }
 
+    /// The token scope of Azure Monitor's metrics data plane (the batch API's audience).
+    #[must_use]
+    pub fn metrics_scope(&self) -> String {
+        format!("{}/.default", self.metrics_suffix("metrics.monitor"))
+    }
+
+    /// The regional Azure Monitor metrics endpoint of `region` (where `metrics:getBatch` is
+    /// served), e.g. `https://westeurope.metrics.monitor.azure.com`.
+    #[must_use]
+    pub fn metrics_endpoint(&self, region: &str) -> String {
+        self.metrics_suffix(&format!("{}.metrics.monitor", region.to_lowercase()))
+    }
+
+    fn metrics_suffix(&self, host: &str) -> String {
+        let tld = match self {
+            Self::Public => "azure.com",
+            Self::UsGovernment => "azure.us",
+            Self::China => "azure.cn",
+        };
+        format!("https://{host}.{tld}")
+    }
+
     fn sdk(&self) -> azure_core::cloud::CloudConfiguration {
         match self {
             Self::Public => azure_core::cloud::CloudConfiguration::AzurePublic,
@@ -647,6 +669,37 @@ impl ArmCredential {
             source: Source::Sdk { credential, scope },
             cache: Mutex::new(None),
         })
+    }
+
+    /// The same identity asking for tokens of another audience (`scope`, e.g.
+    /// [`Cloud::metrics_scope`]), with a cache of its own. A fixed token stays as it is.
+    #[must_use]
+    pub fn with_scope(&self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        let source = match &self.source {
+            Source::Static(token) => Source::Static(token.clone()),
+            Source::Sdk { credential, .. } => Source::Sdk {
+                credential: credential.clone(),
+                scope,
+            },
+            Source::ClientCredentials {
+                http,
+                token_url,
+                client_id,
+                secret,
+                ..
+            } => Source::ClientCredentials {
+                http: http.clone(),
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                secret: secret.clone(),
+                scope,
+            },
+        };
+        Self {
+            source,
+            cache: Mutex::new(None),
+        }
     }
 
     /// A valid access token, from the cache while it is fresh.

@@ -3,11 +3,13 @@
 mod client;
 pub mod credentials;
 mod error;
+mod insights;
 mod lro;
 pub mod metrics;
 pub mod network;
 pub mod retry;
 pub mod throttle;
+pub(crate) mod transport;
 
 pub use client::{
     ArmClient, ArmConfig, DEFAULT_API_VERSION, Deleted, ExecSession, PUBLIC_CLOUD, Started,
@@ -15,6 +17,7 @@ pub use client::{
 };
 pub use credentials::{ArmCredential, CredentialError};
 pub use error::{Error, Result};
+pub use insights::METRICS_LIST_OPERATION;
 pub use lro::{Lro, LroKind};
 pub use retry::RetryPolicy;
 pub use throttle::{Class, Priority, Throttle, ThrottleConfig};

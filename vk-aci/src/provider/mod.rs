@@ -17,21 +17,27 @@ use tokio::time::{self, Duration, Instant};
 use vk_core::clock::SharedClock;
 use vk_core::error_chain;
 use vk_core::provider::{
-    ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources, Provider, ProviderError,
-    ProviderPod, Result,
+    ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources, PodStats, Provider,
+    ProviderError, ProviderPod, Result,
 };
-use vk_translate::container_group::{ContainerGroup, InstanceState, RestartPolicy};
+use vk_translate::container_group::{
+    ContainerGroup, InstanceState, OperatingSystemTypes, RestartPolicy,
+};
 use vk_translate::{NodeOptions, ReferencedObjects};
 
 use crate::arm::{ArmClient, Priority};
 use crate::images::ImageResolver;
+use crate::monitor::MonitorClient;
 
 pub mod errors;
 pub mod exec;
 pub mod kube_proxy;
 pub mod logs;
+pub mod stats;
 pub mod tracker;
+pub mod usage;
 
+pub use stats::StatsConfig;
 pub use tracker::StatusConfig;
 
 /// Node capacity announced to the scheduler.
@@ -71,6 +77,8 @@ pub struct AciConfig {
     pub status: StatusConfig,
     /// Poll interval of `kubectl logs -f`.
     pub logs_poll_interval: Duration,
+    /// Pod statistics from Azure Monitor.
+    pub stats: StatsConfig,
     /// The kube-proxy extension of VNet mode, its credentials read for every group
     /// ([`kube_proxy`]); `None`: no kube-proxy extension.
     pub kube_proxy: Option<kube_proxy::KubeProxySource>,
@@ -85,6 +93,7 @@ impl Default for AciConfig {
             capacity: Capacity::default(),
             status: StatusConfig::default(),
             logs_poll_interval: Duration::from_secs(2),
+            stats: StatsConfig::default(),
             kube_proxy: None,
         }
     }
@@ -114,6 +123,8 @@ pub struct AciProvider {
     last_ping: Mutex<Option<Instant>>,
     /// Reads image ENTRYPOINTs for containers with args and no command (issue 9).
     images: Option<Arc<ImageResolver>>,
+    /// Pod statistics from Azure Monitor.
+    stats: Arc<stats::Stats>,
 }
 
 // === impl AciProvider ===
@@ -122,7 +133,12 @@ impl AciProvider {
     /// A provider over `arm`.
     #[must_use]
     pub fn new(arm: ArmClient, config: AciConfig, clock: SharedClock) -> Self {
+        let stats = Arc::new(stats::Stats::new(
+            MonitorClient::per_resource(arm.clone()),
+            config.stats,
+        ));
         Self {
+            stats,
             arm,
             config,
             clock,
@@ -139,6 +155,14 @@ impl AciProvider {
     #[must_use]
     pub fn with_image_resolver(mut self, resolver: Arc<ImageResolver>) -> Self {
         self.images = Some(resolver);
+        self
+    }
+
+    /// Read pod statistics through `monitor` (the batch API where it has an endpoint);
+    /// without this, groups are read one a call through Resource Manager.
+    #[must_use]
+    pub fn with_monitor(mut self, monitor: MonitorClient) -> Self {
+        self.stats = Arc::new(stats::Stats::new(monitor, self.config.stats));
         self
     }
 
@@ -651,6 +675,15 @@ impl Provider for AciProvider {
             .map_err(|e| errors::from_arm(e, &format!("exec in {key}/{container}")))?;
         let script = (!one_word).then(|| (command, exec::marker_id()));
         exec::run(session, io, script, &shell).await
+    }
+
+    async fn stats(&self) -> Result<Vec<PodStats>> {
+        if self.config.node.os_type == OperatingSystemTypes::Windows {
+            tracing::debug!("windows container groups have no azure monitor platform metrics");
+            return Ok(Vec::new());
+        }
+        let targets = stats::Stats::targets(&self.tracker);
+        Ok(self.stats.collect(targets, self.clock.now()).await)
     }
 }
 

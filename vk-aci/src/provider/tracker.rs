@@ -114,6 +114,21 @@ impl Tracked {
         self.pod = serde_json::to_vec(&slim).unwrap_or_default().into();
     }
 
+    /// The pod's UID, without decoding the whole pod.
+    pub fn uid(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            uid: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Slim {
+            metadata: Meta,
+        }
+        serde_json::from_slice::<Slim>(&self.pod)
+            .ok()
+            .and_then(|s| s.metadata.uid)
+    }
+
     /// The last status pushed or answered.
     pub fn status(&self) -> Option<PodStatus> {
         decode(self.status.as_deref())

@@ -10,8 +10,14 @@ mod arm_client;
 // The emulator's answers held to the spec's examples and limits.
 mod emulator_spec;
 
+// The emulator's Azure Monitor metrics: batch and per-resource calls, the usage model.
+mod emulator_metrics;
+
 // AciProvider: lifecycle, status push, quota, update, logs, node.
 mod provider;
+
+// AciProvider::stats: Azure Monitor usage, batching, fallback, budget.
+mod provider_stats;
 
 // exec end to end: shell driver, markers, exit status, stdin.
 mod exec;

@@ -1,0 +1,185 @@
+//! One HTTP call to an Azure endpoint with everything every call gets: a client-side budget,
+//! a bearer token, a timeout, bounded bodies, retries of transient failures with
+//! `Retry-After`, and a metric. Resource Manager ([`super::ArmClient`]) and Azure Monitor
+//! ([`crate::monitor`]) send through it, each with its own token audience and budget.
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::time::{self, Duration, Instant};
+use url::Url;
+
+use super::credentials::ArmCredential;
+use super::error::{Error, Result, code_and_message};
+use super::metrics::ArmMetrics;
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::throttle::{Class, Priority, Throttle};
+
+/// One call to send.
+pub(crate) struct Call<'a> {
+    pub operation: &'static str,
+    pub class: Class,
+    pub priority: Priority,
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Vec<u8>>,
+    pub accept: &'a [StatusCode],
+}
+
+/// What the service answered, headers digested.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl RawResponse {
+    pub fn retry_after(&self) -> Option<Duration> {
+        header_str(&self.headers, "retry-after").and_then(parse_retry_after)
+    }
+}
+
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Decode a JSON body, naming the operation on failure.
+pub(crate) fn decode<R: DeserializeOwned>(operation: &'static str, body: &[u8]) -> Result<R> {
+    serde_json::from_slice(body).map_err(|source| Error::Decode { operation, source })
+}
+
+/// The pieces a call is sent with.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub credential: ArmCredential,
+    pub throttle: Throttle,
+    pub metrics: ArmMetrics,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub max_body_bytes: usize,
+}
+
+impl Transport {
+    /// A reqwest client with `timeout` for connecting and for whole requests.
+    pub fn http_client(timeout: Duration, user_agent: &str) -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .user_agent(user_agent)
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {e}")))
+    }
+
+    /// Send one call with budget, token, timeout, retries and metrics. Non-success statuses
+    /// other than those in `accept` become [`Error::Api`].
+    pub async fn send(&self, call: Call<'_>) -> Result<RawResponse> {
+        let Call {
+            operation,
+            class,
+            priority,
+            method,
+            url,
+            body,
+            accept,
+        } = call;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let waited = Instant::now();
+            self.throttle.acquire(class, priority).await;
+            self.metrics
+                .waited(operation, waited.elapsed().as_secs_f64());
+            let token = self.credential.token().await.map_err(Error::Credential)?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.secret())
+                .header(http::header::ACCEPT, "application/json");
+            if let Some(body) = &body {
+                request = request
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let started = Instant::now();
+            let outcome = match time::timeout(self.timeout, self.read(operation, request)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Timeout {
+                    operation,
+                    timeout: self.timeout,
+                }),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let error = match outcome {
+                Ok(response) => {
+                    self.metrics
+                        .observe(operation, response.status.as_str(), seconds);
+                    if response.status.is_success() || accept.contains(&response.status) {
+                        return Ok(response);
+                    }
+                    let (code, message) = code_and_message(response.status, &response.body);
+                    Error::Api {
+                        operation,
+                        status: response.status.as_u16(),
+                        code,
+                        message,
+                        retry_after: response.retry_after(),
+                    }
+                }
+                Err(e) => {
+                    let label = match &e {
+                        Error::Timeout { .. } => "timeout",
+                        Error::TooLarge { .. } => "too_large",
+                        _ => "transport",
+                    };
+                    self.metrics.observe(operation, label, seconds);
+                    e
+                }
+            };
+            // ACI's create quota resets over minutes: hand it back to the caller at once.
+            let retry = error.is_transient() && !error.is_quota();
+            match self.retry.delay(attempt, error.retry_after()) {
+                Some(delay) if retry => {
+                    tracing::debug!(operation, attempt, ?delay, error = %error, "retrying azure call");
+                    self.metrics.retried(operation);
+                    time::sleep(delay).await;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        operation: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<RawResponse> {
+        let timeout = self.timeout;
+        let transport = |source: reqwest::Error| {
+            if source.is_timeout() {
+                Error::Timeout { operation, timeout }
+            } else {
+                Error::Transport {
+                    operation,
+                    source: source.without_url(),
+                }
+            }
+        };
+        let mut response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let limit = self.max_body_bytes;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(Error::TooLarge { operation, limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+}
