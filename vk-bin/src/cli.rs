@@ -301,7 +301,7 @@ pub(crate) struct EmulatorArgs {
     /// ARM listen address (exec WebSockets take another port on the same IP).
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub(crate) listen: std::net::SocketAddr,
-    /// Turn ARM's request throttling off.
+    /// Turn request throttling off (ARM's buckets and Azure Monitor's metrics limits).
     #[arg(long)]
     pub(crate) no_throttle: bool,
     /// Seconds a new container group stays Pending (ACI takes tens of seconds).
@@ -310,6 +310,10 @@ pub(crate) struct EmulatorArgs {
     /// Seconds a new container group then stays Creating.
     #[arg(long, default_value_t = 2)]
     pub(crate) group_creating_secs: u64,
+    /// Azure Monitor's ingestion delay in seconds: metrics newer than this are not visible
+    /// yet (Azure shows the latest minutes 1 to 3 minutes late).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) metrics_delay_secs: u64,
     /// Logging.
     #[command(flatten)]
     pub(crate) log: LogArgs,

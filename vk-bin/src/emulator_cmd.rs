@@ -21,7 +21,9 @@ pub(crate) fn emulator(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
         };
         if args.no_throttle {
             config.throttle = None;
+            config.metrics_throttle = None;
         }
+        config.metrics_delay = Duration::from_secs(args.metrics_delay_secs);
         config.timeline.pending = Duration::from_secs(args.group_pending_secs);
         config.timeline.creating = Duration::from_secs(args.group_creating_secs);
         let em = Emulator::start(config)

@@ -8,6 +8,12 @@
 //! Entra ID token endpoint (`POST /{tenant}/oauth2/v2.0/token`) and a read-only call
 //! counter at `GET /_emulator/calls`.
 //!
+//! The same listener serves Azure Monitor's metrics of the groups, as both the regional
+//! data-plane endpoint (`POST /subscriptions/{sub}/metrics:getBatch`) and ARM's
+//! `GET {group ID}/providers/Microsoft.Insights/metrics` (api-version 2024-02-01):
+//! `CpuUsage` and `MemoryUsage` per container, from a usage model each test can steer
+//! ([`usage`], [`EmulatorHandle::set_usage`]), and the network rates ([`monitor`]).
+//!
 //! Time is the tokio clock, so `#[tokio::test(start_paused = true)]` drives it.
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -19,18 +25,23 @@ use tokio::time::{Duration, Instant};
 use url::Url;
 use vk_core::clock::{SharedClock, SystemClock};
 
+mod admission;
 mod exec;
 pub mod faults;
+pub mod monitor;
 pub mod quota;
 mod routes;
 pub mod shell;
 pub mod state;
 mod subnets;
+pub mod usage;
 
 use crate::arm::throttle::{Throttle, ThrottleConfig};
 pub use faults::{FaultConfig, Injected};
+pub use monitor::{METRICS_API_VERSION, MetricsThrottleConfig};
 pub use quota::QuotaWindow;
 use state::{Groups, Timeline, WallClock};
+pub use usage::ContainerUsage;
 
 /// How the emulator answers PUT and DELETE: which long-running operation headers it sends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +80,12 @@ pub struct EmulatorConfig {
     pub clock: SharedClock,
     /// Region limit on container groups reported by usages.
     pub group_limit: u64,
+    /// Azure Monitor's ingestion delay: metrics data newer than `now - metrics_delay` is
+    /// not visible yet (Azure shows the latest minutes 1 to 3 minutes late; zero shows the
+    /// current, still-open minute).
+    pub metrics_delay: Duration,
+    /// Token buckets of the metrics endpoints (separate from ARM's); `None` disables them.
+    pub metrics_throttle: Option<MetricsThrottleConfig>,
 }
 
 impl Default for EmulatorConfig {
@@ -76,7 +93,8 @@ impl Default for EmulatorConfig {
     /// seconds; short enough for demos), immediate deletes, `Azure-AsyncOperation`, pages
     /// of 100 (ARM's page size), ARM's token buckets, ACI's quota (100/5 min, 300/h), no
     /// faults, no authentication, the system clock, 100 groups per region (ACI's default
-    /// regional quota).
+    /// regional quota), metrics visible at once (no ingestion delay) and Azure Monitor's
+    /// query limits ([`MetricsThrottleConfig::default`]).
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -94,12 +112,15 @@ impl Default for EmulatorConfig {
             auth: None,
             clock: Arc::new(SystemClock),
             group_limit: 100,
+            metrics_delay: Duration::ZERO,
+            metrics_throttle: Some(MetricsThrottleConfig::default()),
         }
     }
 }
 
 impl EmulatorConfig {
-    /// Instant transitions, no throttling, no quota: the fastest setup for tests.
+    /// Instant transitions, no throttling (ARM's or the metrics'), no quota: the fastest
+    /// setup for tests.
     #[must_use]
     pub fn instant() -> Self {
         Self {
@@ -109,6 +130,7 @@ impl EmulatorConfig {
                 deleting: Duration::ZERO,
             },
             throttle: None,
+            metrics_throttle: None,
             quota: Vec::new(),
             ..Self::default()
         }
@@ -147,6 +169,8 @@ pub(crate) struct Inner {
     pub next_ip: u32,
     /// `Microsoft.Network` subnets by lower-cased ARM ID.
     pub subnets: BTreeMap<String, serde_json::Value>,
+    /// Usage set by [`EmulatorHandle::set_usage`].
+    pub usage: usage::UsageOverrides,
 }
 
 /// State shared by the handlers.
@@ -155,6 +179,7 @@ pub(crate) struct Shared {
     pub config: EmulatorConfig,
     pub wall: WallClock,
     pub throttle: Option<Throttle>,
+    pub metrics_throttle: Option<monitor::MetricsBuckets>,
     pub base_url: Url,
     pub exec_addr: SocketAddr,
     inner: Mutex<Inner>,
@@ -224,6 +249,7 @@ impl Emulator {
         let shared = Arc::new(Shared {
             wall: WallClock::new(config.clock.now(), Instant::now()),
             throttle: config.throttle.map(Throttle::new),
+            metrics_throttle: config.metrics_throttle.map(monitor::MetricsBuckets::new),
             base_url,
             exec_addr,
             inner: Mutex::new(Inner {
@@ -238,6 +264,7 @@ impl Emulator {
                 tokens: HashSet::new(),
                 next_ip: 0,
                 subnets: BTreeMap::new(),
+                usage: usage::UsageOverrides::default(),
             }),
             config,
         });
@@ -315,6 +342,19 @@ impl EmulatorHandle {
     /// Replace the standing faults.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.shared.lock().faults = faults;
+    }
+
+    /// From now on, container `container` of the group named `group_name` (in any resource
+    /// group, including one created later under that name) uses `usage`, as Azure Monitor's
+    /// `CpuUsage` and `MemoryUsage` report it. Earlier minutes keep the values they had; the
+    /// change applies over the part of the current minute that follows it. Overrides the
+    /// container's `VK_EMULATOR_USAGE` ([`usage::USAGE_ENV`]) and the default.
+    pub fn set_usage(&self, group_name: &str, container: &str, usage: ContainerUsage) {
+        let at = self.shared.wall.timestamp(Instant::now());
+        self.shared
+            .lock()
+            .usage
+            .set(group_name, container, at, usage);
     }
 
     /// Names of the groups that exist (not yet deleted).

@@ -1,5 +1,6 @@
-//! The emulator's HTTP surface: ARM paths (matched case-insensitively, as ARM does), the
-//! fake token endpoint and the call counter. `router` is the only place routes are listed.
+//! The emulator's HTTP surface: ARM paths (matched case-insensitively, as ARM does), Azure
+//! Monitor's metrics paths (handled in [`monitor`]), the fake token endpoint and the call
+//! counter. `router` is the only place routes are listed.
 use std::sync::Arc;
 
 use axum::Router;
@@ -8,13 +9,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::Rng;
 use serde_json::{Value, json};
-use tokio::time::{self, Duration, Instant};
+use tokio::time::{Duration, Instant};
 use vk_translate::container_group::{ContainerGroup, ProvisioningState};
 
 use super::state::{GroupRecord, Phase, group_key, list_view};
-use super::{ExecTicket, LroStyle, OpRecord, Shared};
+use super::{ExecTicket, LroStyle, OpRecord, Shared, admission, monitor};
 use crate::arm::throttle::{Class, Priority};
 
 /// The emulator's router.
@@ -32,7 +32,7 @@ pub(crate) fn arm_error(status: StatusCode, code: &str, message: impl Into<Strin
     (status, axum::Json(body)).into_response()
 }
 
-fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+pub(crate) fn with_retry_after(mut response: Response, wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
         response.headers_mut().insert("retry-after", v);
@@ -311,6 +311,9 @@ async fn arm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(route) = monitor::MonitorRoute::parse(uri.path()) {
+        return monitor::serve(&shared, route, &method, &uri, &headers, &body).await;
+    }
     let Some(route) = Route::parse(uri.path()) else {
         return arm_error(
             StatusCode::NOT_FOUND,
@@ -319,45 +322,8 @@ async fn arm(
         );
     };
     let operation = route.operation(&method);
-    let (injected, faults) = {
-        let mut inner = shared.lock();
-        *inner.calls.entry(operation.to_owned()).or_default() += 1;
-        (inner.injected.pop_front(), inner.faults.clone())
-    };
-    if !faults.latency.is_zero() {
-        time::sleep(faults.latency).await;
-    }
-    if let Some(injected) = injected {
-        time::sleep(injected.delay).await;
-        if let Some(status) = injected.status {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let response = arm_error(status, &injected.code, "injected by the emulator");
-            return match injected.retry_after {
-                Some(secs) => with_retry_after(response, Duration::from_secs(secs)),
-                None => response,
-            };
-        }
-    }
-    if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
-        return arm_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "an injected random error",
-        );
-    }
-    if shared.config.auth.is_some() {
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let valid = token.is_some_and(|t| shared.lock().tokens.contains(t));
-        if !valid {
-            return arm_error(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                "The access token is invalid.",
-            );
-        }
+    if let Err(response) = admission::admit(&shared, operation, &headers).await {
+        return response;
     }
     match query_param(&uri, "api-version") {
         None => {

@@ -234,6 +234,15 @@ impl GroupRecord {
             .unwrap_or(RestartPolicy::Always)
     }
 
+    /// Whether a container that exits with `code` is started again.
+    fn restarts_after(&self, code: i32) -> bool {
+        match self.restart_policy() {
+            RestartPolicy::Never => false,
+            RestartPolicy::OnFailure => code != 0,
+            _ => true,
+        }
+    }
+
     /// A container's state at `now`, given the instant containers started.
     #[must_use]
     pub fn container_now(
@@ -254,12 +263,7 @@ impl GroupRecord {
                 previous: None,
             };
         };
-        let restarts = match self.restart_policy() {
-            RestartPolicy::Never => false,
-            RestartPolicy::OnFailure => code != 0,
-            _ => true,
-        };
-        if !restarts {
+        if !self.restarts_after(code) {
             return if elapsed < run {
                 ContainerNow {
                     running: true,
@@ -296,6 +300,38 @@ impl GroupRecord {
             exit_code: None,
             finished: None,
             previous,
+        }
+    }
+
+    /// When `container` runs, as [`Self::container_now`] reports it: from the instant the
+    /// group's containers start until it exits for good (`None`: for as long as the group
+    /// lives; a container that restarts counts as running throughout, as its instance view
+    /// shows). `None` when it never runs (failed provisioning, an instant exit).
+    #[must_use]
+    pub fn run_span(
+        &self,
+        container: &Container,
+        timeline: &Timeline,
+    ) -> Option<(Instant, Option<Instant>)> {
+        if self.fail_provisioning {
+            return None;
+        }
+        let started = self.started + timeline.pending + timeline.creating;
+        let gone = self.deleting_since.map(|since| since + timeline.deleting);
+        let end = match Behaviour::of(container).exit {
+            None => gone,
+            Some((code, run)) => {
+                if self.restarts_after(code) {
+                    gone
+                } else {
+                    let exit = started + run;
+                    Some(gone.map_or(exit, |g| g.min(exit)))
+                }
+            }
+        };
+        match end {
+            Some(end) if end <= started => None,
+            end => Some((started, end)),
         }
     }
 
@@ -552,15 +588,18 @@ impl WallClock {
     /// The RFC 3339 wall time of `at`.
     #[must_use]
     pub fn at(&self, at: Instant) -> String {
+        self.timestamp(at).to_string()
+    }
+
+    /// The wall time of `at`.
+    #[must_use]
+    pub fn timestamp(&self, at: Instant) -> Timestamp {
         let offset = if at >= self.base {
             SignedDuration::try_from(at - self.base).unwrap_or(SignedDuration::ZERO)
         } else {
             -SignedDuration::try_from(self.base - at).unwrap_or(SignedDuration::ZERO)
         };
-        self.base_wall
-            .checked_add(offset)
-            .unwrap_or(self.base_wall)
-            .to_string()
+        self.base_wall.checked_add(offset).unwrap_or(self.base_wall)
     }
 }
 
@@ -636,6 +675,40 @@ mod tests {
         assert!(now.running);
         assert_eq!(now.restart_count, 2);
         assert_eq!(now.previous.map(|p| p.2), Some(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_spans_should_end_with_the_last_exit_only() {
+        let start = Instant::now();
+        let timeline = Timeline {
+            pending: Duration::from_secs(1),
+            creating: Duration::from_secs(2),
+            deleting: Duration::ZERO,
+        };
+        let mut record = GroupRecord {
+            spec: ContainerGroup::default(),
+            started: start,
+            fail_provisioning: false,
+            deleting_since: None,
+            ip: String::new(),
+        };
+        let up = start + Duration::from_secs(3);
+        let exits = container(&["sh", "-c", "sleep 5; exit 1"]);
+        assert_eq!(
+            record.run_span(&container(&[]), &timeline),
+            Some((up, None))
+        );
+        assert_eq!(
+            record.run_span(&exits, &timeline),
+            Some((up, None)),
+            "restarted"
+        );
+        record.spec.properties.restart_policy = Some(RestartPolicy::Never);
+        let ended = Some((up, Some(up + Duration::from_secs(5))));
+        assert_eq!(record.run_span(&exits, &timeline), ended);
+        assert_eq!(record.run_span(&container(&["true"]), &timeline), None);
+        record.fail_provisioning = true;
+        assert_eq!(record.run_span(&container(&[]), &timeline), None);
     }
 
     #[tokio::test(start_paused = true)]

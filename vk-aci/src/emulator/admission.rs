@@ -1,0 +1,64 @@
+//! What every emulated Azure call passes before its handler runs: the call counter, a
+//! queued one-shot answer, the standing faults (latency, random 500s) and, when the emulator
+//! authenticates, a bearer token its token endpoint issued (for any scope: ARM's and Azure
+//! Monitor's alike).
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use rand::Rng;
+use tokio::time::{self, Duration};
+
+use super::Shared;
+use super::routes::{arm_error, with_retry_after};
+
+/// Count `operation` and apply faults and authentication.
+///
+/// # Errors
+/// The answer to send instead of running the handler: an injected status, a random
+/// `InternalServerError`, or `InvalidAuthenticationToken`.
+pub(crate) async fn admit(
+    shared: &Shared,
+    operation: &str,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let (injected, faults) = {
+        let mut inner = shared.lock();
+        *inner.calls.entry(operation.to_owned()).or_default() += 1;
+        (inner.injected.pop_front(), inner.faults.clone())
+    };
+    if !faults.latency.is_zero() {
+        time::sleep(faults.latency).await;
+    }
+    if let Some(injected) = injected {
+        time::sleep(injected.delay).await;
+        if let Some(status) = injected.status {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let response = arm_error(status, &injected.code, "injected by the emulator");
+            return Err(match injected.retry_after {
+                Some(secs) => with_retry_after(response, Duration::from_secs(secs)),
+                None => response,
+            });
+        }
+    }
+    if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
+        return Err(arm_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "an injected random error",
+        ));
+    }
+    if shared.config.auth.is_some() {
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let valid = token.is_some_and(|t| shared.lock().tokens.contains(t));
+        if !valid {
+            return Err(arm_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            ));
+        }
+    }
+    Ok(())
+}
