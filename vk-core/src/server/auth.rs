@@ -5,7 +5,9 @@
 //! records a [`ClientCertUser`]), or by a bearer token checked with a `TokenReview`.
 //! Anything else is refused with 401: there is no anonymous access. The user is then
 //! authorized with a `SubjectAccessReview` on the node with the kubelet's mapping of paths
-//! to `nodes` subresources (see [`Attributes::of`]). Decisions are cached briefly.
+//! to `nodes` subresources (see [`Attributes::of`]), except that exec, attach, run and
+//! portForward always need the `create` verb, also over a WebSocket GET. Decisions are
+//! cached briefly.
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
@@ -87,10 +89,16 @@ impl Default for AuthConfig {
     }
 }
 
+/// The endpoints that run commands in containers or open connections to them. They are
+/// authorized as `create` whatever the HTTP method: a WebSocket upgrade is a GET, and
+/// `get` on `nodes/proxy` must not be enough to exec into every pod of the node.
+const STREAMING_PATHS: [&str; 4] = ["/exec", "/attach", "/portForward", "/run"];
+
 /// What a request asks to do, in SubjectAccessReview terms.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Attributes {
-    /// `get`, `create`, `update`, `patch` or `delete`, from the HTTP method.
+    /// `get`, `create`, `update`, `patch` or `delete`, from the HTTP method; always
+    /// `create` for exec, attach, portForward and run.
     pub verb: &'static str,
     /// The `nodes` subresource.
     pub subresource: &'static str,
@@ -100,20 +108,30 @@ impl Attributes {
     /// The kubelet's mapping: `/stats` -> `nodes/stats`, `/metrics` -> `nodes/metrics`,
     /// `/logs` -> `nodes/log`, `/spec` -> `nodes/spec`, everything else (exec, attach,
     /// portForward, run, containerLogs, pods, healthz) -> `nodes/proxy`.
+    ///
+    /// The verb comes from the HTTP method, except for `/exec`, `/attach`, `/portForward`
+    /// and `/run`, which always need `create`: their WebSocket form is an HTTP GET, and
+    /// the kubelet's own mapping would let `get` on `nodes/proxy` (often granted to
+    /// monitoring) run commands (kubernetes/kubernetes#136550; the API server requires
+    /// `create` for `pods/exec` over WebSocket since 1.35, KEP-4006).
     #[must_use]
     pub fn of(method: &Method, path: &str) -> Self {
-        let verb = match *method {
-            Method::POST => "create",
-            Method::PUT => "update",
-            Method::PATCH => "patch",
-            Method::DELETE => "delete",
-            _ => "get",
-        };
         let under = |prefix: &str| {
             path == prefix
                 || path
                     .strip_prefix(prefix)
                     .is_some_and(|rest| rest.starts_with('/'))
+        };
+        let verb = if STREAMING_PATHS.iter().any(|p| under(p)) {
+            "create"
+        } else {
+            match *method {
+                Method::POST => "create",
+                Method::PUT => "update",
+                Method::PATCH => "patch",
+                Method::DELETE => "delete",
+                _ => "get",
+            }
         };
         let subresource = if under("/stats") {
             "stats"
@@ -426,10 +444,17 @@ mod tests {
         let post = Method::POST;
         let cases = [
             (&post, "/exec/default/p/c", "create", "proxy"),
-            (&get, "/exec/default/p/c", "get", "proxy"),
+            (&get, "/exec/default/p/c", "create", "proxy"),
             (&post, "/attach/default/p/c", "create", "proxy"),
+            (&get, "/attach/default/p/c", "create", "proxy"),
             (&post, "/portForward/default/p", "create", "proxy"),
+            (&get, "/portForward/default/p", "create", "proxy"),
             (&post, "/run/default/p/c", "create", "proxy"),
+            (&get, "/run/default/p/c", "create", "proxy"),
+            (&Method::PUT, "/exec/default/p/c", "create", "proxy"),
+            (&get, "/exec", "create", "proxy"),
+            (&get, "/executor", "get", "proxy"),
+            (&get, "/portforward/default/p", "get", "proxy"),
             (&get, "/containerLogs/default/p/c", "get", "proxy"),
             (&get, "/pods", "get", "proxy"),
             (&get, "/stats/summary", "get", "stats"),

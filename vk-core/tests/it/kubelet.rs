@@ -11,3 +11,5 @@ mod tls;
 mod port_forward;
 // Real kubectl through the fake API server's proxy.
 mod kubectl;
+// Bearer tokens and SubjectAccessReviews against the fake API server.
+mod authz;

@@ -107,13 +107,6 @@ pub async fn start_with(
     provider: Arc<dyn Provider>,
     port_forward: bool,
 ) -> (SocketAddr, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = dir.path().join("tls.crt");
-    let key = dir.path().join("tls.key");
-    std::fs::write(&cert, &pki.serving_cert_pem).unwrap();
-    std::fs::write(&key, &pki.serving_key_pem).unwrap();
-    let (store, mut writer) = reflector::store::<Pod>();
-    writer.apply_watcher_event(&watcher::Event::Apply(pod("web", "vk")));
     let auth = Auth::new(
         AuthConfig {
             authorization: AuthorizationMode::AlwaysAllow,
@@ -121,6 +114,23 @@ pub async fn start_with(
         },
         None,
     );
+    start_with_auth(pki, provider, port_forward, auth).await
+}
+
+/// [`start_with`], with requests checked by `auth`.
+pub async fn start_with_auth(
+    pki: &Pki,
+    provider: Arc<dyn Provider>,
+    port_forward: bool,
+    auth: Auth,
+) -> (SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("tls.crt");
+    let key = dir.path().join("tls.key");
+    std::fs::write(&cert, &pki.serving_cert_pem).unwrap();
+    std::fs::write(&key, &pki.serving_key_pem).unwrap();
+    let (store, mut writer) = reflector::store::<Pod>();
+    writer.apply_watcher_event(&watcher::Event::Apply(pod("web", "vk")));
     let state = ServerState::new("vk", provider, Arc::new(store), Arc::new(auth))
         .port_forward(port_forward);
     let config = TlsConfig {
