@@ -46,6 +46,10 @@ pub enum FieldErrorKind {
     MissingReference,
     /// The value is above one of ACI's limits (CPU, memory, containers, volumes, ports).
     OverLimit,
+    /// A referenced object exists but is not ready yet: a PersistentVolumeClaim that is not
+    /// Bound. The pod should stay Pending and be translated again once the object changes;
+    /// it is not a failure of the pod.
+    NotReady,
 }
 
 /// Why a pod cannot become a container group.
@@ -62,6 +66,10 @@ pub enum TranslateError {
     #[error("internal error in the translator: {0} (please file a bug)")]
     Unreachable(&'static str),
 }
+
+/// The [`TranslateError::reason`] of a pod that waits for its PersistentVolumeClaims to be
+/// Bound.
+pub const PERSISTENT_VOLUME_CLAIM_NOT_BOUND: &str = "PersistentVolumeClaimNotBound";
 
 /// `Result` with [`TranslateError`].
 pub type Result<T, E = TranslateError> = std::result::Result<T, E>;
@@ -86,9 +94,14 @@ impl TranslateError {
     /// A CamelCase reason for the pod's status and events.
     ///
     /// Missing Secrets or ConfigMaps give `CreateContainerConfigError` (the kubelet's reason
-    /// for the same situation); everything else gives `ProviderFailed`.
+    /// for the same situation); claims that are not Bound yet give
+    /// [`PERSISTENT_VOLUME_CLAIM_NOT_BOUND`] (see [`TranslateError::is_waiting`]); everything
+    /// else gives `ProviderFailed`.
     #[must_use]
     pub fn reason(&self) -> &'static str {
+        if self.is_waiting() {
+            return PERSISTENT_VOLUME_CLAIM_NOT_BOUND;
+        }
         match self {
             Self::Fields(errors)
                 if !errors.is_empty()
@@ -99,6 +112,20 @@ impl TranslateError {
                 "CreateContainerConfigError"
             }
             _ => "ProviderFailed",
+        }
+    }
+
+    /// Whether the pod only waits for referenced objects to become ready (every field error
+    /// is [`FieldErrorKind::NotReady`], such as a PersistentVolumeClaim not Bound yet): the
+    /// runtime keeps the pod Pending with [`TranslateError::reason`] and translates it again
+    /// later, instead of failing it.
+    #[must_use]
+    pub fn is_waiting(&self) -> bool {
+        match self {
+            Self::Fields(errors) => {
+                !errors.is_empty() && errors.iter().all(|e| e.kind == FieldErrorKind::NotReady)
+            }
+            _ => false,
         }
     }
 
@@ -152,6 +179,10 @@ impl Findings {
         self.fail(FieldErrorKind::MissingReference, field, message);
     }
 
+    pub(crate) fn not_ready(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.fail(FieldErrorKind::NotReady, field, message);
+    }
+
     pub(crate) fn over_limit(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.fail(FieldErrorKind::OverLimit, field, message);
     }
@@ -190,5 +221,28 @@ mod tests {
             message: "secret \"db\" not found".into(),
         }]);
         assert_eq!(error.reason(), "CreateContainerConfigError");
+        assert!(!error.is_waiting());
+    }
+
+    #[test]
+    fn only_unbound_claims_should_wait_with_their_own_reason() {
+        let unbound = FieldError {
+            field: "spec.volumes[0].persistentVolumeClaim".into(),
+            kind: FieldErrorKind::NotReady,
+            message: "not bound".into(),
+        };
+        let error = TranslateError::Fields(vec![unbound.clone()]);
+        assert!(error.is_waiting());
+        assert_eq!(error.reason(), PERSISTENT_VOLUME_CLAIM_NOT_BOUND);
+        let mixed = TranslateError::Fields(vec![
+            unbound,
+            FieldError {
+                field: "spec.volumes[1].hostPath".into(),
+                kind: FieldErrorKind::Unsupported,
+                message: "no host".into(),
+            },
+        ]);
+        assert!(!mixed.is_waiting());
+        assert_eq!(mixed.reason(), "ProviderFailed");
     }
 }

@@ -37,27 +37,34 @@ pub mod fuzzing;
 /// The ARM api-version of the ACI model in [`container_group`].
 pub const API_VERSION: &str = "2025-09-01";
 
+pub mod claims;
+pub mod confidential;
 mod dns;
 mod downward;
 mod env;
 pub mod error;
 pub mod expansion;
 pub mod extensions;
+pub mod hooks;
+pub mod identity;
 pub mod images;
 pub mod manifests;
 pub mod names;
 pub mod node;
 pub mod pod;
 mod ports;
+pub mod priority;
 mod probes;
 mod registry;
 pub mod resources;
 pub mod secrets;
 mod security;
 mod volumes;
+pub mod zones;
 
 pub use error::{FieldError, FieldErrorKind, TranslateError, Warning};
 pub use extensions::{ClusterCredentials, KubeProxyOptions};
+pub use hooks::{ContainerHooks, HookAction, HookPlan};
 pub use images::{ImageConfig, ResolvedImages};
 pub use names::{container_group_name, pod_key_from_tags};
 pub use node::{IpAddressMode, NodeOptions};

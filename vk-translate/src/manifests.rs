@@ -2,8 +2,14 @@
 //! `check` report.
 //!
 //! Pods and the pod templates of Deployments, ReplicaSets, StatefulSets, Jobs, CronJobs,
-//! DaemonSets and ReplicationControllers are workloads; Secrets and ConfigMaps in the same
-//! documents resolve their references; every other kind is ignored. Pure: it takes strings.
+//! DaemonSets and ReplicationControllers are workloads; Secrets, ConfigMaps,
+//! PersistentVolumeClaims and PersistentVolumes in the same documents resolve their
+//! references; every other kind is ignored. Pure: it takes strings.
+//!
+//! Manifests rarely carry a claim's status, so a claim counts as Bound when the files show
+//! its volume: its `spec.volumeName` names a PersistentVolume of the files, or a
+//! PersistentVolume's `claimRef` names the claim. Other claims wait for binding (a
+//! [`FieldErrorKind::NotReady`](crate::FieldErrorKind) error, reported as "waits").
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -89,6 +95,8 @@ pub struct Manifests {
     pub workloads: Vec<Workload>,
     secrets: BTreeMap<(String, String), k8s::Secret>,
     config_maps: BTreeMap<(String, String), k8s::ConfigMap>,
+    claims: BTreeMap<(String, String), k8s::PersistentVolumeClaim>,
+    volumes: BTreeMap<String, k8s::PersistentVolume>,
 }
 
 /// What happens to one workload on a virtual node.
@@ -193,6 +201,17 @@ impl Manifests {
                     let ns = namespace_of(&map.metadata);
                     self.config_maps.insert((ns, name.clone()), map);
                 }
+                "PersistentVolumeClaim" => {
+                    let claim: k8s::PersistentVolumeClaim =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
+                    let ns = namespace_of(&claim.metadata);
+                    self.claims.insert((ns, name.clone()), claim);
+                }
+                "PersistentVolume" => {
+                    let volume: k8s::PersistentVolume =
+                        typed_object(parse(kind)?, value).map_err(object_error)?;
+                    self.volumes.insert(name.clone(), volume);
+                }
                 "Pod" => {
                     let pod: k8s::Pod = typed_object(parse(kind)?, value).map_err(object_error)?;
                     self.push(origin_of, kind, pod.metadata.clone(), pod);
@@ -276,14 +295,19 @@ impl Manifests {
         pod_meta.name = metadata.name.clone();
         pod_meta.namespace = Some(namespace_of(metadata));
         let mut spec = template.spec;
-        // A StatefulSet's controller adds one claim volume per template to each pod.
+        // A StatefulSet's controller adds one claim volume per template to each pod, using
+        // the claim `<template>-<statefulset>-<ordinal>`: the first pod's is checked.
         if let (Some(spec), Some(claims)) = (spec.as_mut(), claims) {
             for claim in claims {
-                let claim_name = claim.metadata.name.unwrap_or_default();
+                let template_name = claim.metadata.name.unwrap_or_default();
+                let claim_name = format!(
+                    "{template_name}-{}-0",
+                    metadata.name.as_deref().unwrap_or_default()
+                );
                 let volumes = spec.volumes.get_or_insert_with(Vec::new);
-                if !volumes.iter().any(|v| v.name == claim_name) {
+                if !volumes.iter().any(|v| v.name == template_name) {
                     volumes.push(k8s::Volume {
-                        name: claim_name.clone(),
+                        name: template_name.clone(),
                         persistent_volume_claim: Some(k8s::PersistentVolumeClaimVolumeSource {
                             claim_name,
                             read_only: None,
@@ -301,10 +325,25 @@ impl Manifests {
         self.push(origin, kind, metadata.clone(), pod);
     }
 
-    /// The Secrets and ConfigMaps of `namespace`, by name.
+    /// The Secrets, ConfigMaps and PersistentVolumeClaims of `namespace` by name, every
+    /// PersistentVolume, and every Secret under its `"<namespace>/<name>"` for the volumes.
+    /// Claims the files show bound (see the module doc) are marked `Bound`.
     #[must_use]
     pub fn objects_in(&self, namespace: &str) -> ReferencedObjects {
+        let persistent_volume_claims = self
+            .claims
+            .iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .map(|((_, name), claim)| (name.clone(), self.bound(namespace, name, claim)))
+            .collect();
         ReferencedObjects {
+            persistent_volume_claims,
+            persistent_volumes: self.volumes.clone(),
+            volume_secrets: self
+                .secrets
+                .iter()
+                .map(|((ns, name), s)| (crate::claims::volume_secret_key(ns, name), s.clone()))
+                .collect(),
             secrets: self
                 .secrets
                 .iter()
@@ -319,6 +358,45 @@ impl Manifests {
                 .collect(),
             service_account_tokens: BTreeMap::new(),
         }
+    }
+
+    /// `claim` as the cluster would show it once bound: unchanged if it has a status, else
+    /// Bound to the volume the files pair it with, if any.
+    fn bound(
+        &self,
+        namespace: &str,
+        name: &str,
+        claim: &k8s::PersistentVolumeClaim,
+    ) -> k8s::PersistentVolumeClaim {
+        let mut claim = claim.clone();
+        if claim
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_ref())
+            .is_some()
+        {
+            return claim;
+        }
+        let spec = claim.spec.get_or_insert_with(Default::default);
+        let named = spec
+            .volume_name
+            .clone()
+            .filter(|v| self.volumes.contains_key(v));
+        let volume = named.or_else(|| {
+            self.volumes.iter().find_map(|(pv_name, pv)| {
+                let by = pv.spec.as_ref()?.claim_ref.as_ref()?;
+                let by_ns = by.namespace.as_deref().unwrap_or("default");
+                (by.name.as_deref() == Some(name) && by_ns == namespace).then(|| pv_name.clone())
+            })
+        });
+        if let Some(volume) = volume {
+            spec.volume_name = Some(volume);
+            claim.status = Some(k8s::PersistentVolumeClaimStatus {
+                phase: Some("Bound".to_owned()),
+                ..Default::default()
+            });
+        }
+        claim
     }
 
     /// Translates every workload, offline: a container with `args` and no `command` keeps
@@ -419,12 +497,12 @@ fn octal_modes_to_numbers(value: &mut serde_yaml::Value) -> bool {
 
 // === the check report ===
 
-/// Whether any workload cannot run.
+/// Whether any workload cannot run (one that only waits for its claims to be Bound can).
 #[must_use]
 pub fn any_cannot_run(results: &[WorkloadResult]) -> bool {
     results
         .iter()
-        .any(|r| matches!(r.outcome, Outcome::CannotRun(_)))
+        .any(|r| matches!(&r.outcome, Outcome::CannotRun(e) if !e.is_waiting()))
 }
 
 /// The human-readable `check` report: per workload `runs as is`, `runs with changes` or
@@ -432,7 +510,7 @@ pub fn any_cannot_run(results: &[WorkloadResult]) -> bool {
 #[must_use]
 pub fn check_report(results: &[WorkloadResult]) -> String {
     let mut out = String::new();
-    let (mut as_is, mut changed, mut cannot, mut never) = (0, 0, 0, 0);
+    let (mut as_is, mut changed, mut cannot, mut never, mut waiting) = (0, 0, 0, 0, 0);
     for result in results {
         let w = &result.workload;
         let _ = write!(
@@ -450,6 +528,13 @@ pub fn check_report(results: &[WorkloadResult]) -> String {
                 let _ = writeln!(out, "runs with changes (container group {})", t.name);
                 for warning in &t.warnings {
                     let _ = writeln!(out, "  - {warning}");
+                }
+            }
+            Outcome::CannotRun(e) if e.is_waiting() => {
+                waiting += 1;
+                let _ = writeln!(out, "waits (stays Pending until its claims are Bound)");
+                for error in e.field_errors() {
+                    let _ = writeln!(out, "  - {error}");
                 }
             }
             Outcome::CannotRun(e) => {
@@ -473,15 +558,23 @@ pub fn check_report(results: &[WorkloadResult]) -> String {
         matches!(&r.outcome, Outcome::CannotRun(e)
             if e.field_errors().iter().any(|f| f.kind == crate::error::FieldErrorKind::MissingReference))
     });
-    if missing {
+    if missing || waiting > 0 {
         let _ = writeln!(
             out,
-            "\nnote: Secrets and ConfigMaps are looked up in the given files only (same namespace); service account tokens come from the cluster"
+            "\nnote: Secrets, ConfigMaps, PersistentVolumeClaims and PersistentVolumes are looked up in the given files only (same namespace; a claim is Bound when the files pair it with a volume); service account tokens come from the cluster"
         );
     }
+    let waits = if waiting > 0 {
+        format!(
+            ", {waiting} wait{} for volumes",
+            if waiting == 1 { "s" } else { "" }
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\n{} workload{}: {as_is} run{} as is, {changed} run{} with changes, {cannot} cannot run, {never} never scheduled",
+        "\n{} workload{}: {as_is} run{} as is, {changed} run{} with changes, {cannot} cannot run{waits}, {never} never scheduled",
         results.len(),
         if results.len() == 1 { "" } else { "s" },
         if as_is == 1 { "s" } else { "" },

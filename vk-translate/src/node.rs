@@ -70,6 +70,12 @@ pub struct NodeOptions {
     /// The realtime metrics extension on private Linux groups (upstream
     /// `ENABLE_REAL_TIME_METRICS`).
     pub realtime_metrics: bool,
+    /// Availability zones of the region (`"1"`, `"2"`, `"3"`); empty when unknown. A pod's
+    /// zone must be one of them.
+    pub zones: Vec<String>,
+    /// ARM ID of a user-assigned identity that pulls images from Azure Container Registry
+    /// when the pod has no pull secret for the registry.
+    pub acr_pull_identity: Option<String>,
 }
 
 impl Default for NodeOptions {
@@ -98,6 +104,10 @@ impl Default for NodeOptions {
             // upstream: extensions only in VNet mode, realtime metrics only when asked.
             kube_proxy: None,
             realtime_metrics: false,
+            // upstream knows no zones: groups go where ACI puts them.
+            zones: Vec::new(),
+            // upstream pulls from ACR with pull secrets only.
+            acr_pull_identity: None,
         }
     }
 }
@@ -209,6 +219,21 @@ impl NodeOptions {
     #[must_use]
     pub fn realtime_metrics(mut self, enabled: bool) -> Self {
         self.realtime_metrics = enabled;
+        self
+    }
+
+    /// The region's availability zones (`"1"`, `"2"`, `"3"`); pods may only ask for these.
+    #[must_use]
+    pub fn zones(mut self, zones: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.zones = zones.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Pull images from Azure Container Registry with this user-assigned identity (ARM ID)
+    /// when the pod has no pull secret for the registry.
+    #[must_use]
+    pub fn acr_pull_identity(mut self, identity: impl Into<String>) -> Self {
+        self.acr_pull_identity = Some(identity.into());
         self
     }
 

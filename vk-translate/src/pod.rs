@@ -14,16 +14,20 @@ use crate::container_group::{
     RestartPolicy,
 };
 use crate::error::{Findings, Result, TranslateError, Warning};
+use crate::hooks::HookPlan;
 use crate::images::ResolvedImages;
 use crate::node::NodeOptions;
 use crate::resources::Granted;
-use crate::{dns, env, names, ports, probes, registry, resources, security, volumes};
+use crate::{
+    confidential, dns, env, hooks, identity, names, ports, priority, probes, registry, resources,
+    security, volumes, zones,
+};
 
 /// Most containers in one group (aci-spec README).
 pub const MAX_CONTAINERS: usize = 60;
 
-/// The Secrets, ConfigMaps and tokens a pod references, resolved by the caller
-/// (mirrors `vk_core::provider::PodResources`).
+/// The Secrets, ConfigMaps, tokens and volume claims a pod references, resolved by the
+/// caller (mirrors `vk_core::provider::PodResources`).
 #[derive(Clone, Debug, Default)]
 pub struct ReferencedObjects {
     /// Secrets by name.
@@ -33,6 +37,15 @@ pub struct ReferencedObjects {
     /// Service account tokens for projected `serviceAccountToken` sources, keyed by
     /// `"<volume name>/<path>"`.
     pub service_account_tokens: BTreeMap<String, String>,
+    /// PersistentVolumeClaims of the pod's namespace by name
+    /// ([`claims::claim_names`](crate::claims::claim_names) lists the ones to resolve).
+    pub persistent_volume_claims: BTreeMap<String, k8s::PersistentVolumeClaim>,
+    /// PersistentVolumes by name (the ones the claims are bound to).
+    pub persistent_volumes: BTreeMap<String, k8s::PersistentVolume>,
+    /// Secrets the PersistentVolumes reference ([`claims::volume_secret`](crate::claims::volume_secret)),
+    /// keyed by [`claims::volume_secret_key`](crate::claims::volume_secret_key)
+    /// (`"<namespace>/<name>"`); one of the pod's namespace may be in `secrets` instead.
+    pub volume_secrets: BTreeMap<String, k8s::Secret>,
 }
 
 /// A pod's container group and what changed on the way.
@@ -45,6 +58,8 @@ pub struct Translation {
     pub name: String,
     /// What was dropped or changed, each naming the pod field.
     pub warnings: Vec<Warning>,
+    /// The lifecycle hooks the provider runs itself (ACI has none).
+    pub hooks: HookPlan,
 }
 
 /// What the per-field translators need to know about the pod.
@@ -209,7 +224,11 @@ pub fn translate_pod_with_images(
 
     let mut containers = Vec::with_capacity(regular.len());
     let mut container_ports = Vec::with_capacity(regular.len());
+    let mut hook_plan = HookPlan::default();
     for (c, field) in &regular {
+        hook_plan
+            .containers
+            .extend(hooks::container_hooks(c, field, &mut findings));
         let env = env::container_environment(&ctx, c, field, &mut findings);
         let command = command(c, ctx.images, &env, field, &mut findings);
         let ports = ports::container_ports(c, field, &mut findings);
@@ -314,14 +333,21 @@ pub fn translate_pod_with_images(
     };
 
     let extensions = node.extensions(&os_type);
-    let properties = ContainerGroupProperties {
+    let mut image_registry_credentials =
+        registry::image_registry_credentials(spec, objects, &mut findings);
+    let acr_pull =
+        identity::acr_pull_credentials(spec, node, &mut image_registry_credentials, &mut findings);
+    let group_identity = identity::group_identity(
+        pod,
+        node.acr_pull_identity.as_deref().filter(|_| acr_pull),
+        &mut findings,
+    );
+    let (sku, confidential_compute_properties) = confidential::sku(pod, &mut findings);
+    let group_zones = zones::zones(spec, node, &mut findings);
+    let mut properties = ContainerGroupProperties {
         containers,
         init_containers,
-        image_registry_credentials: registry::image_registry_credentials(
-            spec,
-            objects,
-            &mut findings,
-        ),
+        image_registry_credentials,
         restart_policy: restart_policy(spec, &mut findings),
         ip_address,
         os_type: Some(os_type),
@@ -330,8 +356,14 @@ pub fn translate_pod_with_images(
         subnet_ids,
         dns_config: dns::dns_config(spec, ctx.namespace(), node, &mut findings),
         extensions,
+        sku,
+        confidential_compute_properties,
         ..ContainerGroupProperties::default()
     };
+    confidential::check(&mut properties, &mut findings);
+    if let Some(field) = priority::spot_request(pod, &mut findings) {
+        priority::make_spot(&mut properties, node, &field, &mut findings);
+    }
 
     if !findings.errors.is_empty() {
         return Err(TranslateError::Fields(findings.errors));
@@ -347,11 +379,14 @@ pub fn translate_pod_with_images(
         container_group: ContainerGroup {
             location: Some(node.region.clone()),
             tags: tags(pod, &namespace, &pod_name, &ctx),
+            zones: group_zones,
+            identity: group_identity,
             properties,
             ..ContainerGroup::default()
         },
         name,
         warnings: findings.warnings,
+        hooks: hook_plan,
     })
 }
 
@@ -622,25 +657,15 @@ fn check_pod_features(spec: &k8s::PodSpec, findings: &mut Findings) {
 
 /// Container fields ACI has no form for.
 fn check_container_features(c: &k8s::Container, field: &str, findings: &mut Findings) {
-    if let Some(lifecycle) = &c.lifecycle {
-        if lifecycle.post_start.is_some() {
-            findings.warn(
-                format!("{field}.lifecycle.postStart"),
-                "ACI has no lifecycle hooks: the postStart hook does not run",
-            );
-        }
-        if lifecycle.pre_stop.is_some() {
-            findings.warn(
-                format!("{field}.lifecycle.preStop"),
-                "ACI has no lifecycle hooks: the preStop hook does not run before the group is deleted",
-            );
-        }
-        if lifecycle.stop_signal.is_some() {
-            findings.warn(
-                format!("{field}.lifecycle.stopSignal"),
-                "ACI chooses the stop signal: ignored",
-            );
-        }
+    // postStart and preStop are planned (or warned about) by `hooks`.
+    if c.lifecycle
+        .as_ref()
+        .is_some_and(|l| l.stop_signal.is_some())
+    {
+        findings.warn(
+            format!("{field}.lifecycle.stopSignal"),
+            "ACI chooses the stop signal: ignored",
+        );
     }
     if c.working_dir.as_deref().is_some_and(|w| !w.is_empty()) {
         findings.warn(

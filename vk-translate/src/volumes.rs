@@ -3,7 +3,8 @@
 //! ACI has four volume kinds: emptyDir, secret (files given inline, base64), gitRepo and
 //! azureFile. Secrets, ConfigMaps, projected and downward API volumes all become ACI secret
 //! volumes holding the files the kubelet would write; inline azureFile and
-//! `file.csi.azure.com` CSI volumes become azureFile volumes. Everything else is an error.
+//! `file.csi.azure.com` CSI volumes become azureFile volumes, and so do claims bound to
+//! Azure Files persistent volumes ([`crate::claims`]). Everything else is an error.
 
 use std::collections::BTreeMap;
 
@@ -253,11 +254,11 @@ fn volume_of(
             findings,
         );
     }
+    if let Some(claim) = &volume.persistent_volume_claim {
+        return crate::claims::claim_volume(ctx, name, claim, field, findings);
+    }
     let kind = volume_kind(volume);
     let why = match kind.as_str() {
-        "persistentVolumeClaim" => {
-            "ACI cannot attach persistent volume claims; use an inline azureFile or file.csi.azure.com volume"
-        }
         "hostPath" => "a container group has no host to mount paths from",
         "ephemeral" => "ACI cannot provision ephemeral volume claims",
         "image" => "ACI cannot mount images as volumes",

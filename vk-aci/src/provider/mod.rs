@@ -192,6 +192,7 @@ impl AciProvider {
             secrets: resources.secrets.clone(),
             config_maps: resources.config_maps.clone(),
             service_account_tokens: resources.service_account_tokens.clone(),
+            ..ReferencedObjects::default()
         };
         let images = match &self.images {
             Some(resolver) => resolver

@@ -21,6 +21,9 @@ struct TestNode {
     log_analytics: Option<TestLogAnalytics>,
     kube_proxy: Option<TestKubeProxy>,
     realtime_metrics: bool,
+    region: Option<String>,
+    zones: Vec<String>,
+    acr_pull_identity: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +84,15 @@ fn node_options(text: &str) -> NodeOptions {
             ));
         }
         node = node.realtime_metrics(test.realtime_metrics);
+        if let Some(region) = test.region {
+            node = node.region(region);
+        }
+        if !test.zones.is_empty() {
+            node = node.zones(test.zones);
+        }
+        if let Some(identity) = test.acr_pull_identity {
+            node = node.acr_pull_identity(identity);
+        }
     }
     node
 }
@@ -100,6 +112,9 @@ struct Snapshot {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     container_group: Option<serde_json::Value>,
+    /// The lifecycle hooks the provider runs, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hooks: Option<serde_json::Value>,
 }
 
 fn snapshots(path: &Path) -> Vec<Snapshot> {
@@ -133,6 +148,8 @@ fn snapshots(path: &Path) -> Vec<Snapshot> {
                         errors: Vec::new(),
                         reason: None,
                         container_group: Some(serde_json::to_value(&group).unwrap()),
+                        hooks: (!t.hooks.is_empty())
+                            .then(|| serde_json::to_value(&t.hooks).unwrap()),
                     }
                 }
                 Outcome::CannotRun(e) => Snapshot {
@@ -143,6 +160,7 @@ fn snapshots(path: &Path) -> Vec<Snapshot> {
                     errors: e.field_errors().iter().map(ToString::to_string).collect(),
                     reason: Some(e.reason().to_owned()),
                     container_group: None,
+                    hooks: None,
                 },
                 Outcome::NeverScheduled(reason) => Snapshot {
                     workload,
@@ -152,6 +170,7 @@ fn snapshots(path: &Path) -> Vec<Snapshot> {
                     errors: Vec::new(),
                     reason: Some(reason.to_owned()),
                     container_group: None,
+                    hooks: None,
                 },
             }
         })
