@@ -72,6 +72,12 @@ pub struct AuthConfig {
     pub cache_capacity: usize,
     /// Timeout of each TokenReview or SubjectAccessReview call.
     pub review_timeout: Duration,
+    /// Most TokenReviews per second, on average, of tokens in neither the cache of
+    /// authenticated tokens nor that of refused ones; a request whose token would need a
+    /// review beyond it is answered `429 Too Many Requests`. `0` removes the bound.
+    pub token_review_qps: u32,
+    /// Most TokenReviews in a burst above `token_review_qps`.
+    pub token_review_burst: u32,
 }
 
 impl Default for AuthConfig {
@@ -85,6 +91,12 @@ impl Default for AuthConfig {
             unauthorized_ttl: Duration::from_secs(30),
             cache_capacity: 1024,
             review_timeout: Duration::from_secs(10),
+            // The kubelet has no such bound. A fifth of its whole API budget
+            // (`kubeAPIQPS` 50, `kubeAPIBurst` 100): tokens are reviewed once per
+            // `token_cache_ttl`, so real clients need far less, and a flood of random
+            // tokens costs the API server at most this.
+            token_review_qps: 10,
+            token_review_burst: 20,
         }
     }
 }
@@ -195,13 +207,59 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 }
 
+// === impl ReviewBudget ===
+
+/// A token bucket bounding the TokenReviews of tokens not in a cache.
+#[derive(Debug)]
+struct ReviewBudget {
+    qps: u32,
+    burst: u32,
+    /// Reviews left and when they were counted.
+    left: Mutex<(f64, Instant)>,
+}
+
+impl ReviewBudget {
+    fn new(qps: u32, burst: u32) -> Self {
+        let burst = burst.max(1);
+        Self {
+            qps,
+            burst,
+            left: Mutex::new((f64::from(burst), Instant::now())),
+        }
+    }
+
+    /// Take one review, if the budget has one.
+    fn take(&self) -> bool {
+        if self.qps == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut left = self
+            .left
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let refilled = now.saturating_duration_since(left.1).as_secs_f64() * f64::from(self.qps);
+        *left = ((left.0 + refilled).min(f64::from(self.burst)), now);
+        if left.0 >= 1.0 {
+            left.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 // === impl Auth ===
 
 /// The request authenticator and authorizer of one server.
 pub struct Auth {
     config: AuthConfig,
     client: Option<kube::Client>,
-    tokens: TtlCache<[u8; 32], Option<UserInfo>>,
+    /// Authenticated tokens. Refused ones have a cache of their own, so random tokens
+    /// filling it never push out a client that authenticated.
+    tokens: TtlCache<[u8; 32], UserInfo>,
+    refused: TtlCache<[u8; 32], ()>,
+    reviews: ReviewBudget,
     decisions: TtlCache<(UserInfo, Attributes), bool>,
 }
 
@@ -263,9 +321,11 @@ impl Auth {
     pub fn new(config: AuthConfig, client: Option<kube::Client>) -> Self {
         let capacity = config.cache_capacity;
         Self {
+            reviews: ReviewBudget::new(config.token_review_qps, config.token_review_burst),
             config,
             client,
             tokens: TtlCache::new(capacity),
+            refused: TtlCache::new(capacity),
             decisions: TtlCache::new(capacity),
         }
     }
@@ -283,13 +343,28 @@ impl Auth {
         }
         // Tokens are cached by digest only: the secret itself is never stored or logged.
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(cached) = self.tokens.get(&digest) {
-            return cached.ok_or_else(|| Error::InvalidToken("token not authenticated".into()));
+        let refused = || Error::InvalidToken("token not authenticated".into());
+        if let Some(user) = self.tokens.get(&digest) {
+            return Ok(user);
         }
-        let user = self.token_review(token).await?;
-        self.tokens
-            .insert(digest, user.clone(), self.config.token_cache_ttl);
-        user.ok_or_else(|| Error::InvalidToken("token not authenticated".into()))
+        if self.refused.get(&digest).is_some() {
+            return Err(refused());
+        }
+        if !self.reviews.take() {
+            tracing::debug!("tokenreview budget spent: refusing an unknown bearer token");
+            return Err(Error::TooManyTokenReviews);
+        }
+        let ttl = self.config.token_cache_ttl;
+        match self.token_review(token).await? {
+            Some(user) => {
+                self.tokens.insert(digest, user.clone(), ttl);
+                Ok(user)
+            }
+            None => {
+                self.refused.insert(digest, (), ttl);
+                Err(refused())
+            }
+        }
     }
 
     async fn token_review(&self, token: &str) -> Result<Option<UserInfo>> {
@@ -490,6 +565,24 @@ mod tests {
             cache.entries.lock().unwrap().len() <= 2,
             "the cache is bounded"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_token_review_budget_should_allow_a_burst_then_refill_at_its_rate() {
+        let budget = ReviewBudget::new(2, 3);
+        assert!((0..3).all(|_| budget.take()), "the burst");
+        assert!(!budget.take(), "spent");
+        time::advance(Duration::from_millis(500)).await;
+        assert!(budget.take(), "one review every 1/qps seconds");
+        assert!(!budget.take());
+        time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            (0..10).filter(|_| budget.take()).count(),
+            3,
+            "never above the burst"
+        );
+        let unbounded = ReviewBudget::new(0, 0);
+        assert!((0..1000).all(|_| unbounded.take()), "qps 0 is no bound");
     }
 
     #[tokio::test]

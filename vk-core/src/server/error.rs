@@ -29,6 +29,10 @@ pub enum Error {
         /// The nodes subresource.
         subresource: String,
     },
+    /// A bearer token would need a TokenReview, and the reviews of unknown tokens are
+    /// spent for now ([`super::AuthConfig::token_review_qps`]).
+    #[error("too many requests with unknown bearer tokens, retry later")]
+    TooManyTokenReviews,
     /// Asking the API server to authenticate or authorize failed.
     #[error("authentication or authorization unavailable")]
     AuthUnavailable(#[source] kube::Error),
@@ -92,6 +96,7 @@ impl Error {
             Self::Forbidden { .. } | Self::ProtocolNotSupported { .. } => {
                 (StatusCode::FORBIDDEN, "Forbidden")
             }
+            Self::TooManyTokenReviews => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
             Self::AuthUnavailable(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             Self::PodNotFound(_) | Self::ContainerNotFound { .. } | Self::NotFound(_) => {
                 (StatusCode::NOT_FOUND, "NotFound")
@@ -129,6 +134,13 @@ impl IntoResponse for Error {
             tracing::warn!(error = %self, "kubelet api request failed");
         }
         let mut response = (code, Json(self.to_status())).into_response();
+        if let Self::TooManyTokenReviews = self {
+            // The budget refills a review every 1/qps seconds.
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+        }
         if let Self::ProtocolNotSupported { accepted, .. } = &self {
             for p in accepted {
                 if let Ok(v) = http::HeaderValue::from_str(p) {
@@ -151,6 +163,7 @@ mod tests {
         let errors = [
             Error::Unauthenticated,
             Error::InvalidToken("expired".into()),
+            Error::TooManyTokenReviews,
             Error::Forbidden {
                 user: "u".into(),
                 verb: "create".into(),

@@ -35,7 +35,7 @@ pub use auth::{Auth, AuthConfig, AuthorizationMode, ClientCertUser, UserInfo};
 pub use certificate_manager::{CertificateManager, ServingCertificate};
 pub use certificate_request::{CsrError, ServingCsr};
 pub use error::{Error, Result};
-pub use tls::{ServingCert, TlsConfig};
+pub use tls::{ConnectionLimits, ServingCert, TlsConfig};
 
 /// Where the server finds the pods bound to its node.
 pub trait PodLookup: Send + Sync + 'static {

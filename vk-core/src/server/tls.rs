@@ -4,7 +4,9 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -12,7 +14,9 @@ use hyper_util::service::TowerToHyperService;
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{self, Duration};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
@@ -88,16 +92,67 @@ pub struct TlsConfig {
     pub client_ca_pem: Option<Vec<u8>>,
     /// Most time a client has for the TLS handshake and the request headers.
     pub handshake_timeout: Duration,
+    /// Most connections open at once (see [`ConnectionLimits::max_connections`]).
+    pub max_connections: usize,
+    /// Most TLS handshakes in progress at once (see
+    /// [`ConnectionLimits::max_pending_handshakes`]).
+    pub max_pending_handshakes: usize,
+}
+
+/// Bounds on the connections [`serve_with_limits`] holds, so that a flood of clients (or
+/// of sockets that never finish their handshake) cannot exhaust memory or file
+/// descriptors. At a bound the server stops accepting: further clients wait in the
+/// kernel's listen backlog until a connection closes or a handshake ends, and are served
+/// then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Most time a client has for the TLS handshake and the request headers.
+    pub handshake_timeout: Duration,
+    /// Most connections open at once, upgraded streams (exec, attach, port-forward, a
+    /// followed log) included.
+    pub max_connections: usize,
+    /// Most connections accepted whose TLS handshake has not finished.
+    pub max_pending_handshakes: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            // The kubelet (Go net/http) has no such bound. The API server opens one
+            // connection per `kubectl logs -f`, exec, attach or port-forward session and
+            // per scrape: 4096 leaves room for following every container of a large
+            // virtual node, while bounding the memory and descriptors a flood can take.
+            max_connections: 4096,
+            // A handshake takes milliseconds; 128 is the listen backlog Linux used by
+            // default (`net.core.somaxconn`) before 5.4. Sockets that stall their
+            // handshake hold a slot for at most `handshake_timeout`.
+            max_pending_handshakes: 128,
+        }
+    }
 }
 
 impl TlsConfig {
     /// A configuration with a generated certificate for `names` and `ips` and no client CA.
     #[must_use]
     pub fn self_signed(names: Vec<String>, ips: Vec<IpAddr>) -> Self {
+        let limits = ConnectionLimits::default();
         Self {
             serving: ServingCert::SelfSigned { names, ips },
             client_ca_pem: None,
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: limits.handshake_timeout,
+            max_connections: limits.max_connections,
+            max_pending_handshakes: limits.max_pending_handshakes,
+        }
+    }
+
+    /// The bounds [`serve_with_limits`] applies for this configuration.
+    #[must_use]
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            handshake_timeout: self.handshake_timeout,
+            max_connections: self.max_connections,
+            max_pending_handshakes: self.max_pending_handshakes,
         }
     }
 
@@ -226,7 +281,8 @@ fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 }
 
 /// Serve `app` on `listener` with TLS until `shutdown` completes. Each connection's
-/// verified client certificate becomes a [`ClientCertUser`] on its requests.
+/// verified client certificate becomes a [`ClientCertUser`] on its requests. Connections
+/// are bounded by the default [`ConnectionLimits`]; [`serve_with_limits`] takes others.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -234,9 +290,50 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let limits = ConnectionLimits {
+        handshake_timeout,
+        ..ConnectionLimits::default()
+    };
+    serve_with_limits(listener, tls, limits, app, shutdown).await;
+}
+
+/// [`serve`] within `limits` (from [`TlsConfig::connection_limits`]).
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    limits: ConnectionLimits,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let handshake_timeout = limits.handshake_timeout;
     let acceptor = TlsAcceptor::from(tls);
+    let slots = |n: usize| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)));
+    let connections = slots(limits.max_connections);
+    let handshakes = slots(limits.max_pending_handshakes);
     tokio::pin!(shutdown);
     loop {
+        if connections.available_permits() == 0 || handshakes.available_permits() == 0 {
+            tracing::debug!(
+                max_connections = limits.max_connections,
+                max_pending_handshakes = limits.max_pending_handshakes,
+                "kubelet api connection limits reached: not accepting until a slot frees"
+            );
+        }
+        // Both slots are taken before accepting, so at a bound clients wait in the
+        // listen backlog instead of holding memory here.
+        let slots = async {
+            let connection = Arc::clone(&connections).acquire_owned().await.ok()?;
+            let handshake = Arc::clone(&handshakes).acquire_owned().await.ok()?;
+            Some((connection, handshake))
+        };
+        let (connection, handshake) = tokio::select! {
+            () = &mut shutdown => return,
+            // The semaphores are never closed.
+            slots = slots => match slots {
+                Some(slots) => slots,
+                None => return,
+            },
+        };
         let (tcp, peer) = tokio::select! {
             () = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
@@ -253,7 +350,9 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let tls = match time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+            let accepted = time::timeout(handshake_timeout, acceptor.accept(tcp)).await;
+            drop(handshake);
+            let tls = match accepted {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "tls handshake failed");
@@ -277,12 +376,67 @@ pub async fn serve(
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(handshake_timeout)
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                .serve_connection(
+                    TokioIo::new(Counted {
+                        io: tls,
+                        _slot: connection,
+                    }),
+                    TowerToHyperService::new(service),
+                )
                 .with_upgrades()
                 .await;
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "kubelet api connection ended");
             }
         });
+    }
+}
+
+// === impl Counted ===
+
+/// A connection holding its slot of [`ConnectionLimits::max_connections`]: the slot goes
+/// with the connection into an upgraded stream and is freed when the stream is dropped.
+struct Counted<T> {
+    io: T,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }

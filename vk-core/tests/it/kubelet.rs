@@ -13,3 +13,5 @@ mod port_forward;
 mod kubectl;
 // Bearer tokens and SubjectAccessReviews against the fake API server.
 mod authz;
+// Bounds on connections and pending TLS handshakes.
+mod limits;

@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Empty;
+use vk_core::server::auth::Credentials;
 use vk_core::server::{Auth, AuthConfig};
 use vk_core::testing::{AccessRequest, FakeApiServer};
 
@@ -93,4 +94,48 @@ async fn streaming_over_a_websocket_get_should_need_create_on_nodes_proxy() {
         .await
         .unwrap();
     assert_eq!(res.status(), 101);
+}
+
+fn bearer(token: &str) -> Credentials {
+    Credentials {
+        token: Some(token.to_owned()),
+        ..Credentials::default()
+    }
+}
+
+// Issue 15, item 13: random bearer tokens must neither push authenticated tokens out of
+// the cache nor turn into one TokenReview each.
+#[tokio::test]
+async fn a_flood_of_unknown_tokens_should_neither_evict_known_ones_nor_hammer_the_api_server() {
+    let (api, _) = cluster().await;
+    let auth = Auth::new(
+        AuthConfig {
+            cache_capacity: 8,
+            ..AuthConfig::default()
+        },
+        Some(api.client()),
+    );
+    let reader = api.service_account_token("default", "reader", &[]);
+    let user = auth.authenticate(&bearer(&reader)).await.unwrap();
+    assert_eq!(user.username, READER);
+    let reviews = || api.counters().get("create", "tokenreviews");
+    assert_eq!(reviews(), 1);
+
+    for i in 0..200 {
+        let refused = auth.authenticate(&bearer(&format!("random-{i}"))).await;
+        assert!(refused.is_err(), "random token {i} was accepted");
+    }
+    let flood = reviews() - 1;
+    assert!(
+        flood < 60,
+        "{flood} TokenReviews for 200 unknown tokens: reviews of uncached tokens are bounded"
+    );
+
+    let again = auth.authenticate(&bearer(&reader)).await.unwrap();
+    assert_eq!(again.username, READER);
+    assert_eq!(
+        reviews(),
+        flood + 1,
+        "the authenticated token is still cached after the flood"
+    );
 }

@@ -124,6 +124,18 @@ pub async fn start_with_auth(
     port_forward: bool,
     auth: Auth,
 ) -> (SocketAddr, tempfile::TempDir) {
+    start_limited(pki, provider, port_forward, auth, |c| c).await
+}
+
+/// [`start_with_auth`], with the TLS configuration (its connection limits) changed by
+/// `tune`.
+pub async fn start_limited(
+    pki: &Pki,
+    provider: Arc<dyn Provider>,
+    port_forward: bool,
+    auth: Auth,
+    tune: impl FnOnce(TlsConfig) -> TlsConfig,
+) -> (SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("tls.crt");
     let key = dir.path().join("tls.key");
@@ -138,12 +150,13 @@ pub async fn start_with_auth(
         ..TlsConfig::self_signed(vec![], vec![])
     }
     .client_ca(pki.ca_pem.clone());
+    let config = tune(config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(tls::serve(
+    tokio::spawn(tls::serve_with_limits(
         listener,
         config.server_config().unwrap(),
-        config.handshake_timeout,
+        config.connection_limits(),
         router(state),
         std::future::pending(),
     ));
