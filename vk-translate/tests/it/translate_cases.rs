@@ -251,3 +251,162 @@ fn translation_should_be_deterministic() {
     assert_eq!(one.container_group, two.container_group);
     assert_eq!(one.warnings, two.warnings);
 }
+
+// === Azure Files claims ===
+
+fn claim_volume(claim: &str) -> k8s::Volume {
+    k8s::Volume {
+        name: "data".to_owned(),
+        persistent_volume_claim: Some(k8s::PersistentVolumeClaimVolumeSource {
+            claim_name: claim.to_owned(),
+            read_only: None,
+        }),
+        ..k8s::Volume::default()
+    }
+}
+
+fn bound_claim(volume: &str) -> k8s::PersistentVolumeClaim {
+    k8s::PersistentVolumeClaim {
+        spec: Some(k8s::PersistentVolumeClaimSpec {
+            volume_name: Some(volume.to_owned()),
+            ..k8s::PersistentVolumeClaimSpec::default()
+        }),
+        status: Some(k8s::PersistentVolumeClaimStatus {
+            phase: Some("Bound".to_owned()),
+            ..k8s::PersistentVolumeClaimStatus::default()
+        }),
+        ..k8s::PersistentVolumeClaim::default()
+    }
+}
+
+fn csi_files_volume() -> k8s::PersistentVolume {
+    k8s::PersistentVolume {
+        spec: Some(k8s::PersistentVolumeSpec {
+            access_modes: Some(vec!["ReadWriteMany".to_owned()]),
+            csi: Some(k8s::CSIPersistentVolumeSource {
+                driver: "file.csi.azure.com".to_owned(),
+                volume_handle: "rg#acct#share".to_owned(),
+                node_stage_secret_ref: Some(k8s::SecretReference {
+                    name: Some("files".to_owned()),
+                    namespace: Some("storage".to_owned()),
+                }),
+                ..k8s::CSIPersistentVolumeSource::default()
+            }),
+            ..k8s::PersistentVolumeSpec::default()
+        }),
+        ..k8s::PersistentVolume::default()
+    }
+}
+
+#[test]
+fn claim_helpers_should_name_what_the_runtime_resolves() {
+    let p = pod(vec![container("web")], vec![claim_volume("data")]);
+    assert_eq!(
+        vk_translate::claims::claim_names(&p),
+        ["data".to_owned()].into()
+    );
+    assert_eq!(
+        vk_translate::claims::volume_secret(&csi_files_volume(), "shop"),
+        Some(("storage".to_owned(), "files".to_owned()))
+    );
+    let mut default_named = csi_files_volume();
+    default_named
+        .spec
+        .as_mut()
+        .unwrap()
+        .csi
+        .as_mut()
+        .unwrap()
+        .node_stage_secret_ref = None;
+    assert_eq!(
+        vk_translate::claims::volume_secret(&default_named, "shop"),
+        Some((
+            "shop".to_owned(),
+            "azure-storage-account-acct-secret".to_owned()
+        ))
+    );
+}
+
+#[test]
+fn bound_azure_files_claim_should_mount_with_the_key_of_another_namespace_kept_secret() {
+    let key = "a-storage-key-value";
+    let objects = ReferencedObjects {
+        persistent_volume_claims: BTreeMap::from([("data".to_owned(), bound_claim("pv-1"))]),
+        persistent_volumes: BTreeMap::from([("pv-1".to_owned(), csi_files_volume())]),
+        volume_secrets: BTreeMap::from([(
+            vk_translate::claims::volume_secret_key("storage", "files"),
+            k8s::Secret {
+                string_data: Some(BTreeMap::from([(
+                    "azurestorageaccountkey".to_owned(),
+                    key.to_owned(),
+                )])),
+                ..k8s::Secret::default()
+            },
+        )]),
+        ..ReferencedObjects::default()
+    };
+    let t = translate_pod(
+        &pod(vec![container("web")], vec![claim_volume("data")]),
+        &objects,
+        &NodeOptions::default(),
+    )
+    .unwrap();
+    let file = t.container_group.properties.volumes[0]
+        .azure_file
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (file.share_name.as_str(), file.storage_account_name.as_str()),
+        ("share", "acct")
+    );
+    assert_eq!(file.storage_account_key.as_deref(), Some(key));
+    assert!(!format!("{t:?}").contains(key), "Debug shows the key");
+    let mut group = t.container_group;
+    redact_secrets(&mut group);
+    assert!(!serde_json::to_string(&group).unwrap().contains(key));
+}
+
+#[test]
+fn unbound_claim_should_wait_and_a_missing_volume_should_not() {
+    let unbound = k8s::PersistentVolumeClaim::default();
+    let objects = ReferencedObjects {
+        persistent_volume_claims: BTreeMap::from([("data".to_owned(), unbound)]),
+        ..ReferencedObjects::default()
+    };
+    let p = pod(vec![container("web")], vec![claim_volume("data")]);
+    let err = translate_pod(&p, &objects, &NodeOptions::default()).unwrap_err();
+    assert!(err.is_waiting(), "{err}");
+    assert_eq!(err.reason(), "PersistentVolumeClaimNotBound");
+
+    let objects = ReferencedObjects {
+        persistent_volume_claims: BTreeMap::from([("data".to_owned(), bound_claim("gone"))]),
+        ..ReferencedObjects::default()
+    };
+    let err = translate_pod(&p, &objects, &NodeOptions::default()).unwrap_err();
+    assert!(!err.is_waiting());
+    assert!(
+        err.to_string().contains("persistentvolume \"gone\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_invalid_node_acr_identity_should_be_a_node_error_only_for_acr_images() {
+    let node = NodeOptions::default().acr_pull_identity("acr-pull");
+    let mut acr = container("web");
+    acr.image = Some("myacr.azurecr.io/web:1".to_owned());
+    let err = translate_pod(
+        &pod(vec![acr], vec![]),
+        &ReferencedObjects::default(),
+        &node,
+    )
+    .unwrap_err();
+    assert_eq!(err.field_errors()[0].field, "node.acrPullIdentity");
+    let t = translate_pod(
+        &pod(vec![container("web")], vec![]),
+        &ReferencedObjects::default(),
+        &node,
+    )
+    .unwrap();
+    assert!(t.container_group.identity.is_none());
+}
