@@ -14,6 +14,7 @@ use vk_core::testing::{FakeApiError, FakeApiServer, binder};
 
 use crate::arm::{ArmConfig, ArmCredential, RetryPolicy, ThrottleConfig};
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorError, EmulatorHandle};
+use crate::monitor::MonitorConfig;
 use crate::virtual_node::{VirtualNode, VirtualNodeConfig, VirtualNodeError};
 
 /// Subscription of the emulated container groups.
@@ -213,6 +214,10 @@ pub fn node_config(
             max_delay: Duration::from_secs(2),
             max_retry_after: Duration::from_secs(10),
         });
+    // Pod statistics from the emulator's Azure Monitor; it shows the open minute at once,
+    // so reading every 15 s (metrics-server's resolution) keeps `kubectl top` current.
+    config.monitor = MonitorConfig::default().batch_endpoint(emulator.url());
+    config.aci.stats.refresh_interval = Duration::from_secs(15);
     config.kubelet_listen = SocketAddr::new(loopback, 0);
     config.tls = TlsConfig::self_signed(vec![node_name.to_owned()], vec![loopback])
         .client_ca(api.kubelet_client_ca_pem());

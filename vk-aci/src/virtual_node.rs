@@ -451,10 +451,10 @@ impl VirtualNode {
                 tokio::spawn(manager.run(shutdown.clone()))
             });
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server_task = tokio::spawn(server::tls::serve(
+        let server_task = tokio::spawn(server::tls::serve_with_limits(
             self.kubelet,
             self.tls,
-            self.config.tls.handshake_timeout,
+            self.config.tls.connection_limits(),
             server::router(state),
             async move {
                 let _ = server_stopped.await;

@@ -401,6 +401,7 @@ impl ArmClient {
                 url: url.clone(),
                 body: Some(body),
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         let value: serde_json::Value = Self::decode(OP, &response.body)?;
@@ -464,6 +465,7 @@ impl ArmClient {
                 url,
                 body: None,
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         Self::decode(OP, &response.body)
@@ -485,6 +487,7 @@ impl ArmClient {
                 url: url.clone(),
                 body: None,
                 accept: &[StatusCode::NOT_FOUND],
+                idempotent: true,
             })
             .await?;
         Ok(match response.status {
@@ -546,6 +549,7 @@ impl ArmClient {
                     url,
                     body: None,
                     accept: &[],
+                    idempotent: true,
                 })
                 .await?;
             let page: ListPage<R> = Self::decode(OP, &response.body)?;
@@ -592,6 +596,7 @@ impl ArmClient {
                 url,
                 body: None,
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         let body: LogsBody = Self::decode(OP, &response.body)?;
@@ -627,6 +632,8 @@ impl ArmClient {
                 url,
                 body: Some(body.to_string().into_bytes()),
                 accept: &[],
+                // A POST that may have opened a session: never sent twice.
+                idempotent: false,
             })
             .await?;
         let body: ExecBody = Self::decode(OP, &response.body)?;
@@ -661,6 +668,7 @@ impl ArmClient {
                 url,
                 body: None,
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         Self::decode(OP, &response.body)
@@ -682,6 +690,7 @@ impl ArmClient {
                 url,
                 body: None,
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         Self::decode(OP, &response.body)

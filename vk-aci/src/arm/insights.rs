@@ -34,6 +34,7 @@ impl ArmClient {
                 url,
                 body: None,
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         Ok(response.body)

@@ -131,6 +131,7 @@ impl Lro {
                 url,
                 body: None,
                 accept,
+                idempotent: true,
             })
             .await?;
         self.retry_after = response.retry_after();

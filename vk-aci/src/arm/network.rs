@@ -185,6 +185,7 @@ impl ArmClient {
                 url: url.clone(),
                 body: None,
                 accept: &[StatusCode::NOT_FOUND],
+                idempotent: true,
             })
             .await
             .map_err(arm)?;
@@ -223,6 +224,7 @@ impl ArmClient {
                 url: url.clone(),
                 body: Some(body.to_string().into_bytes()),
                 accept: &[],
+                idempotent: true,
             })
             .await
             .map_err(arm)?;

@@ -23,6 +23,9 @@ pub(crate) struct Call<'a> {
     pub url: Url,
     pub body: Option<Vec<u8>>,
     pub accept: &'a [StatusCode],
+    /// Whether sending it twice is safe (GET, PUT, DELETE, and POSTs that only read).
+    /// A call that is not is never retried: a lost answer may hide an applied request.
+    pub idempotent: bool,
 }
 
 /// What the service answered, headers digested.
@@ -82,6 +85,7 @@ impl Transport {
             url,
             body,
             accept,
+            idempotent,
         } = call;
         let mut attempt = 0u32;
         loop {
@@ -137,7 +141,7 @@ impl Transport {
                 }
             };
             // ACI's create quota resets over minutes: hand it back to the caller at once.
-            let retry = error.is_transient() && !error.is_quota();
+            let retry = idempotent && error.is_transient() && !error.is_quota();
             match self.retry.delay(attempt, error.retry_after()) {
                 Some(delay) if retry => {
                     tracing::debug!(operation, attempt, ?delay, error = %error, "retrying azure call");

@@ -22,6 +22,10 @@ pub const MAX_BATCH: usize = 50;
 /// The metric namespace of container groups.
 pub const NAMESPACE: &str = "Microsoft.ContainerInstance/containerGroups";
 
+/// Series asked for per resource when split by container: Azure answers 10 unless told,
+/// and a container group holds up to 60 containers.
+const MAX_SERIES: usize = 60;
+
 /// The client operation of a batch call (its metric label).
 pub const BATCH_OPERATION: &str = "metrics.batch";
 
@@ -210,7 +214,8 @@ impl MonitorClient {
                 .append_pair("interval", "PT1M")
                 .append_pair("aggregation", "average");
             if let Some(filter) = query.filter() {
-                q.append_pair("filter", &filter);
+                q.append_pair("filter", &filter)
+                    .append_pair("top", &MAX_SERIES.to_string());
             }
         }
         let body = json!({ "resourceids": resource_ids })
@@ -225,6 +230,7 @@ impl MonitorClient {
                 url,
                 body: Some(body),
                 accept: &[],
+                idempotent: true,
             })
             .await?;
         let body: BatchBody = decode(BATCH_OPERATION, &response.body)?;
@@ -253,6 +259,7 @@ impl MonitorClient {
         ];
         if let Some(filter) = query.filter() {
             params.push(("$filter", filter));
+            params.push(("top", MAX_SERIES.to_string()));
         }
         let body = self
             .inner

@@ -247,6 +247,18 @@ impl AciProvider {
         }
     }
 
+    /// Stop tracking `key` if it is still the pod with `uid` (a newer pod of that name
+    /// keeps its entry).
+    fn forget(&self, key: &PodKey, uid: &str) {
+        let mut entries = self.tracker.lock();
+        if entries
+            .get(key)
+            .is_some_and(|t| t.uid().is_none_or(|u| u == uid))
+        {
+            entries.remove(key);
+        }
+    }
+
     fn tracked_pod(&self, key: &PodKey) -> Option<Pod> {
         self.tracker.lock().get(key).map(tracker::Tracked::pod)
     }
@@ -421,11 +433,42 @@ impl Provider for AciProvider {
         let key = PodKey::of(pod);
         let name = Self::group_name(&key);
         let what = format!("pod {key} (container group {name})");
+        // The group is named after the pod's namespace and name, not its UID: a pod
+        // recreated under the same name (a StatefulSet's) owns the same group name. Read
+        // the group's UID tag first, so a late delete of the old pod never removes the new
+        // pod's group. ARM has no conditional delete on tags; the read comes just before
+        // the delete, and this process is the node's only actor (its Lease).
+        if let Some(uid) = pod.metadata.uid.as_deref() {
+            match self
+                .arm
+                .get::<ContainerGroup>(&name, Priority::Foreground)
+                .await
+            {
+                Ok(group) => {
+                    let owner = vk_translate::pod_key_from_tags(&group.tags).and_then(|t| t.uid);
+                    if let Some(owner) = owner.filter(|o| o != uid) {
+                        tracing::info!(pod = %key, %uid, group = %name, %owner, "container group belongs to a newer pod of that name; not deleted");
+                        self.forget(&key, uid);
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    self.forget(&key, uid);
+                    return Ok(());
+                }
+                Err(e) => return Err(errors::from_arm(e, &what)),
+            }
+        }
         self.arm
             .begin_delete(&name)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        self.tracker.lock().remove(&key);
+        match pod.metadata.uid.as_deref() {
+            Some(uid) => self.forget(&key, uid),
+            None => {
+                self.tracker.lock().remove(&key);
+            }
+        }
         tracing::info!(pod = %key, group = %name, "container group deleted");
         Ok(())
     }

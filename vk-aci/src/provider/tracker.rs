@@ -297,40 +297,130 @@ pub(crate) async fn run(
         let slow = config.slow_interval_min.max(Duration::from_secs_f64(
             entries.len() as f64 / config.reads_per_second.max(0.1) * 1.25,
         ));
-        let now = Instant::now();
-        for (key, pod, result) in results {
-            match result {
-                Ok(group) => {
-                    let status = vk_translate::status::pod_status(&group, &pod, clock.now());
-                    let Some(entry) = entries.get_mut(&key) else {
-                        continue;
+        apply_reads(&mut entries, results, &notifier, clock.now(), &config, slow);
+    }
+}
+
+/// What one status read found, for the pod it was read for.
+pub(crate) type StatusRead = (PodKey, Pod, crate::arm::Result<ContainerGroup>);
+
+/// Apply a batch of status reads to the tracked pods and push what changed. A read made
+/// for a pod that no longer holds its key (deleted and recreated under the same name while
+/// the batch was out) is dropped: its answer describes another pod's group.
+pub(crate) fn apply_reads(
+    entries: &mut HashMap<PodKey, Tracked>,
+    results: Vec<StatusRead>,
+    notifier: &PodNotifier,
+    wall: jiff::Timestamp,
+    config: &StatusConfig,
+    slow: Duration,
+) {
+    let now = Instant::now();
+    for (key, pod, result) in results {
+        let read_for = pod.metadata.uid.as_deref();
+        let Some(entry) = entries.get_mut(&key) else {
+            continue;
+        };
+        if entry.uid().as_deref() != read_for {
+            tracing::debug!(pod = %key, "status read for an earlier pod of that name dropped");
+            continue;
+        }
+        match result {
+            Ok(group) => {
+                let status = vk_translate::status::pod_status(&group, &pod, wall);
+                let changed = entry.differs(&status);
+                let transition = in_transition(&status, &group);
+                entry.next_check = now
+                    + if changed || transition {
+                        config.fast_interval
+                    } else {
+                        slow
                     };
-                    let changed = entry.differs(&status);
-                    let transition = in_transition(&status, &group);
-                    entry.next_check = now
-                        + if changed || transition {
-                            config.fast_interval
-                        } else {
-                            slow
-                        };
-                    entry.clear_put_status();
-                    if changed {
-                        entry.set_status(&status);
-                        notifier.notify(key, Some(status));
-                    }
-                }
-                Err(e) if e.is_not_found() => {
-                    if entries.remove(&key).is_some() {
-                        notifier.notify(key, None);
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(pod = %key, error = %e, "status read failed");
-                    if let Some(entry) = entries.get_mut(&key) {
-                        entry.next_check = now + config.fast_interval * 2;
-                    }
+                entry.clear_put_status();
+                if changed {
+                    entry.set_status(&status);
+                    notifier.notify(key, Some(status));
                 }
             }
+            Err(e) if e.is_not_found() => {
+                entries.remove(&key);
+                notifier.notify(key, None);
+            }
+            Err(e) => {
+                tracing::debug!(pod = %key, error = %e, "status read failed");
+                entry.next_check = now + config.fast_interval * 2;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(uid: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-0", "namespace": "default", "uid": uid},
+            "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+        }))
+        .unwrap()
+    }
+
+    fn not_found() -> crate::arm::Error {
+        crate::arm::Error::Api {
+            operation: "container_groups.get",
+            status: 404,
+            code: "ResourceNotFound".into(),
+            message: "gone".into(),
+            retry_after: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_for_an_earlier_pod_of_that_name_should_not_touch_the_new_one() {
+        let key = PodKey::new("default", "web-0");
+        let mut entries = HashMap::new();
+        // The batch went out for uid-old; meanwhile uid-new took the key.
+        entries.insert(
+            key.clone(),
+            Tracked::new(&pod("uid-new"), "default-web-0".into()),
+        );
+        let notifier = PodNotifier::new();
+        let results = vec![(key.clone(), pod("uid-old"), Err(not_found()))];
+        apply_reads(
+            &mut entries,
+            results,
+            &notifier,
+            jiff::Timestamp::UNIX_EPOCH,
+            &StatusConfig::default(),
+            Duration::from_secs(60),
+        );
+        assert!(entries.contains_key(&key), "the new pod is still tracked");
+        assert!(
+            notifier.drain().is_empty(),
+            "nothing is pushed for the new pod"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_for_the_pod_itself_should_still_apply() {
+        let key = PodKey::new("default", "web-0");
+        let mut entries = HashMap::new();
+        entries.insert(
+            key.clone(),
+            Tracked::new(&pod("uid-a"), "default-web-0".into()),
+        );
+        let notifier = PodNotifier::new();
+        let results = vec![(key.clone(), pod("uid-a"), Err(not_found()))];
+        apply_reads(
+            &mut entries,
+            results,
+            &notifier,
+            jiff::Timestamp::UNIX_EPOCH,
+            &StatusConfig::default(),
+            Duration::from_secs(60),
+        );
+        assert!(entries.is_empty());
+        assert_eq!(notifier.drain().len(), 1, "the gone pod is pushed");
     }
 }

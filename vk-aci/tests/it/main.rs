@@ -19,6 +19,9 @@ mod provider;
 // AciProvider::stats: Azure Monitor usage, batching, fallback, budget.
 mod provider_stats;
 
+// Issue 15: deletes keyed by UID, calls that are not repeated.
+mod hardening;
+
 // exec end to end: shell driver, markers, exit status, stdin.
 mod exec;
 

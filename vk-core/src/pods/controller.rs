@@ -62,7 +62,7 @@ pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
 
     // A new pod under an old name: the provider's pod for the old UID goes first.
     if state.uid != uid {
-        if state.created {
+        if state.created || state.maybe_created {
             let old = minimal_pod(key, Some(state.uid.clone()));
             if let Err(e) = delete_in_provider(inner, &old).await {
                 tracing::warn!(pod = %key, error = ?e, "deleting the replaced pod failed");
@@ -139,6 +139,10 @@ fn save(inner: &Inner, key: &PodKey, state: PodState) {
     lock(&inner.states).insert(key.clone(), state);
 }
 
+/// The longest wait a provider's hint may impose on a pod (ACI's create quota refills
+/// within minutes; a longer hint is an error or a hostile answer).
+pub(crate) const MAX_RETRY_HINT: Duration = Duration::from_secs(15 * 60);
+
 /// Count a failure and return the backoff delay.
 fn retry(inner: &Inner, key: &PodKey, state: &mut PodState) -> Duration {
     retry_hinted(inner, key, state, None)
@@ -152,9 +156,14 @@ fn retry_hinted(
     state: &mut PodState,
     hint: Option<Duration>,
 ) -> Duration {
-    let d = hint.unwrap_or_else(|| inner.backoff(key, state.attempts));
+    // A hint comes from outside (a Retry-After): never longer than MAX_RETRY_HINT, and
+    // never an instant the clock cannot represent.
+    let d = hint.map_or_else(
+        || inner.backoff(key, state.attempts),
+        |h| h.min(MAX_RETRY_HINT),
+    );
     state.attempts = state.attempts.saturating_add(1);
-    state.not_before = Some(Instant::now() + d);
+    state.not_before = Instant::now().checked_add(d);
     save(inner, key, state.clone());
     d
 }
@@ -176,6 +185,7 @@ async fn create(inner: &Inner, key: &PodKey, pod: &Arc<Pod>, state: &mut PodStat
         Ok(()) => {
             tracing::debug!(pod = %key, "created in the provider");
             state.created = true;
+            state.maybe_created = false;
             state.attempts = 0;
             state.spec_hash = hash_of(&pod.spec);
             inner.event(
@@ -190,6 +200,8 @@ async fn create(inner: &Inner, key: &PodKey, pod: &Arc<Pod>, state: &mut PodStat
         }
         Err(e) => {
             let failure = e.failure();
+            // Only a refusal says the backend has nothing; anything else may have landed.
+            state.maybe_created |= !failure.is_terminal();
             inner.event(
                 pod,
                 EventType::Warning,
@@ -407,7 +419,7 @@ async fn delete_in_provider(inner: &Inner, pod: &Pod) -> Result<(), CallError> {
 /// then remove the object (grace 0, UID precondition so a new pod of the same name is
 /// never touched).
 async fn delete(inner: &Inner, key: &PodKey, pod: &Arc<Pod>, mut state: PodState) -> Requeue {
-    if state.created {
+    if state.created || state.maybe_created {
         if let Err(e) = delete_in_provider(inner, pod).await {
             let failure = e.failure();
             inner.event(
@@ -421,13 +433,15 @@ async fn delete(inner: &Inner, key: &PodKey, pod: &Arc<Pod>, mut state: PodState
         }
         // Like a kubelet, report the stopped containers before the object goes. A failed
         // write only costs the user that view: the removal goes ahead.
-        if let Some(last) = termination::final_status(pod.status.as_ref(), inner.clock.now())
+        if state.created
+            && let Some(last) = termination::final_status(pod.status.as_ref(), inner.clock.now())
             && write_status(inner, pod, &mut state, last).await.is_err()
         {
             tracing::debug!(pod = %key, "writing the final status failed");
         }
     }
     state.created = false;
+    state.maybe_created = false;
     let params = DeleteParams {
         grace_period_seconds: Some(0),
         preconditions: Some(Preconditions {
@@ -463,7 +477,7 @@ async fn gone(inner: &Inner, key: &PodKey) -> Requeue {
     let state = lock(&inner.states).remove(key);
     lock(&inner.pushed).remove(key);
     if let Some(mut state) = state
-        && state.created
+        && (state.created || state.maybe_created)
     {
         let pod = minimal_pod(key, Some(state.uid.clone()));
         if let Err(e) = delete_in_provider(inner, &pod).await {

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::Resource;
 use kube::api::Api;
@@ -83,6 +83,10 @@ pub(crate) struct PodState {
     pub(crate) uid: String,
     /// The provider has (or was handed) the pod.
     pub(crate) created: bool,
+    /// A create was sent and failed in a way that does not say the backend refused it (a
+    /// timeout, a lost answer, a server error): the backend may have the pod, so deleting
+    /// the pod asks it to delete too.
+    pub(crate) maybe_created: bool,
     /// The runtime marked the pod Failed; nothing more to do until deletion.
     pub(crate) failed: bool,
     /// Hash of the spec last handed to the provider.
@@ -383,7 +387,23 @@ async fn worker(inner: Arc<Inner>, token: CancellationToken, urgent_only: bool) 
             key = inner.queue.next() , if !urgent_only => key,
             key = inner.queue.next_urgent(), if urgent_only => key,
         };
-        let requeue = controller::reconcile(&inner, &key).await;
+        // A panic in one reconcile must not take the worker with it (the pod would never
+        // be reconciled again, its deletion included): log it and retry the pod later.
+        let requeue = match std::panic::AssertUnwindSafe(controller::reconcile(&inner, &key))
+            .catch_unwind()
+            .await
+        {
+            Ok(requeue) => requeue,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(pod = %key, panic = %what, "reconcile panicked; retrying the pod later");
+                Some(inner.backoff(&key, 5))
+            }
+        };
         inner.queue.done(&key);
         if let Some(after) = requeue {
             inner.queue.add_after(key, after);

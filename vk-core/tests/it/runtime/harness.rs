@@ -30,6 +30,9 @@ pub struct TestProvider {
     pub push: bool,
     /// How long every create takes from now on.
     pub create_delay: Mutex<Duration>,
+    /// Creates take effect but their answer is lost (a timeout after the backend applied
+    /// the request).
+    pub lose_create_answers: Mutex<bool>,
     notifier: Mutex<Option<PodNotifier>>,
 }
 
@@ -138,6 +141,12 @@ impl Provider for TestProvider {
             .lock()
             .unwrap()
             .insert(key.clone(), pod.metadata.uid.clone().unwrap_or_default());
+        if *self.lose_create_answers.lock().unwrap() {
+            return Err(ProviderError::transient(
+                "Timeout",
+                "the backend took the create but its answer was lost",
+            ));
+        }
         if let Some(n) = self.notifier.lock().unwrap().as_ref() {
             n.notify(key.clone(), Some(Self::running(&key)));
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 use tokio::time::Duration;
+use vk_core::ProviderError;
 use vk_core::testing::FakeApiServer;
 
 use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
@@ -43,6 +44,63 @@ async fn restarted_runtime_should_adopt_without_duplicate_creates_or_deletes() {
     })
     .await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_should_still_be_deleted_in_the_provider() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    *provider.lose_create_answers.lock().unwrap() = true;
+    // No orphan sweep and no create retry before the deletion: only the deletion itself
+    // can remove what the lost create left.
+    let running = start(
+        builder(&api, provider.clone())
+            .orphan_grace(Duration::from_secs(3600))
+            .retry_backoff(Duration::from_secs(60), Duration::from_secs(60)),
+    );
+    bind(&api, &pod("lost")).await;
+    eventually("the create to reach the backend", || async {
+        provider.has(&key("lost")).then_some(())
+    })
+    .await;
+    Api::<Pod>::namespaced(api.client(), "default")
+        .delete("lost", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the pod object to go", || async {
+        phase(&api, "lost").await.is_none().then_some(())
+    })
+    .await;
+    assert!(
+        !provider.has(&key("lost")),
+        "an uncertain create is treated as created: its deletion reaches the backend"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_absurd_retry_hint_should_neither_kill_a_worker_nor_park_the_pod() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    // The backend asks for a wait no clock can add (a hostile or broken Retry-After).
+    provider.on_create(|pod| {
+        (pod.metadata.name.as_deref() == Some("hinted")).then(|| ProviderError::Transient {
+            reason: "Throttled".into(),
+            message: "come back much later".into(),
+            retry_after: Some(Duration::MAX),
+            source: None,
+        })
+    });
+    // One worker: if it dies, nothing else is ever created.
+    let running = start(builder(&api, provider.clone()).workers(1));
+    bind(&api, &pod("hinted")).await;
+    eventually("the hinted create", || async {
+        (provider.count_for("create", &key("hinted")) > 0).then_some(())
+    })
+    .await;
+    bind(&api, &pod("next")).await;
+    wait_phase(&api, "next", "Running").await;
+    running.stop().await;
 }
 
 #[tokio::test]
