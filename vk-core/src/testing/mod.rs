@@ -8,7 +8,7 @@
 //! ```no_run
 //! use k8s_openapi::api::core::v1::Pod;
 //! use kube::api::{Api, ListParams};
-//! use vk_core::testing::{FakeApiServer, MockProvider};
+//! use vk_core::testing::{FakeApiServer, MockProvider, ContainerUsage};
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! // A cluster on loopback, with the Deployment controllers and scheduler switched on.
@@ -27,7 +27,8 @@
 //! // An in-memory backend for the runtime; pods run for two seconds when annotated
 //! // `mock.vk.io/exit-after: "2s"`.
 //! let provider = MockProvider::builder().seed(7).failure_rate(0.1).build();
-//! # let _ = provider;
+//! // What its containers use, for `kubectl top` and HPAs: 250 millicores and 64 MiB.
+//! provider.set_default_usage(Some(ContainerUsage::new(250, 64 << 20)));
 //! # Ok(())
 //! # }
 //! ```
@@ -47,14 +48,37 @@
 //! (+`status`, `approval`) with kube-controller-manager's `kubernetes.io/kubelet-serving`
 //! signer: approved requests are signed by the fake cluster CA ([`FakeApiServer::ca_pem`]),
 //! for [`FakeApiServerBuilder::csr_signing_duration`]; the `auto_approve_csrs` knob approves
-//! them as they come. `default`, `kube-system`, `kube-node-lease` and
+//! them as they come; `autoscaling/v2` horizontalpodautoscalers (+`status`), also served
+//! as `autoscaling/v1` (converted, as the API server does; `kubectl autoscale` 1.27 posts
+//! v1). `default`, `kube-system`, `kube-node-lease` and
 //! `kube-public` exist at start, each with a `default` ServiceAccount.
+//!
+//! With [`FakeApiServerBuilder::controllers`] (or
+//! [`FakeApiServerBuilder::metrics_server`]) a metrics-server runs in the process: every
+//! [`FakeApiServerBuilder::metric_resolution`] (15 s) it GETs each node's kubelet
+//! `/metrics/resource` over HTTPS with the kubelet client certificate (node InternalIP and
+//! `daemonEndpoints` port), decodes it as metrics-server v0.7 (each sample's own
+//! timestamp; pods with an incomplete container and pods the API places elsewhere left
+//! out; a node whose scrape fails left out, with a log line), keeps two points per node and
+//! container and serves `metrics.k8s.io/v1beta1` `nodes` and `pods` (get, list, label and
+//! field selectors, Tables): CPU is the rate between the two points, so usage appears
+//! after the second scrape. `kubectl top pod|node` work. The controllers then include
+//! kube-controller-manager's HorizontalPodAutoscaler controller
+//! ([`FakeApiServerBuilder::hpa_sync_period`], 15 s): resource and container-resource
+//! metrics (`Utilization`, `AverageValue`), tolerance 0.1, min/max, missing and unready
+//! pods handled as upstream, `behavior` (stabilization windows, rate policies; default
+//! scale-down window [`FakeApiServerBuilder::hpa_downscale_stabilization`], 5 min),
+//! scaling Deployments and ReplicaSets through their scale, status and conditions
+//! (`AbleToScale`, `ScalingActive`, `ScalingLimited`), `SuccessfulRescale` and failure
+//! events.
 //!
 //! # Where it knowingly differs from a real API server
 //!
-//! - One version per group; no OpenAPI (`/openapi/v2`, `/openapi/v3` answer 404, so
-//!   `kubectl explain` does not work and kubectl falls back where it can); no aggregated
-//!   discovery (clients asking for it get the plain documents and fall back).
+//! - One version per group but `autoscaling` (v2 stored, v1 converted; v1's
+//!   `autoscaling.alpha.kubernetes.io/*` annotations carry v2-shaped JSON); no OpenAPI
+//!   (`/openapi/v2`, `/openapi/v3` answer 404, so `kubectl explain` does not work and
+//!   kubectl falls back where it can); no aggregated discovery (clients asking for it get
+//!   the plain documents and fall back).
 //! - No validation beyond names, namespaces, kinds and resourceVersions; no defaulting
 //!   beyond a few pod, namespace and workload fields; no admission.
 //! - Authentication: the admin token and minted service-account tokens; a request without
@@ -88,8 +112,21 @@
 //! - The optional controllers (builder `controllers(true)`) replace a Deployment's pods at
 //!   once on a template change, and the scheduler only checks Ready, `unschedulable`,
 //!   `nodeSelector` and taints.
-//! - Tables (`kubectl get`) have the usual columns for pods, nodes and deployments and
-//!   NAME/AGE for the rest.
+//! - Tables (`kubectl get`) have the usual columns for pods, nodes, deployments and
+//!   horizontalpodautoscalers and NAME/AGE for the rest.
+//! - metrics-server: it reaches every node at its InternalIP (metrics-server's default
+//!   prefers the Hostname) without checking the kubelet's serving certificate (as with
+//!   `--kubelet-insecure-tls`), with the API server's kubelet client certificate; no
+//!   request staggering; `watch` on `metrics.k8s.io` is refused; no swap usage; served by
+//!   the API server itself, not through an APIService (the group is in discovery only while
+//!   metrics-server runs).
+//! - The HPA controller syncs every HPA on one timer (upstream requeues each a sync period
+//!   after its own last sync, the first one a period after it appears); `Pods`, `Object`
+//!   and `External` metrics fail as on a cluster without the custom and external metrics
+//!   APIs; the alpha per-rule `tolerance` is not read; StatefulSets are not served, so an
+//!   HPA on one fails with `FailedGetScale`. HPAs are defaulted on create only (like every
+//!   object here), not validated. `kubectl autoscale` 1.33 posts a protobuf body, which the
+//!   fake refuses (415): use `kubectl apply -f hpa.yaml` with kubectl 1.33.
 pub mod binder;
 pub mod fake_api;
 pub mod kubelet_client;
@@ -99,4 +136,4 @@ pub use fake_api::{
     AccessPolicy, AccessRequest, Counters, FakeApiError, FakeApiServer, FakeApiServerBuilder, Knobs,
 };
 pub use kubelet_client::kubelet_client_config;
-pub use mock_provider::{MockCall, MockProvider, MockProviderBuilder};
+pub use mock_provider::{ContainerUsage, MockCall, MockProvider, MockProviderBuilder};

@@ -10,3 +10,5 @@ mod kubelet;
 mod leader;
 // The kubelet serving certificate from kubelet-serving CertificateSigningRequests.
 mod serving_csr;
+// metrics-server, `kubectl top` and the HPA controller against a MockProvider node.
+mod metrics;

@@ -61,7 +61,51 @@ pub(crate) fn on_create(plural: &str, obj: &mut Value) {
             }
             set_default(obj, "/status", json!({}));
         }
+        "horizontalpodautoscalers" => hpa(obj),
         _ => {}
+    }
+}
+
+/// `autoscaling/v2` defaults: one replica at least, 80% CPU utilization when no metric
+/// is given, and every unset field of a given `behavior` (the scale-down window stays
+/// unset: the controller fills it from its own flag).
+fn hpa(obj: &mut Value) {
+    set_default(obj, "/spec/minReplicas", json!(1));
+    if obj
+        .pointer("/spec/metrics")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+        && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.insert(
+            "metrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+        );
+    }
+    if obj.pointer("/spec/behavior").is_some_and(Value::is_object) {
+        let up_policies = json!([
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15},
+        ]);
+        let down_policies = json!([{"type": "Percent", "value": 100, "periodSeconds": 15}]);
+        for (dir, window, policies) in [
+            ("scaleUp", Some(json!(0)), up_policies),
+            ("scaleDown", None, down_policies),
+        ] {
+            let base = format!("/spec/behavior/{dir}");
+            if obj.pointer(&base).is_none_or(Value::is_null)
+                && let Some(b) = obj
+                    .pointer_mut("/spec/behavior")
+                    .and_then(Value::as_object_mut)
+            {
+                b.insert(dir.to_owned(), json!({}));
+            }
+            if let Some(w) = window {
+                set_default(obj, &format!("{base}/stabilizationWindowSeconds"), w);
+            }
+            set_default(obj, &format!("{base}/selectPolicy"), json!("Max"));
+            set_default(obj, &format!("{base}/policies"), policies);
+        }
     }
 }
 
@@ -145,6 +189,36 @@ fn qos_class(pod: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_hpa_should_get_the_autoscaling_v2_defaults() {
+        let mut h = json!({"spec": {"maxReplicas": 3, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}}});
+        on_create("horizontalpodautoscalers", &mut h);
+        assert_eq!(h["spec"]["minReplicas"], 1);
+        assert_eq!(
+            h["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            80
+        );
+        assert_eq!(
+            h["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+            0
+        );
+        assert_eq!(
+            h["spec"]["behavior"]["scaleUp"]["policies"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            h["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+            0
+        );
+        assert_eq!(h["spec"]["behavior"]["scaleDown"]["selectPolicy"], "Max");
+        let mut plain = json!({"spec": {"maxReplicas": 3}});
+        on_create("horizontalpodautoscalers", &mut plain);
+        assert!(plain["spec"].get("behavior").is_none());
+    }
 
     #[test]
     fn a_new_pod_is_pending_with_the_usual_defaults() {

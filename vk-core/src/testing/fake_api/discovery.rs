@@ -3,6 +3,7 @@
 //! is not served: clients asking for it get the plain documents and fall back.
 use serde_json::{Value, json};
 
+use super::metrics_api;
 use super::resources::{self, RESOURCES};
 
 /// The version the fake claims to be.
@@ -32,28 +33,41 @@ pub(crate) fn core_versions() -> Value {
     })
 }
 
-fn group_entry(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+fn group_entry(group: &str, versions: &[&str]) -> Value {
+    let gvs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({
         "name": group,
-        "versions": [gv],
-        "preferredVersion": gv,
+        "preferredVersion": gvs.first().cloned().unwrap_or_default(),
+        "versions": gvs,
     })
 }
 
-/// `/apis`.
-pub(crate) fn groups() -> Value {
+/// `/apis`; `metrics` adds `metrics.k8s.io`, as metrics-server's APIService does.
+pub(crate) fn groups(metrics: bool) -> Value {
+    let mut groups: Vec<Value> = resources::groups()
+        .iter()
+        .map(|(g, v)| group_entry(g, v))
+        .collect();
+    if metrics {
+        groups.push(metrics_api::group_entry());
+    }
     json!({
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": resources::groups().iter().map(|(g, v)| group_entry(g, v)).collect::<Vec<_>>(),
+        "groups": groups,
     })
 }
 
 /// `/apis/{group}`, if served.
-pub(crate) fn group(name: &str) -> Option<Value> {
+pub(crate) fn group(name: &str, metrics: bool) -> Option<Value> {
+    if metrics && name == metrics_api::GROUP {
+        return Some(metrics_api::api_group());
+    }
     let (g, v) = resources::groups().into_iter().find(|(g, _)| *g == name)?;
-    let mut e = group_entry(g, v);
+    let mut e = group_entry(g, &v);
     e["kind"] = json!("APIGroup");
     e["apiVersion"] = json!("v1");
     Some(e)
@@ -76,7 +90,10 @@ pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);
         }
-        if matches!(r.plural, "pods" | "deployments" | "replicasets") {
+        if matches!(
+            r.plural,
+            "pods" | "deployments" | "replicasets" | "horizontalpodautoscalers"
+        ) {
             entry["categories"] = json!(["all"]);
         }
         list.push(entry);

@@ -7,15 +7,21 @@
 //! where it knowingly differs from a real API server.
 mod apply;
 mod auth;
+mod autoscaler;
 mod body;
 mod controllers;
+mod conversion;
 mod defaults;
 mod discovery;
 mod knobs;
+mod metrics_api;
+mod metrics_scraper;
+mod metrics_storage;
 mod openapi;
 mod patch;
 mod protobuf;
 mod proxy;
+mod quantity;
 mod resources;
 mod rest;
 mod routes;
@@ -47,6 +53,7 @@ pub use tls::{KUBELET_CLIENT_CN, KUBELET_CLIENT_O, TlsError};
 use crate::clock::{SharedClock, SystemClock};
 use auth::Auth;
 use knobs::KnobState;
+use metrics_storage::MetricsStorage;
 use resources::ids;
 use store::{ObjKey, Store};
 use tls::Pki;
@@ -88,6 +95,8 @@ pub(crate) struct State {
     pub kubelet_tls: Arc<rustls::ClientConfig>,
     pub bookmark_interval: Duration,
     pub stop: CancellationToken,
+    /// The metrics pipeline's storage, when metrics-server runs.
+    pub metrics: Option<Arc<MetricsStorage>>,
 }
 
 // === impl FakeApiServerBuilder ===
@@ -103,6 +112,9 @@ pub struct FakeApiServerBuilder {
     event_log_capacity: usize,
     bookmark_interval: Duration,
     csr_signing_duration: Duration,
+    metrics_server: Option<bool>,
+    metric_resolution: Duration,
+    hpa: autoscaler::Config,
 }
 
 impl Default for FakeApiServerBuilder {
@@ -120,6 +132,22 @@ impl Default for FakeApiServerBuilder {
             bookmark_interval: Duration::from_secs(1),
             // kube-controller-manager `--cluster-signing-duration` (8760h).
             csr_signing_duration: Duration::from_secs(365 * 24 * 3600),
+            // Runs with the controllers unless asked otherwise.
+            metrics_server: None,
+            // metrics-server `--metric-resolution` (15s).
+            metric_resolution: Duration::from_secs(15),
+            hpa: autoscaler::Config {
+                // kube-controller-manager `--horizontal-pod-autoscaler-sync-period`.
+                sync_period: Duration::from_secs(15),
+                // `--horizontal-pod-autoscaler-downscale-stabilization`.
+                downscale_stabilization: Duration::from_secs(300),
+                // `--horizontal-pod-autoscaler-tolerance`.
+                tolerance: 0.1,
+                // `--horizontal-pod-autoscaler-cpu-initialization-period`.
+                cpu_initialization_period: Duration::from_secs(300),
+                // `--horizontal-pod-autoscaler-initial-readiness-delay`.
+                initial_readiness_delay: Duration::from_secs(30),
+            },
         }
     }
 }
@@ -170,6 +198,46 @@ impl FakeApiServerBuilder {
         self
     }
 
+    /// Run metrics-server: scrape every node's kubelet `/metrics/resource` each
+    /// [`metric_resolution`](Self::metric_resolution) and serve `metrics.k8s.io/v1beta1`
+    /// (`kubectl top`, the HPA controller). Default: on when
+    /// [`controllers`](Self::controllers) is on.
+    pub fn metrics_server(mut self, on: bool) -> Self {
+        self.metrics_server = Some(on);
+        self
+    }
+
+    /// How often metrics-server scrapes the kubelets (default 15 s, metrics-server's
+    /// `--metric-resolution`). CPU is a rate between two scrapes, so usage shows up after
+    /// the second one.
+    pub fn metric_resolution(mut self, every: Duration) -> Self {
+        self.metric_resolution = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the HorizontalPodAutoscaler controller (one of the
+    /// [`controllers`](Self::controllers)) syncs every HPA (default 15 s,
+    /// `--horizontal-pod-autoscaler-sync-period`).
+    pub fn hpa_sync_period(mut self, every: Duration) -> Self {
+        self.hpa.sync_period = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The scale-down stabilization window of HPAs without `behavior.scaleDown`'s own
+    /// (default 5 min, `--horizontal-pod-autoscaler-downscale-stabilization`).
+    pub fn hpa_downscale_stabilization(mut self, window: Duration) -> Self {
+        self.hpa.downscale_stabilization = window;
+        self
+    }
+
+    /// How long after a pod starts its CPU samples are only counted once taken a full
+    /// window after it became ready (default 5 min,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period`).
+    pub fn hpa_cpu_initialization_period(mut self, period: Duration) -> Self {
+        self.hpa.cpu_initialization_period = period;
+        self
+    }
+
     /// Bind and start serving.
     pub async fn start(self) -> Result<FakeApiServer, FakeApiError> {
         let clock: SharedClock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -195,6 +263,10 @@ impl FakeApiServerBuilder {
         })?;
         let store = Arc::new(Store::new(clock.clone(), self.event_log_capacity));
         let stop = CancellationToken::new();
+        let metrics = self
+            .metrics_server
+            .unwrap_or(self.controllers)
+            .then(|| Arc::new(MetricsStorage::new(self.metric_resolution)));
         let state = Arc::new(State {
             store: store.clone(),
             auth: Auth::new(),
@@ -204,10 +276,15 @@ impl FakeApiServerBuilder {
             kubelet_tls,
             bookmark_interval: self.bookmark_interval,
             stop: stop.clone(),
+            metrics: metrics.clone(),
         });
         seed(&state);
         if self.controllers {
             controllers::spawn(state.clone());
+            autoscaler::spawn(state.clone(), self.hpa);
+        }
+        if let Some(storage) = metrics {
+            metrics_scraper::spawn(state.clone(), storage, self.metric_resolution);
         }
         signer::spawn(state.clone(), pki.clone(), self.csr_signing_duration);
         let task = tokio::spawn(serve(listener, acceptor, state.clone(), stop.clone()));

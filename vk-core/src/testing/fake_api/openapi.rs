@@ -33,11 +33,11 @@ fn gv_path(group: &str, version: &str) -> String {
 pub(crate) fn root() -> Value {
     let mut paths = serde_json::Map::new();
     let mut gvs = vec![(String::new(), "v1".to_owned())];
-    gvs.extend(
-        resources::groups()
+    gvs.extend(resources::groups().into_iter().flat_map(|(g, versions)| {
+        versions
             .into_iter()
-            .map(|(g, v)| (g.to_owned(), v.to_owned())),
-    );
+            .map(move |v| (g.to_owned(), v.to_owned()))
+    }));
     for (g, v) in gvs {
         let p = gv_path(&g, &v);
         paths.insert(

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::time::{Duration, timeout};
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::State;
 use super::body::{self, Body};
@@ -205,8 +206,9 @@ fn target(
     Ok((node, path))
 }
 
-/// Where the node's kubelet listens.
-fn kubelet_addr(node: &Value) -> Option<(IpAddr, u16)> {
+/// Where the node's kubelet listens: its InternalIP (else its first address) and the
+/// `daemonEndpoints` port (default 10250).
+pub(crate) fn kubelet_addr(node: &Value) -> Option<(IpAddr, u16)> {
     let addrs = node
         .pointer("/status/addresses")
         .and_then(Value::as_array)?;
@@ -229,6 +231,30 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
     req.headers().contains_key(header::UPGRADE)
 }
 
+/// Open a TLS connection to a kubelet with the API server's kubelet client certificate
+/// (the kubelet's serving certificate is not verified).
+pub(crate) async fn dial(
+    st: &State,
+    ip: IpAddr,
+    port: u16,
+) -> Result<TlsStream<TcpStream>, ApiError> {
+    let dial = async {
+        let tcp = TcpStream::connect((ip, port)).await?;
+        let connector = TlsConnector::from(st.kubelet_tls.clone());
+        connector
+            .connect(ServerName::IpAddress(ip.into()), tcp)
+            .await
+    };
+    timeout(CONNECT_TIMEOUT, dial)
+        .await
+        .map_err(|_| {
+            ApiError::internal(format!(
+                "error dialing backend: dial tcp {ip}:{port}: i/o timeout"
+            ))
+        })?
+        .map_err(|e| ApiError::internal(format!("error dialing backend: {ip}:{port}: {e}")))
+}
+
 /// Forward a request to the kubelet of the pod's (or the named) node.
 pub(crate) async fn forward(
     st: &Arc<State>,
@@ -245,21 +271,7 @@ pub(crate) async fn forward(
         ApiError::service_unavailable(format!("node {node_name} advertises no address"))
     })?;
 
-    let dial = async {
-        let tcp = TcpStream::connect((ip, port)).await?;
-        let connector = TlsConnector::from(st.kubelet_tls.clone());
-        connector
-            .connect(ServerName::IpAddress(ip.into()), tcp)
-            .await
-    };
-    let tls = timeout(CONNECT_TIMEOUT, dial)
-        .await
-        .map_err(|_| {
-            ApiError::internal(format!(
-                "error dialing backend: dial tcp {ip}:{port}: i/o timeout"
-            ))
-        })?
-        .map_err(|e| ApiError::internal(format!("error dialing backend: {ip}:{port}: {e}")))?;
+    let tls = dial(st, ip, port).await?;
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
         .handshake::<_, UnsyncBoxBody<Bytes, hyper::Error>>(TokioIo::new(tls))
         .await

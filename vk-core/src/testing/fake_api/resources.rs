@@ -197,6 +197,28 @@ pub(crate) static RESOURCES: &[Resource] = &[
         &["status", "scale"],
         &["rs"]
     ),
+    // autoscaling/v2 is the stored (and preferred) version; v1 objects are converted
+    // (see `conversion`).
+    res!(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        true,
+        &["status"],
+        &["hpa"]
+    ),
+    res!(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        true,
+        &["status"],
+        &["hpa"]
+    ),
     res!(
         "certificates.k8s.io",
         "v1",
@@ -257,12 +279,15 @@ pub(crate) fn get(id: ResId) -> &'static Resource {
     &RESOURCES[id]
 }
 
-/// Groups (other than core) with their single version, in discovery order.
-pub(crate) fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&'static str, &'static str)> = Vec::new();
-    for r in RESOURCES {
-        if !r.group.is_empty() && !out.iter().any(|(g, _)| *g == r.group) {
-            out.push((r.group, r.version));
+/// Groups (other than core) with their versions, the preferred (stored) one first, in
+/// discovery order.
+pub(crate) fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for r in RESOURCES.iter().filter(|r| !r.group.is_empty()) {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+            Some(_) => {}
+            None => out.push((r.group, vec![r.version])),
         }
     }
     out
@@ -300,5 +325,14 @@ pub(crate) mod ids {
     /// `deployments`.
     pub fn deployments() -> ResId {
         find("apps", "v1", "deployments").expect("deployments are in the table")
+    }
+    /// core/v1 `events`.
+    pub fn events() -> ResId {
+        find("", "v1", "events").expect("events are in the table")
+    }
+    /// `horizontalpodautoscalers`, in their stored version (`autoscaling/v2`).
+    pub fn horizontal_pod_autoscalers() -> ResId {
+        find("autoscaling", "v2", "horizontalpodautoscalers")
+            .expect("horizontalpodautoscalers are in the table")
     }
 }

@@ -12,13 +12,14 @@ use serde_json::{Value, json};
 use super::apply::{ApplyRequest, apply, record_update};
 use super::auth::{self, User};
 use super::body::{self, Body};
+use super::conversion::Served;
 use super::patch::{self, PatchType};
 use super::resources::{self, Resource, Storage, ids};
 use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, openapi, protobuf, proxy, table, watch};
+use super::{State, defaults, discovery, metrics_api, openapi, protobuf, proxy, table, watch};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -85,13 +86,37 @@ async fn route(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>,
         }
         Route::CoreVersions => get_only(discovery::core_versions()),
         Route::CoreResources => get_only(discovery::resource_list("", "v1").unwrap_or_default()),
-        Route::Groups => get_only(discovery::groups()),
-        Route::Group(g) => match discovery::group(&g) {
+        Route::Groups => get_only(discovery::groups(st.metrics.is_some())),
+        Route::Group(g) => match discovery::group(&g, st.metrics.is_some()) {
             Some(v) => get_only(v),
             None => Err(ApiError::no_route(&path)),
         },
+        Route::GroupResources(g, v)
+            if st.metrics.is_some() && g == metrics_api::GROUP && v == metrics_api::VERSION =>
+        {
+            get_only(metrics_api::resource_list())
+        }
         Route::GroupResources(g, v) => match discovery::resource_list(&g, &v) {
             Some(v) => get_only(v),
+            None => Err(ApiError::no_route(&path)),
+        },
+        Route::Metrics(mp) => match &st.metrics {
+            Some(storage) => {
+                let q = parse_query(req.uri().query());
+                let accept = req
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                metrics_api::serve(
+                    &st,
+                    storage,
+                    req.method(),
+                    &mp,
+                    &q,
+                    table::wants_table(accept),
+                )
+            }
             None => Err(ApiError::no_route(&path)),
         },
         Route::OpenApiRoot => get_only(openapi::root()),
@@ -128,6 +153,9 @@ async fn resource(
     user: User,
 ) -> Result<Response<Body>, ApiError> {
     let r = resources::get(rp.res);
+    // Where the objects are stored, and how they convert when `r` is another version.
+    let served = Served::of(rp.res);
+    let sr = resources::get(served.storage);
     let q = parse_query(req.uri().query());
     let method = req.method().clone();
     // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415, but
@@ -203,10 +231,10 @@ async fn resource(
             if truthy(&q, "watch") || rp.legacy_watch {
                 st.counters.hit("watch", r.plural);
                 let filter = filter(rp.ns.clone(), &q)?;
-                return watch::serve(&st, rp.res, filter, &q, want_table);
+                return watch::serve(&st, rp.res, served, filter, &q, want_table);
             }
             st.counters.hit("list", r.plural);
-            list(&st, r, rp.res, rp.ns.clone(), &q, want_table)
+            list(&st, r, served, rp.ns.clone(), &q, want_table)
         }
         (&Method::GET, Some(name)) => {
             st.counters.hit("get", &r.counter_name(sub));
@@ -214,16 +242,16 @@ async fn resource(
                 let mut q = q.clone();
                 q.insert("fieldSelector".into(), format!("metadata.name={name}"));
                 let filter = filter(rp.ns.clone(), &q)?;
-                return watch::serve(&st, rp.res, filter, &q, want_table);
+                return watch::serve(&st, rp.res, served, filter, &q, want_table);
             }
             let obj = st
                 .store
-                .get(&ObjKey::new(rp.res, &ns, name))
+                .get(&ObjKey::new(served.storage, &ns, name))
                 .ok_or_else(|| ApiError::not_found(r, name))?;
             let obj = if sub == Some("scale") {
                 scale_of(&obj)
             } else {
-                obj
+                served.out(obj)
             };
             if want_table && sub.is_none() {
                 let rv = obj["metadata"]["resourceVersion"]
@@ -239,17 +267,18 @@ async fn resource(
         }
         (&Method::POST, None) => {
             st.counters.hit("create", r.plural);
-            let mut v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let mut v = served.stored(v);
             // Clients do not set managedFields on create (server-side apply does, through
             // the apply path).
             if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("managedFields");
             }
-            record_update(None, &mut v, &manager, None, r, &st.store.now_string());
+            record_update(None, &mut v, &manager, None, sr, &st.store.now_string());
             if rp.res == ids::certificate_signing_requests() {
                 certificate_request_admission(r, &mut v, &user)?;
             }
-            create(&st, r, rp.res, &ns, v).map(|o| body::json(201, &o))
+            create(&st, sr, served.storage, &ns, v).map(|o| body::json(201, &served.out(o)))
         }
         (&Method::POST, Some(name)) => {
             st.counters.hit("create", &r.counter_name(sub));
@@ -265,9 +294,16 @@ async fn resource(
                     ApiError::bad_request("the protobuf CertificateSigningRequest is malformed")
                 })?
             } else {
-                body::parse(&bytes, false)?
+                served.stored(body::parse(&bytes, false)?)
             };
-            update(&st, r, rp.res, &ns, name, sub, v, &manager).map(|o| body::json(200, &o))
+            update(&st, sr, served.storage, &ns, name, sub, v, &manager).map(|o| {
+                let o = if sub == Some("scale") {
+                    o
+                } else {
+                    served.out(o)
+                };
+                body::json(200, &o)
+            })
         }
         (&Method::PATCH, Some(name)) => {
             st.counters.hit("patch", &r.counter_name(sub));
@@ -280,31 +316,33 @@ async fn resource(
                 .to_owned();
             let pt = PatchType::from_content_type(&ct)?;
             let v = body::parse(&body::read(req.into_body()).await?, pt == PatchType::Apply)?;
-            patch_object(&st, r, rp.res, &ns, name, sub, pt, &v, &q, &manager)
+            patch_object(&st, sr, served, &ns, name, sub, pt, &v, &q, &manager)
         }
         (&Method::DELETE, Some(name)) => {
             st.counters.hit("delete", r.plural);
             write_fault(&st, r, None, name)?;
             let bytes = body::read(req.into_body()).await?;
             let opts = delete_opts(&q, &bytes)?;
-            let obj = st.store.delete(&ObjKey::new(rp.res, &ns, name), &opts)?;
-            Ok(body::json(200, &obj))
+            let obj = st
+                .store
+                .delete(&ObjKey::new(served.storage, &ns, name), &opts)?;
+            Ok(body::json(200, &served.out(obj)))
         }
         (&Method::DELETE, None) => {
             st.counters.hit("deletecollection", r.plural);
             let bytes = body::read(req.into_body()).await?;
             let opts = delete_opts(&q, &bytes)?;
             let f = filter(rp.ns.clone(), &q)?;
-            let (items, rv, _, _) = st.store.list(rp.res, &f, None, None);
+            let (items, rv, _, _) = st.store.list(served.storage, &f, None, None);
             let mut deleted = Vec::new();
             for o in items {
                 let key = ObjKey::new(
-                    rp.res,
+                    served.storage,
                     o["metadata"]["namespace"].as_str().unwrap_or_default(),
                     o["metadata"]["name"].as_str().unwrap_or_default(),
                 );
                 if let Ok(d) = st.store.delete(&key, &opts) {
-                    deleted.push(d);
+                    deleted.push(served.out(d));
                 }
             }
             Ok(body::json(200, &list_body(r, deleted, rv, None, None)))
@@ -370,7 +408,7 @@ fn list_body(
 fn list(
     st: &State,
     r: &Resource,
-    res: resources::ResId,
+    served: Served,
     ns: Option<String>,
     q: &Query,
     want_table: bool,
@@ -394,7 +432,8 @@ fn list(
         }
         None => None,
     };
-    let (items, rv, next, remaining) = st.store.list(res, &f, after.as_ref(), limit);
+    let (items, rv, next, remaining) = st.store.list(served.storage, &f, after.as_ref(), limit);
+    let items: Vec<Value> = items.into_iter().map(|o| served.out(o)).collect();
     let cont = next.map(|(ns, name)| STANDARD.encode(json!({"ns": ns, "name": name}).to_string()));
     let remaining = cont.as_ref().map(|_| remaining);
     if want_table {
@@ -585,8 +624,10 @@ fn selector_string(sel: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
+/// Replace an object (or its `status` or `scale`) as PUT does, with optimistic
+/// concurrency on `metadata.resourceVersion` when the body has one.
 #[allow(clippy::too_many_arguments)] // one argument per part of the request
-fn update(
+pub(crate) fn update(
     st: &State,
     r: &Resource,
     res: resources::ResId,
@@ -627,7 +668,7 @@ fn update(
 fn patch_object(
     st: &State,
     r: &Resource,
-    res: resources::ResId,
+    served: Served,
     ns: &str,
     name: &str,
     sub: Option<&str>,
@@ -636,6 +677,7 @@ fn patch_object(
     q: &Query,
     updater: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let res = served.storage;
     let key = ObjKey::new(res, ns, name);
     if pt == PatchType::Apply {
         let manager = q
@@ -657,13 +699,13 @@ fn patch_object(
         };
         return match st.store.modify(&key, |cur| {
             check_rv(r, name, cur, v)?;
-            apply(Some(cur), &areq)
+            apply(Some(&served.out(cur.clone())), &areq).map(|o| served.stored(o))
         }) {
-            Ok(o) => Ok(body::json(200, &o)),
+            Ok(o) => Ok(body::json(200, &served.out(o))),
             Err(e) if e.code == 404 && sub.is_none() => {
-                let mut obj = apply(None, &areq)?;
+                let mut obj = served.stored(apply(None, &areq)?);
                 obj["metadata"]["name"] = json!(name);
-                create(st, r, res, ns, obj).map(|o| body::json(201, &o))
+                create(st, r, res, ns, obj).map(|o| body::json(201, &served.out(o)))
             }
             Err(e) => Err(e),
         };
@@ -672,7 +714,7 @@ fn patch_object(
         let mut base = if sub == Some("scale") {
             scale_of(cur)
         } else {
-            cur.clone()
+            served.out(cur.clone())
         };
         match pt {
             PatchType::Merge => patch::merge(&mut base, v),
@@ -686,14 +728,14 @@ fn patch_object(
             out["spec"]["replicas"] = base.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
             return Ok(out);
         }
-        let mut new = scoped(r, sub, cur, base);
+        let mut new = scoped(r, sub, cur, served.stored(base));
         record_update(Some(cur), &mut new, updater, sub, r, &st.store.now_string());
         Ok(new)
     })?;
     let out = if sub == Some("scale") {
         scale_of(&out)
     } else {
-        out
+        served.out(out)
     };
     Ok(body::json(200, &out))
 }

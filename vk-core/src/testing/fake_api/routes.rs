@@ -1,5 +1,6 @@
 //! Request paths parsed into what they name: discovery documents or a resource, its
 //! namespace, name and subresource.
+use super::metrics_api::{self, MetricsPath};
 use super::resources::{self, ResId};
 
 /// What a request path names.
@@ -27,6 +28,8 @@ pub(crate) enum Route {
     OpenApiGroupVersion(String),
     /// A resource, collection or subresource.
     Resource(ResourcePath),
+    /// Under `/apis/metrics.k8s.io/v1beta1/`.
+    Metrics(MetricsPath),
 }
 
 /// A resource path.
@@ -60,6 +63,9 @@ pub(crate) fn parse(path: &str) -> Option<Route> {
         ["apis"] => return Some(Route::Groups),
         ["apis", g] => return Some(Route::Group((*g).to_owned())),
         ["apis", g, v] => return Some(Route::GroupResources((*g).to_owned(), (*v).to_owned())),
+        ["apis", metrics_api::GROUP, metrics_api::VERSION, rest @ ..] => {
+            return metrics_api::parse(rest).map(Route::Metrics);
+        }
         ["api", "v1", rest @ ..] => ("", "v1", rest),
         ["apis", g, v, rest @ ..] => (g, v, rest),
         _ => return None,
@@ -165,6 +171,23 @@ mod tests {
         assert_eq!(
             parse("/apis/apps/v1"),
             Some(Route::GroupResources("apps".into(), "v1".into()))
+        );
+        assert!(matches!(
+            parse("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"),
+            Some(Route::Metrics(_))
+        ));
+        assert_eq!(
+            parse("/apis/metrics.k8s.io/v1beta1"),
+            Some(Route::GroupResources(
+                "metrics.k8s.io".into(),
+                "v1beta1".into()
+            ))
+        );
+        assert_eq!(
+            res("/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web/status")
+                .sub
+                .as_deref(),
+            Some("status")
         );
         assert!(parse("/api/v1/widgets").is_none());
         assert!(parse("/api/v1/namespaces/default/pods/a/nope").is_none());

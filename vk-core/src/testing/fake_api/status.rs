@@ -56,6 +56,19 @@ impl ApiError {
         .with_details(res, name)
     }
 
+    /// 404 for a missing object of a resource outside the resource table, e.g.
+    /// `podmetrics.metrics.k8s.io "default/web" not found`.
+    pub fn not_found_in(group: &str, resource: &str, name: &str) -> Self {
+        let qualified = if group.is_empty() {
+            resource.to_owned()
+        } else {
+            format!("{resource}.{group}")
+        };
+        let mut e = Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"));
+        e.details = Some(json!({"name": name, "group": group, "kind": resource}));
+        e
+    }
+
     /// 404 for a path the fake does not serve.
     pub fn no_route(path: &str) -> Self {
         Self::new(

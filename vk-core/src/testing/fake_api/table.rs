@@ -2,6 +2,7 @@
 //! deployments get their usual columns; everything else NAME and AGE).
 use serde_json::{Value, json};
 
+use super::quantity::Quantity;
 use super::resources::Resource;
 
 /// Whether an `Accept` header asks for a Table.
@@ -152,6 +153,40 @@ fn columns(res: &Resource) -> Vec<Value> {
                 0,
                 "The request's conditions, or Pending.",
             ),
+        ],
+        "horizontalpodautoscalers" => vec![
+            name,
+            col(
+                "Reference",
+                "string",
+                0,
+                "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.",
+            ),
+            col(
+                "Targets",
+                "string",
+                0,
+                "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).",
+            ),
+            col(
+                "MinPods",
+                "string",
+                0,
+                "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.",
+            ),
+            col(
+                "MaxPods",
+                "string",
+                0,
+                "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.",
+            ),
+            col(
+                "Replicas",
+                "string",
+                0,
+                "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.",
+            ),
+            age,
         ],
         _ => vec![name, age],
     }
@@ -331,6 +366,137 @@ fn csr_cells(o: &Value, age: String) -> Vec<Value> {
     ]
 }
 
+/// A quantity as the printer shows it (canonical), `<unknown>` when absent.
+fn quantity_text(q: Option<&Value>) -> String {
+    match q {
+        Some(Value::String(s)) => Quantity::parse(s).map_or_else(|| s.clone(), |q| q.to_string()),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "<unknown>".into(),
+    }
+}
+
+/// `formatHPAMetrics`: `cpu: 45%/50%` per metric, at most two then `+ N more...`.
+fn hpa_targets(o: &Value) -> String {
+    let specs = o
+        .pointer("/spec/metrics")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if specs.is_empty() {
+        return "<none>".into();
+    }
+    let statuses = o
+        .pointer("/status/currentMetrics")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let status = |i: usize, key: &str| {
+        statuses
+            .get(i)
+            .and_then(|m| m.get(key))
+            .filter(|v| v.is_object())
+    };
+    let mut list: Vec<String> = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let entry = match s(spec, "/type") {
+            "Resource" | "ContainerResource" => {
+                let key = if s(spec, "/type") == "Resource" {
+                    "resource"
+                } else {
+                    "containerResource"
+                };
+                let src = &spec[key];
+                let name = s(src, "/name");
+                let current = status(i, key);
+                if src
+                    .pointer("/target/averageValue")
+                    .is_some_and(|v| !v.is_null())
+                {
+                    let cur = current.map_or_else(
+                        || "<unknown>".to_owned(),
+                        |c| quantity_text(c.pointer("/current/averageValue")),
+                    );
+                    format!(
+                        "{name}: {cur}/{}",
+                        quantity_text(src.pointer("/target/averageValue"))
+                    )
+                } else {
+                    let cur = current
+                        .and_then(|c| c.pointer("/current/averageUtilization"))
+                        .and_then(Value::as_i64)
+                        .map_or_else(|| "<unknown>".to_owned(), |u| format!("{u}%"));
+                    let target = src
+                        .pointer("/target/averageUtilization")
+                        .and_then(Value::as_i64)
+                        .map_or_else(|| "<auto>".to_owned(), |u| format!("{u}%"));
+                    format!("{name}: {cur}/{target}")
+                }
+            }
+            "Pods" => format!(
+                "{}/{}",
+                status(i, "pods").map_or_else(
+                    || "<unknown>".to_owned(),
+                    |c| quantity_text(c.pointer("/current/averageValue"))
+                ),
+                quantity_text(spec.pointer("/pods/target/averageValue"))
+            ),
+            ty @ ("Object" | "External") => {
+                let key = if ty == "Object" { "object" } else { "external" };
+                let avg = spec[key]
+                    .pointer("/target/averageValue")
+                    .is_some_and(|v| !v.is_null());
+                let field = if avg { "averageValue" } else { "value" };
+                let cur = status(i, key).map_or_else(
+                    || "<unknown>".to_owned(),
+                    |c| quantity_text(c.pointer(&format!("/current/{field}"))),
+                );
+                let target = quantity_text(spec[key].pointer(&format!("/target/{field}")));
+                if avg {
+                    format!("{cur}/{target} (avg)")
+                } else {
+                    format!("{cur}/{target}")
+                }
+            }
+            _ => "<unknown type>".into(),
+        };
+        list.push(entry);
+    }
+    if list.len() > 2 {
+        let more = list.len() - 2;
+        list.truncate(2);
+        return format!("{} + {more} more...", list.join(", "));
+    }
+    list.join(", ")
+}
+
+fn hpa_cells(o: &Value, age: String) -> Vec<Value> {
+    let min = o
+        .pointer("/spec/minReplicas")
+        .and_then(Value::as_i64)
+        .map_or_else(|| "<unset>".to_owned(), |m| m.to_string());
+    vec![
+        json!(s(o, "/metadata/name")),
+        json!(format!(
+            "{}/{}",
+            s(o, "/spec/scaleTargetRef/kind"),
+            s(o, "/spec/scaleTargetRef/name")
+        )),
+        json!(hpa_targets(o)),
+        json!(min),
+        json!(
+            o.pointer("/spec/maxReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        ),
+        json!(
+            o.pointer("/status/currentReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        ),
+        json!(age),
+    ]
+}
+
 fn row(res: &Resource, o: &Value, now: jiff::Timestamp) -> Value {
     let age = age(
         o.pointer("/metadata/creationTimestamp")
@@ -342,6 +508,7 @@ fn row(res: &Resource, o: &Value, now: jiff::Timestamp) -> Value {
         "nodes" => node_cells(o, age),
         "deployments" => deployment_cells(o, age),
         "certificatesigningrequests" => csr_cells(o, age),
+        "horizontalpodautoscalers" => hpa_cells(o, age),
         _ => vec![json!(s(o, "/metadata/name")), json!(age)],
     };
     json!({
@@ -393,6 +560,26 @@ mod tests {
         let mut roles: Vec<&str> = roles.split(',').collect();
         roles.sort_unstable();
         assert_eq!(roles, ["agent", "control-plane"]);
+    }
+
+    #[test]
+    fn hpa_targets_should_show_current_over_target_per_metric() {
+        let hpa = json!({
+            "spec": {"metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}},
+                {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}}},
+            ]},
+            "status": {"currentMetrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 45, "averageValue": "45m"}}},
+                {"type": ""},
+            ]},
+        });
+        assert_eq!(
+            hpa_targets(&hpa),
+            "cpu: 45%/50%, memory: <unknown>/100Mi + 1 more..."
+        );
+        assert_eq!(hpa_targets(&json!({"spec": {}})), "<none>");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::State;
 use super::body::Body;
+use super::conversion::Served;
 use super::resources::{self, ResId};
 use super::rest::Query;
 use super::status::ApiError;
@@ -46,10 +47,11 @@ fn streaming(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     resp
 }
 
-/// Start a watch and answer with its stream.
+/// Start a watch of `res` (stored as `served` says) and answer with its stream.
 pub(crate) fn serve(
     st: &Arc<State>,
     res: ResId,
+    served: Served,
     filter: Filter,
     q: &Query,
     want_table: bool,
@@ -76,7 +78,7 @@ pub(crate) fn serve(
     };
     let handle = match expired {
         Some(e) => Err(e),
-        None => st.store.watch(res, filter, from),
+        None => st.store.watch(served.storage, filter, from),
     };
     let handle = match handle {
         Ok(h) => h,
@@ -102,6 +104,13 @@ pub(crate) fn serve(
         let mut encode = |msg: &WatchMsg| -> Bytes {
             match msg {
                 WatchMsg::Event(kind, obj) => {
+                    let converted;
+                    let obj: &Value = if served.converts() {
+                        converted = served.out((**obj).clone());
+                        &converted
+                    } else {
+                        obj
+                    };
                     if want_table {
                         let rv = obj["metadata"]["resourceVersion"]
                             .as_str()

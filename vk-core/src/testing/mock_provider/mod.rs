@@ -11,9 +11,15 @@
 //!   `mock.vk.io/exit-code` (default `0`: Succeeded; anything else: Failed).
 //! - `mock.vk.io/start-after: "500ms"`: overrides the builder's start delay for this pod.
 //! - `mock.vk.io/create-error: unsupported|transient|invalid`: `create_pod` fails so.
+//!
+//! Resource usage (`stats()`, hence `/stats/summary`, `/metrics/resource`, `kubectl top`
+//! and HPAs): each container uses about 5 millicores and 16-24 MiB unless told otherwise
+//! with [`MockProvider::set_usage`] or [`MockProvider::set_default_usage`]; its cumulative
+//! CPU advances at the rate in force since it started.
 mod exec;
 mod logs;
 mod status;
+mod usage;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,6 +39,8 @@ use crate::provider::{
     ContainerStats, DuplexIo, ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources,
     PodStats, Provider, ProviderError, ProviderPod, Result,
 };
+pub use usage::ContainerUsage;
+use usage::CpuMeter;
 
 /// Annotation: how long after starting the containers exit.
 pub const EXIT_AFTER_ANNOTATION: &str = "mock.vk.io/exit-after";
@@ -241,24 +249,46 @@ pub(super) struct MockContainer {
     pub(super) image: String,
     /// Literal environment variables (`valueFrom` is not resolved).
     env: Vec<(String, String)>,
+    /// Usage set for this container ([`MockProvider::set_usage`]).
+    usage: Option<ContainerUsage>,
+    /// What it uses when nothing was set: a little, drawn at creation.
+    idle: ContainerUsage,
+    /// Its cumulative CPU.
+    cpu: CpuMeter,
 }
 
 impl MockContainer {
-    fn all(pod: &Pod) -> Vec<Self> {
+    /// The containers of `pod`, each idling at `idle()` unless `default` says otherwise.
+    fn all(
+        pod: &Pod,
+        default: Option<ContainerUsage>,
+        mut idle: impl FnMut() -> ContainerUsage,
+    ) -> Vec<Self> {
         pod.spec
             .iter()
             .flat_map(|s| &s.containers)
-            .map(|c| Self {
-                name: c.name.clone(),
-                image: c.image.clone().unwrap_or_default(),
-                env: c
-                    .env
-                    .iter()
-                    .flatten()
-                    .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-                    .collect(),
+            .map(|c| {
+                let idle = idle();
+                Self {
+                    name: c.name.clone(),
+                    image: c.image.clone().unwrap_or_default(),
+                    env: c
+                        .env
+                        .iter()
+                        .flatten()
+                        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+                        .collect(),
+                    usage: None,
+                    idle,
+                    cpu: CpuMeter::new(default.unwrap_or(idle).cpu_nano_cores),
+                }
             })
             .collect()
+    }
+
+    /// The usage in force given the provider's default.
+    fn usage(&self, default: Option<ContainerUsage>) -> ContainerUsage {
+        self.usage.or(default).unwrap_or(self.idle)
     }
 
     fn to_container(&self) -> Container {
@@ -374,6 +404,8 @@ struct State {
     next_ip: u32,
     epoch: u64,
     unhealthy: bool,
+    /// Usage of containers without their own ([`MockProvider::set_default_usage`]).
+    default_usage: Option<ContainerUsage>,
 }
 
 struct Inner {
@@ -469,6 +501,48 @@ impl MockProvider {
     #[must_use]
     pub fn pod(&self, key: &PodKey) -> Option<Pod> {
         lock(&self.inner.state).pods.get(key).map(|p| p.to_pod(key))
+    }
+
+    /// From now on, container `container` of pod `key` uses `usage` (its cumulative CPU
+    /// advances at the new rate). `false` if the backend has no such pod or container.
+    pub fn set_usage(&self, key: &PodKey, container: &str, usage: ContainerUsage) -> bool {
+        let now = self.inner.clock.now();
+        let mut st = lock(&self.inner.state);
+        let Some(p) = st.pods.get_mut(key) else {
+            return false;
+        };
+        let started = p.started;
+        let Some(c) = p.containers.iter_mut().find(|c| c.name == container) else {
+            return false;
+        };
+        c.usage = Some(usage);
+        c.cpu.set_rate(usage.cpu_nano_cores, now, started);
+        true
+    }
+
+    /// From now on, every container without its own usage ([`MockProvider::set_usage`]),
+    /// including those of pods created later, uses `usage`; `None` goes back to the small
+    /// built-in usage.
+    pub fn set_default_usage(&self, usage: Option<ContainerUsage>) {
+        let now = self.inner.clock.now();
+        let mut st = lock(&self.inner.state);
+        st.default_usage = usage;
+        for p in st.pods.values_mut() {
+            let started = p.started;
+            for c in p.containers.iter_mut().filter(|c| c.usage.is_none()) {
+                let rate = usage.unwrap_or(c.idle).cpu_nano_cores;
+                c.cpu.set_rate(rate, now, started);
+            }
+        }
+    }
+
+    /// A small usage for a new container: about 5 millicores and 16-24 MiB.
+    fn idle_usage(&self) -> ContainerUsage {
+        let mut rng = lock(&self.inner.rng);
+        ContainerUsage {
+            cpu_nano_cores: 5_000_000 + rng.random_range(0..1_000_000u64),
+            memory_bytes: 16 * 1024 * 1024 + rng.random_range(0..8 * 1024 * 1024u64),
+        }
     }
 
     /// Make `ping` fail (`false`) or succeed again (`true`).
@@ -652,6 +726,8 @@ impl Provider for MockProvider {
             }
         }
         let now = self.inner.clock.now();
+        let default_usage = lock(&self.inner.state).default_usage;
+        let containers = MockContainer::all(pod, default_usage, || self.idle_usage());
         let (status, epoch) = {
             let mut st = lock(&self.inner.state);
             st.epoch += 1;
@@ -659,7 +735,6 @@ impl Provider for MockProvider {
             let epoch = st.epoch;
             let n = st.next_ip;
             let ip = format!("10.244.{}.{}", (n / 250) % 250, n % 250 + 2);
-            let containers = MockContainer::all(pod);
             let status = status::pending(&containers, now);
             let exit = annotation(pod, EXIT_AFTER_ANNOTATION)
                 .and_then(parse_duration)
@@ -698,13 +773,23 @@ impl Provider for MockProvider {
     async fn update_pod(&self, pod: &Pod, _resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
         self.record(|| MockCall::UpdatePod(key.clone()));
+        let default_usage = lock(&self.inner.state).default_usage;
+        let mut fresh = MockContainer::all(pod, default_usage, || self.idle_usage());
         let mut st = lock(&self.inner.state);
         let p = st
             .pods
             .get_mut(&key)
             .ok_or_else(|| ProviderError::not_found(format!("pod {key}")))?;
         p.uid.clone_from(&pod.metadata.uid);
-        p.containers = MockContainer::all(pod);
+        // A container that stays keeps its usage and CPU counter.
+        for c in &mut fresh {
+            if let Some(old) = p.containers.iter().find(|o| o.name == c.name) {
+                c.usage = old.usage;
+                c.idle = old.idle;
+                c.cpu = old.cpu;
+            }
+        }
+        p.containers = fresh;
         Ok(())
     }
 
@@ -881,9 +966,11 @@ impl Provider for MockProvider {
 
     async fn stats(&self) -> Result<Vec<PodStats>> {
         self.record(|| MockCall::Stats);
+        // Measured now, to the millisecond the kubelet's sample timestamps carry, so a
+        // rate between two scrapes is exactly the usage in force.
         let now = self.inner.clock.now();
+        let now = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
         let st = lock(&self.inner.state);
-        let mut rng = lock(&self.inner.rng);
         Ok(st
             .pods
             .iter()
@@ -896,16 +983,14 @@ impl Provider for MockProvider {
                     .containers
                     .iter()
                     .map(|c| {
-                        // About 5 millicores and 16-24 MiB per container.
-                        let cpu = 5_000_000 + rng.random_range(0..1_000_000u64);
+                        let usage = c.usage(st.default_usage);
                         ContainerStats {
                             name: c.name.clone(),
                             start_time: Some(started),
-                            cpu_usage_nano_cores: Some(cpu),
-                            cpu_usage_core_nano_seconds: Some(cpu.saturating_mul(up.max(1))),
-                            memory_working_set_bytes: Some(
-                                16 * 1024 * 1024 + rng.random_range(0..8 * 1024 * 1024u64),
-                            ),
+                            cpu_usage_nano_cores: Some(usage.cpu_nano_cores),
+                            cpu_usage_core_nano_seconds: Some(c.cpu.at(now, Some(started))),
+                            memory_working_set_bytes: Some(usage.memory_bytes),
+                            time: Some(now),
                         }
                     })
                     .collect();
