@@ -35,6 +35,7 @@ pub mod shell;
 pub mod state;
 mod subnets;
 pub mod usage;
+mod validate;
 
 use crate::arm::throttle::{Throttle, ThrottleConfig};
 pub use faults::{FaultConfig, Injected};

@@ -14,7 +14,7 @@ use tokio::time::{Duration, Instant};
 use vk_translate::container_group::{ContainerGroup, ProvisioningState};
 
 use super::state::{GroupRecord, Phase, group_key, list_view};
-use super::{ExecTicket, LroStyle, OpRecord, Shared, admission, monitor};
+use super::{ExecTicket, LroStyle, OpRecord, Shared, admission, monitor, validate};
 use crate::arm::throttle::{Class, Priority};
 
 /// The emulator's router.
@@ -495,129 +495,6 @@ fn list(shared: &Shared, uri: &Uri, sub: &str, rg: Option<&str>) -> Response {
     axum::Json(body).into_response()
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
-
-/// Validate a PUT body the way ACI does (the limits in `aci-spec/README.md`).
-fn validate(name: &str, group: &ContainerGroup) -> Result<(), (&'static str, String)> {
-    if !valid_name(name) {
-        return Err((
-            "InvalidContainerGroupName",
-            format!(
-                "The container group name '{name}' is invalid. A container group name must contain no more than 63 characters and must match the regex '[a-z0-9]([-a-z0-9]*[a-z0-9])?' (e.g. 'my-name')."
-            ),
-        ));
-    }
-    if group.location.as_deref().is_none_or(str::is_empty) {
-        return Err((
-            "LocationRequired",
-            "The location property is required for this definition.".into(),
-        ));
-    }
-    let props = &group.properties;
-    if props.os_type.is_none() {
-        return Err((
-            "InvalidRequestContent",
-            "The request content was invalid: 'osType' is required.".into(),
-        ));
-    }
-    if props.containers.is_empty() || props.containers.len() > 60 {
-        return Err((
-            "InvalidContainerCount",
-            format!(
-                "A container group must have between 1 and 60 containers; it has {}.",
-                props.containers.len()
-            ),
-        ));
-    }
-    if props.volumes.len() > 20 {
-        return Err((
-            "TooManyVolumes",
-            format!(
-                "A container group may have at most 20 volumes; it has {}.",
-                props.volumes.len()
-            ),
-        ));
-    }
-    if let Some(ip) = &props.ip_address
-        && ip.ports.len() > 5
-    {
-        return Err((
-            "TooManyPorts",
-            format!(
-                "An IP address may expose at most 5 ports; it exposes {}.",
-                ip.ports.len()
-            ),
-        ));
-    }
-    let mut names = std::collections::HashSet::new();
-    let (mut cpu, mut memory) = (0.0, 0.0);
-    let init_names = props.init_containers.iter().map(|c| &c.name);
-    for n in props.containers.iter().map(|c| &c.name).chain(init_names) {
-        if !valid_name(n) {
-            return Err((
-                "InvalidContainerName",
-                format!("The container name '{n}' is invalid."),
-            ));
-        }
-        if !names.insert(n.clone()) {
-            return Err((
-                "DuplicateContainerName",
-                format!("The container name '{n}' is used more than once."),
-            ));
-        }
-    }
-    for c in &props.containers {
-        if c.properties.image.as_deref().is_none_or(str::is_empty) {
-            return Err((
-                "InvalidContainerImage",
-                format!("The image of container '{}' is required.", c.name),
-            ));
-        }
-        let requests = c.properties.resources.as_ref().map(|r| &r.requests);
-        let (c_cpu, c_mem) = requests.map_or((0.0, 0.0), |r| (r.cpu, r.memory_in_gb));
-        if c_cpu <= 0.0 || c_mem <= 0.0 {
-            return Err((
-                "InvalidResourceRequests",
-                format!(
-                    "Container '{}' must request cpu and memory greater than 0.",
-                    c.name
-                ),
-            ));
-        }
-        cpu += c_cpu;
-        memory += c_mem;
-        for m in &c.properties.volume_mounts {
-            if !props.volumes.iter().any(|v| v.name == m.name) {
-                return Err((
-                    "VolumeMountNotFound",
-                    format!(
-                        "The volume mount '{}' of container '{}' names no volume.",
-                        m.name, c.name
-                    ),
-                ));
-            }
-        }
-    }
-    if cpu > 31.0 || memory > 240.0 {
-        return Err((
-            "ResourceRequestsExceedMaximum",
-            format!(
-                "The container group requests {cpu} CPU and {memory} GB; a Standard group allows at most 31 CPU and 240 GB."
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn op_headers(shared: &Shared, response: &mut Response, sub: &str, location: &str, id: &str) {
     let base = shared.base_url.as_str().trim_end_matches('/');
     let loc = location.to_ascii_lowercase().replace(' ', "");
@@ -653,7 +530,7 @@ fn put_group(shared: &Shared, sub: &str, rg: &str, name: &str, body: &[u8]) -> R
             );
         }
     };
-    if let Err((code, message)) = validate(name, &group) {
+    if let Err((code, message)) = validate::validate(name, &group) {
         return arm_error(StatusCode::BAD_REQUEST, code, message);
     }
     let now = Instant::now();
@@ -978,13 +855,5 @@ mod tests {
             }
         );
         assert!(Route::parse("/subscriptions/s/whatever").is_none());
-    }
-
-    #[test]
-    fn group_names_should_follow_aci_rules() {
-        assert!(valid_name("demo-1"));
-        for bad in ["", "-a", "a-", "a--b", "Upper", &"a".repeat(64)] {
-            assert!(!valid_name(bad), "{bad}");
-        }
     }
 }

@@ -429,3 +429,160 @@ async fn arm_buckets_should_answer_429_with_retry_after_and_calls_should_be_coun
         .unwrap();
     assert_eq!(calls["container_groups.get"], 3);
 }
+
+// === identities, zones, confidential and Spot (issue 14) ===
+
+const UAI: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vk-test/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id";
+
+#[tokio::test]
+async fn spot_confidential_zone_and_identity_fields_should_be_refused_as_arm_does() {
+    use vk_translate::container_group::{
+        ContainerGroupIdentity, ContainerGroupPriority, ContainerGroupSku, ContainerGroupSubnetId,
+        DeploymentExtensionSpec, GpuResource, GpuSku, ImageRegistryCredential,
+        ResourceIdentityType, UserAssignedIdentities,
+    };
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    let refused = |group: ContainerGroup, name: &'static str| {
+        let arm = arm.clone();
+        async move {
+            let err = arm
+                .begin_create_or_update::<_, ContainerGroup>(name, &group)
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), Some(400), "{name}: {err}");
+            err.code().unwrap_or_default().to_owned()
+        }
+    };
+    let spot = || {
+        let mut g = group(vec![container("c", &[])]);
+        g.properties.priority = Some(ContainerGroupPriority::Spot);
+        g
+    };
+
+    let mut in_subnet = spot();
+    in_subnet.properties.subnet_ids = vec![ContainerGroupSubnetId {
+        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vk-test/providers/Microsoft.Network/virtualNetworks/v/subnets/s".into(),
+        name: None,
+    }];
+    assert_eq!(
+        refused(in_subnet, "spot-subnet").await,
+        "SpotPriorityContainerGroupNotSupportedForInboundConnectivity"
+    );
+    let mut confidential_spot = spot();
+    confidential_spot.properties.sku = Some(ContainerGroupSku::Confidential);
+    assert_eq!(
+        refused(confidential_spot, "spot-sku").await,
+        "SpotPriorityContainerGroupNotSupportedInSku"
+    );
+    let mut gpu_spot = spot();
+    if let Some(r) = gpu_spot.properties.containers[0]
+        .properties
+        .resources
+        .as_mut()
+    {
+        r.requests.gpu = Some(GpuResource {
+            count: 1,
+            sku: GpuSku::V100,
+        });
+    }
+    assert_eq!(
+        refused(gpu_spot, "spot-gpu").await,
+        "SpotPriorityContainerGroupWithGPUResourcesNotSupported"
+    );
+
+    let mut two_zones = group(vec![container("c", &[])]);
+    two_zones.location = Some("westus2".into());
+    two_zones.zones = vec!["1".into(), "2".into()];
+    assert_eq!(
+        refused(two_zones, "zones-two").await,
+        "MultipleZonesNotSupported"
+    );
+    let mut zone_4 = group(vec![container("c", &[])]);
+    zone_4.location = Some("westus2".into());
+    zone_4.zones = vec!["4".into()];
+    assert_eq!(
+        refused(zone_4, "zone-four").await,
+        "InvalidAvailabilityZone"
+    );
+    let mut zoneless_region = group(vec![container("c", &[])]);
+    zoneless_region.zones = vec!["1".into()]; // LOCATION, westus, has no zones
+    assert_eq!(
+        refused(zoneless_region, "zone-westus").await,
+        "InvalidAvailabilityZone"
+    );
+
+    let mut with_extension = group(vec![container("c", &[])]);
+    with_extension.properties.sku = Some(ContainerGroupSku::Confidential);
+    with_extension.properties.extensions = vec![DeploymentExtensionSpec {
+        name: "kube-proxy".into(),
+        properties: None,
+    }];
+    assert_eq!(
+        refused(with_extension, "cc-extension").await,
+        "ExtensionsNotSupportedForConfidentialSku"
+    );
+
+    let identity = |id: &str| ContainerGroupIdentity {
+        type_: Some(ResourceIdentityType::UserAssigned),
+        user_assigned_identities: [(id.to_owned(), UserAssignedIdentities::default())].into(),
+        ..ContainerGroupIdentity::default()
+    };
+    let mut bad_identity = group(vec![container("c", &[])]);
+    bad_identity.identity = Some(identity("app-id"));
+    assert_eq!(
+        refused(bad_identity, "bad-identity").await,
+        "LinkedInvalidPropertyId"
+    );
+    let mut unassigned = group(vec![container("c", &[])]);
+    unassigned.properties.image_registry_credentials = vec![ImageRegistryCredential {
+        server: "myacr.azurecr.io".into(),
+        identity: Some(UAI.into()),
+        ..ImageRegistryCredential::default()
+    }];
+    assert_eq!(
+        refused(unassigned, "unassigned").await,
+        "InvalidImageRegistryCredentialIdentity"
+    );
+
+    // The same fields in shapes ACI takes.
+    let mut fine = spot();
+    fine.location = Some("westeurope".into());
+    fine.zones = vec!["2".into()];
+    fine.identity = Some(identity(UAI));
+    fine.properties.image_registry_credentials = vec![ImageRegistryCredential {
+        server: "myacr.azurecr.io".into(),
+        identity: Some(UAI.into()),
+        ..ImageRegistryCredential::default()
+    }];
+    let created = arm
+        .begin_create_or_update::<_, ContainerGroup>("spot-fine", &fine)
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201);
+    assert_eq!(created.resource.zones, vec!["2".to_owned()]);
+}
+
+#[tokio::test]
+async fn the_confidential_and_spot_examples_should_be_accepted() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let http = reqwest::Client::new();
+    for (file, name) in [
+        ("ContainerGroupCreateConfidential.json", "confidential"),
+        ("ContainerGroupsCreatePriority.json", "spot"),
+    ] {
+        let ex = example(file);
+        let response = http
+            .put(group_url(&em, name, ""))
+            .json(&ex["parameters"]["containerGroup"])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{file}: {status} {}",
+            response.text().await.unwrap()
+        );
+    }
+}
