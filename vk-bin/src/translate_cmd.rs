@@ -1,5 +1,10 @@
 //! `vk-aci translate` and `vk-aci check`: manifests in, ARM bodies or a report out, with
 //! images' ENTRYPOINTs read from registries on request.
+//!
+//! Secrets, ConfigMaps, PersistentVolumeClaims and PersistentVolumes (and the Secrets
+//! holding the volumes' storage keys) are resolved from the same files
+//! ([`Manifests::objects_in`]); `translate` also lists the lifecycle hooks the node runs
+//! itself, and says which workloads wait for their claims to be Bound.
 
 use std::io::{self, Read as _, Write as _};
 use std::path::Path;
@@ -9,6 +14,7 @@ use anyhow::Context as _;
 use vk_aci::images::{ImageResolver, ImageResolverConfig};
 use vk_translate::images::ResolvedImages;
 use vk_translate::manifests::{self, Manifests, Outcome};
+use vk_translate::{HookAction, HookPlan};
 
 use crate::cli::{CheckArgs, ImageArgs, TranslateArgs};
 use crate::error::BadInput;
@@ -62,9 +68,16 @@ pub(crate) fn translate(args: &TranslateArgs) -> anyhow::Result<ExitCode> {
                 for warning in &translation.warnings {
                     eprintln!("vk-aci: {what}: warning: {warning}");
                 }
+                for hook in hook_lines(&translation.hooks) {
+                    eprintln!("vk-aci: {what}: hook: {hook}");
+                }
                 let json = serde_json::to_string_pretty(&group)
                     .context("serializing the container group")?;
                 writeln!(stdout, "{json}")?;
+            }
+            Outcome::CannotRun(error) if error.is_waiting() => {
+                failed = true;
+                eprintln!("vk-aci: {what}: waits ({}): {error}", error.reason());
             }
             Outcome::CannotRun(error) => {
                 failed = true;
@@ -81,6 +94,32 @@ pub(crate) fn translate(args: &TranslateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One line per lifecycle hook the provider runs itself, e.g.
+/// `container web: postStart runs ["touch", "/ready"] through ACI's exec API`.
+fn hook_lines(plan: &HookPlan) -> Vec<String> {
+    let describe = |action: &HookAction| match action {
+        HookAction::Exec { command } => format!("runs {command:?} through ACI's exec API"),
+        HookAction::Sleep { seconds } => format!("sleeps {seconds}s"),
+        other => format!("{other:?}"),
+    };
+    let mut lines = Vec::new();
+    for hooks in &plan.containers {
+        for (when, action) in [
+            ("postStart", &hooks.post_start),
+            ("preStop", &hooks.pre_stop),
+        ] {
+            if let Some(action) = action {
+                lines.push(format!(
+                    "container {}: {when} {}",
+                    hooks.container,
+                    describe(action)
+                ));
+            }
+        }
+    }
+    lines
 }
 
 /// Translates every workload; with `--resolve-images`, first reads the configs of the images

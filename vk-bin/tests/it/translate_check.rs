@@ -205,3 +205,138 @@ fn translate_with_a_subnet_and_master_uri_should_show_the_kube_proxy_extension_r
     );
     assert_eq!(extensions[1]["name"], "vk-realtime-metrics");
 }
+
+/// A pod on an Azure Files claim, its claim, volume and key Secret (issue 14).
+const CLAIM_MANIFESTS: &str = "\
+apiVersion: v1
+kind: Secret
+metadata: {name: files-key, namespace: shop}
+stringData: {azurestorageaccountname: acct, azurestorageaccountkey: st0rage-k3y}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-files}
+spec:
+  accessModes: [ReadWriteMany]
+  capacity: {storage: 1Gi}
+  csi:
+    driver: file.csi.azure.com
+    volumeHandle: rg#acct#orders
+    nodeStageSecretRef: {name: files-key, namespace: shop}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: orders, namespace: shop}
+spec:
+  accessModes: [ReadWriteMany]
+  volumeName: pv-files
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop}
+spec:
+  containers:
+  - name: api
+    image: nginx
+    volumeMounts: [{name: orders, mountPath: /orders}]
+    lifecycle:
+      preStop: {exec: {command: [nginx, -s, quit]}}
+  volumes:
+  - name: orders
+    persistentVolumeClaim: {claimName: orders}
+";
+
+#[test]
+fn translate_should_resolve_azure_files_claims_from_the_same_files_and_list_hooks() {
+    let out = vk_aci(&["translate", "-"], &[], Some(CLAIM_MANIFESTS));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = text(&out.stdout);
+    let doc = &json_documents(&stdout)[0];
+    let file = &doc["properties"]["volumes"][0]["azureFile"];
+    assert_eq!(file["shareName"], "orders", "{doc:#}");
+    assert_eq!(file["storageAccountName"], "acct");
+    assert_eq!(file["storageAccountKey"], "<redacted>");
+    assert!(!stdout.contains("st0rage-k3y") && !stderr.contains("st0rage-k3y"));
+    assert!(
+        stderr.contains(
+            "hook: container api: preStop runs [\"nginx\", \"-s\", \"quit\"] through ACI's exec API"
+        ),
+        "{stderr}"
+    );
+    let shown = vk_aci(
+        &["translate", "--show-secrets", "-"],
+        &[],
+        Some(CLAIM_MANIFESTS),
+    );
+    assert!(text(&shown.stdout).contains("\"storageAccountKey\": \"st0rage-k3y\""));
+}
+
+#[test]
+fn check_should_report_waiting_claims_and_the_new_placements() {
+    let manifests = format!(
+        "{CLAIM_MANIFESTS}---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: fresh}}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: azurefile-csi
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: waits}}
+spec:
+  containers: [{{name: c, image: nginx}}]
+  volumes: [{{name: fresh, persistentVolumeClaim: {{claimName: fresh}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: spot-web}}
+spec:
+  tolerations: [{{key: kubernetes.azure.com/scalesetpriority, operator: Exists}}]
+  containers: [{{name: c, image: nginx, ports: [{{containerPort: 80}}]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: zoned
+spec:
+  nodeSelector: {{topology.kubernetes.io/zone: westus-1, failure-domain.beta.kubernetes.io/zone: '2'}}
+  containers: [{{name: c, image: nginx}}]
+"
+    );
+    let out = vk_aci(&["check", "-"], &[], Some(&manifests));
+    let stdout = text(&out.stdout);
+    // Waiting for a claim is not a failure; the contradictory zones are.
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Pod default/waits (-, document 6): waits (stays Pending until its claims are Bound)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("persistentvolumeclaim \"fresh\" is not bound yet"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 waits for volumes"), "{stdout}");
+    assert!(
+        stdout.contains("preStop.exec: ACI has no lifecycle hooks: the virtual node runs this command through ACI's exec API"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ACI gives Spot groups no inbound connectivity"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the pod's zone constraints allow no zone together"),
+        "{stdout}"
+    );
+
+    let waiting_only = "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  containers: [{name: c, image: nginx}]\n  volumes: [{name: v, persistentVolumeClaim: {claimName: v}}]\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: v}\nspec: {accessModes: [ReadWriteMany], resources: {requests: {storage: 1Gi}}}\n";
+    let out = vk_aci(&["check", "-"], &[], Some(waiting_only));
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
