@@ -520,7 +520,11 @@ pub fn from_environment() -> Result<(AzureSettings, ArmCredential), CredentialEr
 struct CachedToken {
     token: Secret,
     refresh_at: Instant,
+    expires_at: Instant,
 }
+
+/// The longest a token request may take before the call that needs it fails.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where tokens come from.
 enum Source {
@@ -540,13 +544,15 @@ enum Source {
 
 /// Access tokens for ARM, cached and refreshed [`REFRESH_BEFORE_EXPIRY`] before expiry.
 pub struct ArmCredential {
-    source: Source,
-    cache: Mutex<Option<CachedToken>>,
+    source: Arc<Source>,
+    cache: Arc<std::sync::Mutex<Option<CachedToken>>>,
+    /// Held by the one request fetching a token.
+    refresh: Arc<Mutex<()>>,
 }
 
 impl fmt::Debug for ArmCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.source {
+        let kind = match self.source.as_ref() {
             Source::Static(_) => "static",
             Source::Sdk { .. } => "azure_identity",
             Source::ClientCredentials { .. } => "client_credentials",
@@ -564,8 +570,9 @@ impl ArmCredential {
     #[must_use]
     pub fn fixed(token: impl Into<String>) -> Self {
         Self {
-            source: Source::Static(Secret::new(token.into())),
-            cache: Mutex::new(None),
+            source: Arc::new(Source::Static(Secret::new(token.into()))),
+            cache: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 
@@ -584,7 +591,7 @@ impl ArmCredential {
             .build()
             .unwrap_or_default();
         Self {
-            source: Source::ClientCredentials {
+            source: Arc::new(Source::ClientCredentials {
                 http,
                 token_url: format!(
                     "{}/{tenant_id}/oauth2/v2.0/token",
@@ -593,8 +600,9 @@ impl ArmCredential {
                 client_id,
                 secret,
                 scope,
-            },
-            cache: Mutex::new(None),
+            }),
+            cache: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 
@@ -666,8 +674,9 @@ impl ArmCredential {
             }
         };
         Ok(Self {
-            source: Source::Sdk { credential, scope },
-            cache: Mutex::new(None),
+            source: Arc::new(Source::Sdk { credential, scope }),
+            cache: Arc::default(),
+            refresh: Arc::default(),
         })
     }
 
@@ -676,7 +685,7 @@ impl ArmCredential {
     #[must_use]
     pub fn with_scope(&self, scope: impl Into<String>) -> Self {
         let scope = scope.into();
-        let source = match &self.source {
+        let source = match self.source.as_ref() {
             Source::Static(token) => Source::Static(token.clone()),
             Source::Sdk { credential, .. } => Source::Sdk {
                 credential: credential.clone(),
@@ -697,24 +706,76 @@ impl ArmCredential {
             },
         };
         Self {
-            source,
-            cache: Mutex::new(None),
+            source: Arc::new(source),
+            cache: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 
     /// A valid access token, from the cache while it is fresh.
     ///
+    /// One request fetches at a time, within [`TOKEN_TIMEOUT`]. A token due for refresh
+    /// but still valid is answered at once while the refresh runs in the background, so
+    /// no call waits behind a slow identity provider it does not need.
+    ///
     /// # Errors
-    /// The token source failed; the message never contains a secret.
+    /// The token source failed or timed out; the message never contains a secret.
     pub async fn token(&self) -> Result<Secret, CredentialError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref()
-            && Instant::now() < cached.refresh_at
-        {
-            return Ok(cached.token.clone());
+        if let Source::Static(token) = self.source.as_ref() {
+            return Ok(token.clone());
         }
-        let (token, lifetime) = match &self.source {
-            Source::Static(token) => return Ok(token.clone()),
+        let now = Instant::now();
+        match self.cached() {
+            Some(c) if now < c.refresh_at => return Ok(c.token),
+            Some(c) if now < c.expires_at => {
+                if let Ok(guard) = self.refresh.clone().try_lock_owned()
+                    && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                {
+                    let (source, cache) = (self.source.clone(), self.cache.clone());
+                    runtime.spawn(async move {
+                        let _guard = guard;
+                        match fetch(&source).await {
+                            Ok(fetched) => {
+                                store(&cache, fetched);
+                            }
+                            Err(e) => tracing::warn!(error = %e, "token refresh failed; the current token is used until it expires"),
+                        }
+                    });
+                }
+                return Ok(c.token);
+            }
+            _ => {}
+        }
+        let _guard = self.refresh.lock().await;
+        if let Some(c) = self.cached().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(c.token);
+        }
+        let fetched = fetch(&self.source).await?;
+        Ok(store(&self.cache, fetched))
+    }
+
+    /// Forget the cached token (ARM refused it: rotated or revoked); the next call fetches
+    /// a new one.
+    pub fn invalidate(&self) {
+        *self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    fn cached(&self) -> Option<CachedToken> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Fetch a token from `source` within [`TOKEN_TIMEOUT`]: the token and its lifetime.
+async fn fetch(source: &Source) -> Result<(Secret, Duration), CredentialError> {
+    let request = async {
+        match source {
+            Source::Static(token) => Ok((token.clone(), Duration::from_secs(u64::from(u32::MAX)))),
             Source::Sdk { credential, scope } => {
                 let token = credential
                     .get_token(&[scope.as_str()], None)
@@ -723,7 +784,7 @@ impl ArmCredential {
                 let left = token.expires_on - azure_core::time::OffsetDateTime::now_utc();
                 let lifetime =
                     Duration::from_secs(u64::try_from(left.whole_seconds()).unwrap_or(0));
-                (token.token, lifetime)
+                Ok((token.token, lifetime))
             }
             Source::ClientCredentials {
                 http,
@@ -731,15 +792,29 @@ impl ArmCredential {
                 client_id,
                 secret,
                 scope,
-            } => fetch_client_credentials(http, token_url, client_id, secret, scope).await?,
-        };
-        let refresh_at = Instant::now() + lifetime.saturating_sub(REFRESH_BEFORE_EXPIRY);
-        *cache = Some(CachedToken {
-            token: token.clone(),
-            refresh_at,
-        });
-        Ok(token)
-    }
+            } => fetch_client_credentials(http, token_url, client_id, secret, scope).await,
+        }
+    };
+    tokio::time::timeout(TOKEN_TIMEOUT, request)
+        .await
+        .map_err(|_| CredentialError::Token(format!("no token within {TOKEN_TIMEOUT:?}")))?
+}
+
+/// Cache a fetched token and return it.
+fn store(
+    cache: &std::sync::Mutex<Option<CachedToken>>,
+    (token, lifetime): (Secret, Duration),
+) -> Secret {
+    let now = Instant::now();
+    let cached = CachedToken {
+        token: token.clone(),
+        refresh_at: now + lifetime.saturating_sub(REFRESH_BEFORE_EXPIRY),
+        expires_at: now + lifetime,
+    };
+    *cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cached);
+    token
 }
 
 #[derive(Deserialize)]

@@ -88,6 +88,9 @@ impl Transport {
             idempotent,
         } = call;
         let mut attempt = 0u32;
+        // A refused token (401: rotated, revoked, expired early) is replaced once; the
+        // request was not processed, so even a call that is not idempotent may go again.
+        let mut reauthenticated = false;
         loop {
             attempt += 1;
             let waited = Instant::now();
@@ -140,6 +143,12 @@ impl Transport {
                     e
                 }
             };
+            if !reauthenticated && matches!(error, Error::Api { status: 401, .. }) {
+                reauthenticated = true;
+                tracing::debug!(operation, "token refused; fetching a new one");
+                self.credential.invalidate();
+                continue;
+            }
             // ACI's create quota resets over minutes: hand it back to the caller at once.
             let retry = idempotent && error.is_transient() && !error.is_quota();
             match self.retry.delay(attempt, error.retry_after()) {

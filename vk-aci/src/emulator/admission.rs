@@ -51,13 +51,23 @@ pub(crate) async fn admit(
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let valid = token.is_some_and(|t| shared.lock().tokens.contains(t));
-        if !valid {
-            return Err(arm_error(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                "The access token is invalid.",
-            ));
+        let expires = token.and_then(|t| shared.lock().tokens.get(t).copied());
+        match expires {
+            None => {
+                return Err(arm_error(
+                    StatusCode::UNAUTHORIZED,
+                    "InvalidAuthenticationToken",
+                    "The access token is invalid.",
+                ));
+            }
+            Some(at) if at <= tokio::time::Instant::now() => {
+                return Err(arm_error(
+                    StatusCode::UNAUTHORIZED,
+                    "ExpiredAuthenticationToken",
+                    "The access token expiry UTC time is earlier than current UTC time.",
+                ));
+            }
+            Some(_) => {}
         }
     }
     Ok(())

@@ -15,7 +15,7 @@
 //! ([`usage`], [`EmulatorHandle::set_usage`]), and the network rates ([`monitor`]).
 //!
 //! Time is the tokio clock, so `#[tokio::test(start_paused = true)]` drives it.
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -75,8 +75,12 @@ pub struct EmulatorConfig {
     pub quota: Vec<QuotaWindow>,
     /// Standing faults.
     pub faults: FaultConfig,
-    /// Credentials the token endpoint accepts; when set, ARM calls need a token it issued.
+    /// Credentials the token endpoint accepts; when set, ARM calls need a token it issued
+    /// that has not expired (else 401 `InvalidAuthenticationToken` or
+    /// `ExpiredAuthenticationToken`, as ARM answers).
     pub auth: Option<(String, String)>,
+    /// Lifetime of the tokens the token endpoint issues (its `expires_in`).
+    pub token_lifetime: Duration,
     /// Wall clock for timestamps (read once at start; the tokio clock moves it on).
     pub clock: SharedClock,
     /// Region limit on container groups reported by usages.
@@ -111,6 +115,7 @@ impl Default for EmulatorConfig {
             quota: quota::aci_defaults(),
             faults: FaultConfig::default(),
             auth: None,
+            token_lifetime: Duration::from_secs(3599),
             clock: Arc::new(SystemClock),
             group_limit: 100,
             metrics_delay: Duration::ZERO,
@@ -166,7 +171,10 @@ pub(crate) struct Inner {
     pub deletes: quota::QuotaWindows,
     pub injected: VecDeque<Injected>,
     pub faults: FaultConfig,
-    pub tokens: HashSet<String>,
+    /// Issued tokens and when each expires.
+    pub tokens: HashMap<String, Instant>,
+    /// How long the token endpoint takes to answer ([`EmulatorHandle::set_token_delay`]).
+    pub token_delay: Duration,
     pub next_ip: u32,
     /// `Microsoft.Network` subnets by lower-cased ARM ID.
     pub subnets: BTreeMap<String, serde_json::Value>,
@@ -262,7 +270,8 @@ impl Emulator {
                 deletes: quota::QuotaWindows::new(config.quota.clone()),
                 injected: VecDeque::new(),
                 faults: config.faults.clone(),
-                tokens: HashSet::new(),
+                tokens: HashMap::new(),
+                token_delay: Duration::ZERO,
                 next_ip: 0,
                 subnets: BTreeMap::new(),
                 usage: usage::UsageOverrides::default(),
@@ -356,6 +365,17 @@ impl EmulatorHandle {
             .lock()
             .usage
             .set(group_name, container, at, usage);
+    }
+
+    /// Invalidate every token issued so far: the next ARM call with one answers 401, as
+    /// ARM does for a revoked or rotated credential.
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().tokens.clear();
+    }
+
+    /// Make the token endpoint take `delay` before answering (a slow identity provider).
+    pub fn set_token_delay(&self, delay: Duration) {
+        self.shared.lock().token_delay = delay;
     }
 
     /// Names of the groups that exist (not yet deleted).

@@ -73,12 +73,20 @@ async fn token(
             "AADSTS7000215: Invalid client secret provided.",
         );
     }
+    let delay = shared.lock().token_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let token = format!("emu-{}", uuid::Uuid::new_v4().simple());
-    shared.lock().tokens.insert(token.clone());
+    let lifetime = shared.config.token_lifetime;
+    shared
+        .lock()
+        .tokens
+        .insert(token.clone(), tokio::time::Instant::now() + lifetime);
     axum::Json(json!({
         "token_type": "Bearer",
-        "expires_in": 3599,
-        "ext_expires_in": 3599,
+        "expires_in": lifetime.as_secs(),
+        "ext_expires_in": lifetime.as_secs(),
         "access_token": token,
     }))
     .into_response()

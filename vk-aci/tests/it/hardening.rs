@@ -45,3 +45,57 @@ async fn exec_should_not_be_retried_after_a_server_error() {
     assert!(arm.exec("ex", "app", "/bin/sh", 24, 80).await.is_err());
     assert_eq!(em.call_count("containers.execute_command"), 1);
 }
+
+fn authenticated(em: &vk_aci::emulator::EmulatorHandle) -> vk_aci::arm::ArmClient {
+    let credential = vk_aci::arm::ArmCredential::client_credentials(
+        &em.authority(),
+        "tenant",
+        "app-id".into(),
+        azure_core::credentials::Secret::new("app-s3cret"),
+        "https://management.azure.com/.default".into(),
+    );
+    vk_aci::arm::ArmClient::new(config(em), credential).unwrap()
+}
+
+fn with_auth(mut config: EmulatorConfig) -> EmulatorConfig {
+    config.auth = Some(("app-id".into(), "app-s3cret".into()));
+    config
+}
+
+#[tokio::test]
+async fn a_401_should_fetch_a_new_token_once_and_go_through() {
+    let em = emulator(with_auth(EmulatorConfig::instant())).await;
+    let arm = authenticated(&em);
+    let _: Vec<ContainerGroup> = arm.list(vk_aci::arm::Priority::Foreground).await.unwrap();
+    // The credential was rotated: every token issued so far is refused.
+    em.revoke_tokens();
+    let _: Vec<ContainerGroup> = arm
+        .list(vk_aci::arm::Priority::Foreground)
+        .await
+        .expect("a refused token is replaced, not returned as an error");
+    assert_eq!(em.call_count("token"), 2);
+}
+
+#[tokio::test]
+async fn a_slow_token_refresh_should_not_hold_up_calls_while_the_token_is_valid() {
+    use tokio::time::{self, Duration};
+    let mut config = with_auth(EmulatorConfig::instant());
+    // Due for refresh (5 min before expiry) two seconds after it is issued.
+    config.token_lifetime =
+        vk_aci::arm::credentials::REFRESH_BEFORE_EXPIRY + Duration::from_secs(2);
+    let em = emulator(config).await;
+    let arm = authenticated(&em);
+    let _: Vec<ContainerGroup> = arm.list(vk_aci::arm::Priority::Foreground).await.unwrap();
+    time::sleep(Duration::from_millis(2500)).await;
+    // The identity provider now hangs; the cached token is still valid for minutes.
+    em.set_token_delay(Duration::from_secs(25));
+    let calls = async {
+        for _ in 0..3 {
+            let _: Vec<ContainerGroup> = arm.list(vk_aci::arm::Priority::Foreground).await.unwrap();
+        }
+    };
+    assert!(
+        time::timeout(Duration::from_secs(5), calls).await.is_ok(),
+        "calls waited behind a token refresh they did not need"
+    );
+}
