@@ -15,6 +15,7 @@ mod burst;
 mod helloworld;
 mod leader;
 mod local;
+mod metrics;
 mod private_registry;
 mod scale;
 mod vnet;
@@ -53,8 +54,16 @@ impl NodeProcess {
 
 impl Cluster {
     pub async fn start() -> Self {
-        let api = FakeApiServer::builder()
-            .controllers(true)
+        Self::start_with(|builder| builder).await
+    }
+
+    /// Start with the fake API server's builder adjusted by `adjust`.
+    pub async fn start_with(
+        adjust: impl FnOnce(
+            vk_core::testing::FakeApiServerBuilder,
+        ) -> vk_core::testing::FakeApiServerBuilder,
+    ) -> Self {
+        let api = adjust(FakeApiServer::builder().controllers(true))
             .start()
             .await
             .unwrap();
