@@ -109,10 +109,12 @@ pub(crate) struct RunArgs {
     /// With a CA: do not ask clients for certificates.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
     pub(crate) no_verify_clients: bool,
-    /// Accept bearer tokens, checked with TokenReview, and authorize with
-    /// SubjectAccessReview. Off (upstream's default): only client certificates signed by
-    /// the CA are accepted, and any of them is allowed.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    /// Accept bearer tokens, checked with TokenReview, and authorize every request (client
+    /// certificates included) with SubjectAccessReview, as a kubelet with webhook
+    /// authorization does. On by default (upstream's default was off: any certificate the
+    /// CA signed, every node's included, could exec into every pod); `=false` turns it off
+    /// with a warning at start.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", action = clap::ArgAction::Set)]
     pub(crate) authentication_token_webhook: bool,
     /// TokenReview cache TTL (0: the kubelet's 2m).
     #[arg(long, default_value = "0")]

@@ -280,6 +280,11 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         parse_duration(flag, text).map(|d| if d.is_zero() { default } else { d })
     };
     let defaults = AuthConfig::default();
+    if !args.authentication_token_webhook {
+        tracing::warn!(
+            "--authentication-token-webhook=false: every client certificate the CA signed (every node's included) may exec into every pod on this node, and bearer tokens are refused"
+        );
+    }
     config.auth = AuthConfig {
         token_webhook: args.authentication_token_webhook,
         token_cache_ttl: ttl(
@@ -367,6 +372,16 @@ mod tests {
         std::fs::write(dir.path().join("ca.crt"), "CA").unwrap();
         std::fs::write(dir.path().join("token"), "tok").unwrap();
         dir
+    }
+
+    #[test]
+    fn the_kubelet_api_should_check_tokens_and_ask_the_api_server_by_default() {
+        let on = config(&[]).unwrap();
+        assert!(on.auth.token_webhook);
+        assert_eq!(on.auth.authorization, AuthorizationMode::Webhook);
+        let off = config(&["--authentication-token-webhook=false"]).unwrap();
+        assert!(!off.auth.token_webhook);
+        assert_eq!(off.auth.authorization, AuthorizationMode::AlwaysAllow);
     }
 
     #[test]
