@@ -237,9 +237,9 @@ impl Memory {
     /// `storeScaleEvent`: remember a change, reusing an outdated slot.
     pub fn store_event(&mut self, b: &Behavior, prev: i32, new: i32, now: Instant) {
         let (events, rules, change) = if new > prev {
-            (&mut self.ups, &b.up, new - prev)
+            (&mut self.ups, &b.up, new.saturating_sub(prev))
         } else {
-            (&mut self.downs, &b.down, prev - new)
+            (&mut self.downs, &b.down, prev.saturating_sub(new))
         };
         let longest = rules
             .policies
@@ -380,8 +380,9 @@ fn proposals(
     up: bool,
 ) -> impl Iterator<Item = i32> {
     rules.policies.iter().map(move |p| {
-        let start = current - changed_within(ups, p.period_seconds, now)
-            + changed_within(downs, p.period_seconds, now);
+        let start = current
+            .saturating_sub(changed_within(ups, p.period_seconds, now))
+            .saturating_add(changed_within(downs, p.period_seconds, now));
         let start_f = f64::from(start);
         let pct = f64::from(p.value) / 100.0;
         match (p.percent, up) {

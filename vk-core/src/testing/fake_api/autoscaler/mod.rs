@@ -228,7 +228,14 @@ impl Controller {
             .st
             .store
             .get(&ObjKey::new(res, ns, name))
-            .ok_or_else(|| format!("{}.{} \"{name}\" not found", r.plural, r.group))?;
+            .ok_or_else(|| {
+                let qualified = if r.group.is_empty() {
+                    r.plural.to_owned()
+                } else {
+                    format!("{}.{}", r.plural, r.group)
+                };
+                format!("{qualified} \"{name}\" not found")
+            })?;
         Ok(Scale {
             res,
             name: name.to_owned(),
