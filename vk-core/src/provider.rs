@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, PodStatus, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Duration;
@@ -149,6 +151,15 @@ pub struct PodResources {
     /// Service account tokens for projected `serviceAccountToken` sources, keyed by
     /// `"<volume name>/<path>"`.
     pub service_account_tokens: BTreeMap<String, String>,
+    /// The PersistentVolumeClaims of the pod's `persistentVolumeClaim` volumes, by name
+    /// (they live in the pod's namespace). The runtime only calls the provider once every
+    /// claim is Bound: a missing or unbound claim keeps the pod Pending.
+    pub persistent_volume_claims: BTreeMap<String, PersistentVolumeClaim>,
+    /// The PersistentVolumes those claims are bound to, by name.
+    pub persistent_volumes: BTreeMap<String, PersistentVolume>,
+    /// The Secrets the PersistentVolumes name ([`Provider::volume_secrets`]), keyed by
+    /// `"<namespace>/<name>"` (a PV's Secret may live in another namespace).
+    pub volume_secrets: BTreeMap<String, Secret>,
 }
 
 /// What the provider reports about one of its pods when listing them (adoption after a
@@ -186,6 +197,67 @@ pub struct PodNotifier {
 struct NotifierInner {
     pending: Mutex<HashMap<PodKey, Option<PodStatus>>>,
     wake: Notify,
+    events: Mutex<Vec<ProviderEvent>>,
+    events_wake: Notify,
+}
+
+/// Events a provider may have queued before the runtime takes them; more are dropped
+/// (events are best effort, as the kubelet's are).
+const MAX_PENDING_EVENTS: usize = 1024;
+
+/// An event a provider records about one of its pods, for what happens in the backend that
+/// the pod status cannot say (a failed lifecycle hook, for instance). The runtime writes it
+/// against the pod, like its own events; sent with [`PodNotifier::event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderEvent {
+    key: PodKey,
+    warning: bool,
+    reason: String,
+    message: String,
+}
+
+impl ProviderEvent {
+    /// A `Warning` event, e.g. the kubelet's `FailedPostStartHook`.
+    pub fn warning(key: PodKey, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key,
+            warning: true,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A `Normal` event.
+    pub fn normal(key: PodKey, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            warning: false,
+            ..Self::warning(key, reason, message)
+        }
+    }
+
+    /// The pod it is about.
+    #[must_use]
+    pub fn key(&self) -> &PodKey {
+        &self.key
+    }
+
+    /// Whether it is a `Warning` (else `Normal`).
+    #[must_use]
+    pub fn is_warning(&self) -> bool {
+        self.warning
+    }
+
+    /// The CamelCase reason.
+    #[must_use]
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl PodNotifier {
@@ -213,6 +285,40 @@ impl PodNotifier {
                 return batch;
             }
             self.inner.wake.notified().await;
+        }
+    }
+
+    /// Record an event about one of the provider's pods (best effort: never blocks, and
+    /// drops the event when the runtime has fallen far behind). Providers that do not push
+    /// statuses may keep the notifier for events alone.
+    pub fn event(&self, event: ProviderEvent) {
+        let mut events = self
+            .inner
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if events.len() < MAX_PENDING_EVENTS {
+            events.push(event);
+        }
+        drop(events);
+        self.inner.events_wake.notify_one();
+    }
+
+    /// Take every pending event (runtime side), in the order they were sent. Waits until
+    /// there is at least one.
+    pub async fn next_events(&self) -> Vec<ProviderEvent> {
+        loop {
+            let events = std::mem::take(
+                &mut *self
+                    .inner
+                    .events
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !events.is_empty() {
+                return events;
+            }
+            self.inner.events_wake.notified().await;
         }
     }
 
@@ -368,12 +474,21 @@ pub trait Provider: Send + Sync + 'static {
     /// Every pod the backend runs for this node.
     async fn list_pods(&self) -> Result<Vec<ProviderPod>>;
 
-    /// Register for pushed status changes. A provider that pushes returns `true` and keeps
-    /// the notifier; one that returns `false` (the default) is polled with
+    /// Register for pushed status changes (and [`PodNotifier::event`]s). A provider that
+    /// pushes returns `true` and keeps the notifier; one that returns `false` (the default) is polled with
     /// [`Provider::pod_status`] instead.
     fn notify_pods(&self, notifier: PodNotifier) -> bool {
         let _ = notifier;
         false
+    }
+
+    /// The Secrets (`(namespace, name)`) the runtime reads for a PersistentVolume a pod of
+    /// `namespace` mounts, handed back in [`PodResources::volume_secrets`]. The default
+    /// names the CSI `nodeStageSecretRef` and `nodePublishSecretRef`; a backend whose
+    /// volume drivers find their credentials elsewhere (a driver's default Secret name)
+    /// says so here. A Secret listed but missing keeps the pod Pending.
+    fn volume_secrets(&self, pv: &PersistentVolume, namespace: &str) -> Vec<(String, String)> {
+        crate::pods::claims::csi_secret_refs(pv, namespace)
     }
 
     /// Decorate the Node before it is registered and on every status update: capacity,
@@ -462,6 +577,23 @@ mod tests {
         assert_eq!(batch[0].key, key);
         assert!(batch[0].status.is_some(), "the latest update wins");
         assert!(n.drain().is_empty());
+    }
+
+    #[tokio::test]
+    async fn provider_events_should_come_out_in_order() {
+        let n = PodNotifier::new();
+        let key = PodKey::new("default", "a");
+        n.event(ProviderEvent::warning(
+            key.clone(),
+            "FailedPostStartHook",
+            "m1",
+        ));
+        n.event(ProviderEvent::normal(key.clone(), "Other", "m2"));
+        let events = n.next_events().await;
+        assert_eq!(events.len(), 2);
+        assert!(events[0].is_warning() && events[0].reason() == "FailedPostStartHook");
+        assert!(!events[1].is_warning() && events[1].message() == "m2");
+        assert!(n.drain().is_empty(), "events are not status updates");
     }
 
     #[test]

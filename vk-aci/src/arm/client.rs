@@ -171,6 +171,15 @@ pub enum Deleted {
     Accepted(Box<Lro>),
 }
 
+/// A container group action ([`ArmClient::group_action`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupAction {
+    /// `POST .../restart`: every container of the group starts again, in place.
+    Restart,
+    /// `POST .../stop`: every container stops; the group stays, `Stopped`.
+    Stop,
+}
+
 /// The answer of the exec API: where to connect and the password to send first.
 pub struct ExecSession {
     /// The WebSocket to connect to.
@@ -650,6 +659,35 @@ impl ArmClient {
                 retry_after: None,
             }),
         }
+    }
+
+    /// POST a container group action (`restart` or `stop`), ACI's only way to end a
+    /// running container without a new PUT: both act on every container of the group
+    /// (there is no per-container restart). Returns once ARM accepted it.
+    ///
+    /// # Errors
+    /// Any [`Error`].
+    pub async fn group_action(&self, name: &str, action: GroupAction) -> Result<()> {
+        let (op, segment) = match action {
+            GroupAction::Restart => ("container_groups.restart", "restart"),
+            GroupAction::Stop => ("container_groups.stop", "stop"),
+        };
+        let mut segments = self.group_segments(name);
+        segments.push(segment);
+        let url = self.url(&segments, &[])?;
+        self.send(Call {
+            operation: op,
+            class: Class::Write,
+            priority: Priority::Foreground,
+            method: Method::POST,
+            url,
+            body: None,
+            accept: &[],
+            // Restarting twice kills the containers twice: never sent again.
+            idempotent: false,
+        })
+        .await?;
+        Ok(())
     }
 
     /// The region's usage against quota (`{"value": [Usage]}`).

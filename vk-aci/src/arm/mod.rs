@@ -12,8 +12,8 @@ pub mod throttle;
 pub(crate) mod transport;
 
 pub use client::{
-    ArmClient, ArmConfig, DEFAULT_API_VERSION, Deleted, ExecSession, PUBLIC_CLOUD, Started,
-    is_terminal,
+    ArmClient, ArmConfig, DEFAULT_API_VERSION, Deleted, ExecSession, GroupAction, PUBLIC_CLOUD,
+    Started, is_terminal,
 };
 pub use credentials::{ArmCredential, CredentialError};
 pub use error::{Error, Result};

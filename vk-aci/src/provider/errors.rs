@@ -60,9 +60,14 @@ pub fn from_arm(error: arm::Error, what: &str) -> ProviderError {
     }
 }
 
-/// A pod that cannot become a container group.
+/// A pod that cannot become a container group: `Unsupported` (the pod fails), except a pod
+/// that only waits for something (a claim not Bound yet, [`TranslateError::is_waiting`]):
+/// `Transient` with that reason, so it stays Pending and is retried.
 #[must_use]
 pub fn from_translate(error: &TranslateError) -> ProviderError {
+    if error.is_waiting() {
+        return ProviderError::transient(error.reason(), error.to_string());
+    }
     ProviderError::Unsupported {
         reason: error.reason().to_owned(),
         message: error.to_string(),
@@ -100,6 +105,24 @@ mod tests {
                 assert_eq!(reason, "QuotaExceeded");
                 assert_eq!(retry_after, Some(Duration::from_secs(120)));
                 assert!(message.contains("stays Pending"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_claim_not_bound_yet_should_keep_the_pod_pending_with_its_reason() {
+        let error = TranslateError::Fields(vec![vk_translate::FieldError {
+            field: "spec.volumes[0].persistentVolumeClaim".into(),
+            kind: vk_translate::FieldErrorKind::NotReady,
+            message: "persistentvolumeclaim \"data\" is not bound".into(),
+        }]);
+        match from_translate(&error) {
+            ProviderError::Transient {
+                reason, message, ..
+            } => {
+                assert_eq!(reason, "PersistentVolumeClaimNotBound");
+                assert!(message.contains("data"), "{message}");
             }
             other => panic!("{other:?}"),
         }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use k8s_openapi::api::core::v1::{Container as PodContainer, Node, Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container as PodContainer, Node, PersistentVolume, Pod, PodSpec, PodStatus,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::task::JoinHandle;
@@ -31,6 +33,7 @@ use crate::monitor::MonitorClient;
 
 pub mod errors;
 pub mod exec;
+pub mod hooks;
 pub mod kube_proxy;
 pub mod logs;
 pub mod stats;
@@ -125,6 +128,8 @@ pub struct AciProvider {
     images: Option<Arc<ImageResolver>>,
     /// Pod statistics from Azure Monitor.
     stats: Arc<stats::Stats>,
+    /// Lifecycle hooks ([`hooks`]).
+    hooks: Arc<hooks::Hooks>,
 }
 
 // === impl AciProvider ===
@@ -146,6 +151,7 @@ impl AciProvider {
             task: Mutex::new(None),
             last_ping: Mutex::new(None),
             images: None,
+            hooks: Arc::default(),
         }
     }
 
@@ -192,7 +198,9 @@ impl AciProvider {
             secrets: resources.secrets.clone(),
             config_maps: resources.config_maps.clone(),
             service_account_tokens: resources.service_account_tokens.clone(),
-            ..ReferencedObjects::default()
+            persistent_volume_claims: resources.persistent_volume_claims.clone(),
+            persistent_volumes: resources.persistent_volumes.clone(),
+            volume_secrets: resources.volume_secrets.clone(),
         };
         let images = match &self.images {
             Some(resolver) => resolver
@@ -256,6 +264,46 @@ impl AciProvider {
             .is_some_and(|t| t.uid().is_none_or(|u| u == uid))
         {
             entries.remove(key);
+        }
+    }
+
+    /// The `postStart` exec hooks of a translated pod, by container.
+    fn post_start(translation: &vk_translate::Translation) -> Vec<(String, Vec<String>)> {
+        translation
+            .hooks
+            .containers
+            .iter()
+            .filter_map(|c| match &c.post_start {
+                Some(vk_translate::HookAction::Exec { command }) => {
+                    Some((c.container.clone(), command.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Run `hooks` (`postStart`) in the background once their containers run.
+    fn spawn_post_start(&self, pod: &Pod, group: String, post_start: Vec<(String, Vec<String>)>) {
+        if post_start.is_empty() {
+            return;
+        }
+        let task = Arc::new(hooks::PostStart {
+            arm: self.arm.clone(),
+            tracker: self.tracker.clone(),
+            hooks: self.hooks.clone(),
+            key: PodKey::of(pod),
+            uid: pod.metadata.uid.clone(),
+            group,
+            shell: hooks::shell_of(pod),
+            restart_policy: match pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) {
+                Some("Never") => RestartPolicy::Never,
+                Some("OnFailure") => RestartPolicy::OnFailure,
+                _ => RestartPolicy::Always,
+            },
+            poll: self.config.status.fast_interval,
+        });
+        for (container, command) in post_start {
+            tokio::spawn(task.clone().run(container, command));
         }
     }
 
@@ -376,10 +424,16 @@ impl Provider for AciProvider {
         // PUT answer is the group's first state: the runtime's own first status read is
         // answered from it rather than with another GET.
         let first = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
+        let post_start = Self::post_start(&translation);
+        let group = translation.name.clone();
         self.track(key.clone(), pod, translation.name, true, None);
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
+            entry.held = post_start.iter().map(|(c, _)| c.clone()).collect();
+            let mut first = first;
+            hooks::hold(&mut first, &entry.held);
             entry.set_put_status(&first);
         }
+        self.spawn_post_start(pod, group, post_start);
         Ok(())
     }
 
@@ -438,7 +492,11 @@ impl Provider for AciProvider {
         // the group's UID tag first, so a late delete of the old pod never removes the new
         // pod's group. ARM has no conditional delete on tags; the read comes just before
         // the delete, and this process is the node's only actor (its Lease).
+        // preStop hooks first, within the grace period (nothing to do, and no call, for
+        // pods without any).
+        hooks::pre_stop(&self.arm, &self.hooks, pod, &name).await;
         if let Some(uid) = pod.metadata.uid.as_deref() {
+            self.hooks.deleted(uid);
             match self
                 .arm
                 .get::<ContainerGroup>(&name, Priority::Foreground)
@@ -496,8 +554,9 @@ impl Provider for AciProvider {
         let pod = self
             .tracked_pod(key)
             .unwrap_or_else(|| skeleton_pod(key, None, &group));
-        let status = vk_translate::status::pod_status(&group, &pod, self.clock.now());
+        let mut status = vk_translate::status::pod_status(&group, &pod, self.clock.now());
         if let Some(entry) = self.tracker.lock().get_mut(key) {
+            hooks::hold(&mut status, &entry.held);
             entry.set_status(&status);
         }
         Ok(Some(status))
@@ -540,6 +599,7 @@ impl Provider for AciProvider {
     }
 
     fn notify_pods(&self, notifier: PodNotifier) -> bool {
+        self.hooks.set_notifier(notifier.clone());
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return false;
         };
@@ -559,6 +619,15 @@ impl Provider for AciProvider {
             old.abort();
         }
         true
+    }
+
+    /// Azure Files volumes: the Secret vk-translate reads the storage key from (the PV's
+    /// `nodeStageSecretRef`, the `secretName` attribute or the in-tree `secretName`, else
+    /// the AKS driver's default `azure-storage-account-{account}-secret`).
+    fn volume_secrets(&self, pv: &PersistentVolume, namespace: &str) -> Vec<(String, String)> {
+        vk_translate::claims::volume_secret(pv, namespace)
+            .into_iter()
+            .collect()
     }
 
     fn configure_node(&self, node: &mut Node) {

@@ -77,6 +77,9 @@ pub(crate) struct Tracked {
     /// Whether this process PUT the group (its pod is then what the group was made from,
     /// for update comparisons).
     pub sent: bool,
+    /// Containers whose `postStart` hook has not succeeded yet: their status is held
+    /// ([`super::hooks::hold`]).
+    pub held: Vec<String>,
 }
 
 impl Tracked {
@@ -91,6 +94,7 @@ impl Tracked {
             put_status: None,
             next_check: Instant::now(),
             sent: false,
+            held: Vec::new(),
         };
         tracked.set_pod(pod);
         tracked
@@ -327,7 +331,8 @@ pub(crate) fn apply_reads(
         }
         match result {
             Ok(group) => {
-                let status = vk_translate::status::pod_status(&group, &pod, wall);
+                let mut status = vk_translate::status::pod_status(&group, &pod, wall);
+                super::hooks::hold(&mut status, &entry.held);
                 let changed = entry.differs(&status);
                 let transition = in_transition(&status, &group);
                 entry.next_check = now

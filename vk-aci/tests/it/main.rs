@@ -36,3 +36,6 @@ mod vnet;
 
 // No secret in any log line.
 mod secrets;
+
+// Issue 14 at runtime: claims that bind late, lifecycle hooks, Spot evictions, confidential.
+mod pod_features;

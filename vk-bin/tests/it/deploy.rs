@@ -148,6 +148,8 @@ pub(super) fn check_rbac(docs: &[Value]) {
         ("", "pods/status", &["patch", "update"]),
         ("", "secrets", &["get"]),
         ("", "configmaps", &["get"]),
+        ("", "persistentvolumeclaims", &["get"]),
+        ("", "persistentvolumes", &["get"]),
         ("", "events", &["create"]),
         (
             "coordination.k8s.io",
@@ -168,6 +170,12 @@ pub(super) fn check_rbac(docs: &[Value]) {
         !grants(docs, "", "secrets", "list"),
         "secrets are read one by one"
     );
+    for resource in ["persistentvolumeclaims", "persistentvolumes"] {
+        assert!(
+            !grants(docs, "", resource, "list"),
+            "{resource} are read one by one (issue 14: get only)"
+        );
+    }
     assert!(
         !grants(docs, "", "pods", "create"),
         "the node never creates pods"

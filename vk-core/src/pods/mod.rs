@@ -27,6 +27,7 @@ use crate::node::NodeConfig;
 use crate::provider::{PodKey, PodNotifier, ProviderError, ProviderPod, SharedProvider};
 use crate::runtime::{ApiCall, Metrics, api_call};
 
+pub mod claims;
 mod cleanup;
 mod controller;
 pub(crate) mod queue;
@@ -236,6 +237,7 @@ impl PodController {
             resolver: resolve::Resolver {
                 client: client.clone(),
                 metrics: metrics.clone(),
+                provider: provider.clone(),
             },
             client,
             provider,
@@ -290,6 +292,11 @@ impl PodController {
         for _ in 0..urgent_workers(inner.settings.workers) {
             tasks.spawn(worker(Arc::clone(&inner), token.clone(), true));
         }
+        tasks.spawn(receive_events(
+            Arc::clone(&inner),
+            notifier.clone(),
+            token.clone(),
+        ));
         if push {
             tasks.spawn(receive_pushed(Arc::clone(&inner), notifier, token.clone()));
         } else {
@@ -432,6 +439,28 @@ async fn receive_pushed(inner: Arc<Inner>, notifier: PodNotifier, token: Cancell
             inner
                 .queue
                 .add_urgent_after(key, inner.settings.status_coalescing);
+        }
+    }
+}
+
+/// Record the provider's events against their pods (pods the API no longer has are
+/// skipped: nobody would see the event).
+async fn receive_events(inner: Arc<Inner>, notifier: PodNotifier, token: CancellationToken) {
+    loop {
+        let events = tokio::select! {
+            () = token.cancelled() => return,
+            events = notifier.next_events() => events,
+        };
+        for e in events {
+            let Some(pod) = inner.store.get(e.key()) else {
+                continue;
+            };
+            let type_ = if e.is_warning() {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            inner.event(&pod, type_, e.reason(), e.message(), "Provider");
         }
     }
 }

@@ -5,13 +5,16 @@
 //! references that are missing are skipped, like the kubelet does; a required one that is
 //! missing is a retryable failure (`CreateContainerConfigError`, the kubelet's reason).
 //! Image pull secrets that are missing are skipped (the kubelet only warns).
+//! PersistentVolumeClaims, their volumes and the volumes' Secrets are read by [`claims`].
+//!
+//! [`claims`]: super::claims
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, ServiceAccount};
 use kube::api::{Api, PostParams};
 
 use super::status::PodFailure;
-use crate::provider::PodResources;
+use crate::provider::{PodResources, SharedProvider};
 use crate::runtime::{ApiCall, Metrics, RuntimeError, api_call};
 
 /// A Secret or ConfigMap a pod references.
@@ -117,6 +120,8 @@ pub(crate) fn references(pod: &Pod) -> Refs {
 pub(crate) struct Resolver {
     pub(crate) client: kube::Client,
     pub(crate) metrics: Metrics,
+    /// Names the Secrets of PersistentVolumes ([`crate::provider::Provider::volume_secrets`]).
+    pub(crate) provider: SharedProvider,
 }
 
 /// A resolution failure, as the pod will show it.
@@ -140,6 +145,7 @@ impl Resolver {
         let refs = references(pod);
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let mut out = PodResources::default();
+        super::claims::resolve(&self.client, &self.metrics, &self.provider, pod, &mut out).await?;
         if refs.secrets.is_empty() && refs.config_maps.is_empty() && refs.tokens.is_empty() {
             return Ok(out);
         }

@@ -150,6 +150,26 @@ pub(crate) static RESOURCES: &[Resource] = &[
     res!(
         "",
         "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        true,
+        &["status"],
+        &["pvc"]
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        false,
+        &["status"],
+        &["pv"]
+    ),
+    res!(
+        "",
+        "v1",
         "ServiceAccount",
         "serviceaccounts",
         "serviceaccount",
