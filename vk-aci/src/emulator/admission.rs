@@ -14,12 +14,13 @@ use super::routes::{arm_error, with_retry_after};
 ///
 /// # Errors
 /// The answer to send instead of running the handler: an injected status, a random
-/// `InternalServerError`, or `InvalidAuthenticationToken`.
+/// `InternalServerError`, or `InvalidAuthenticationToken`. Otherwise whether the call's own
+/// answer is to be lost after it runs.
 pub(crate) async fn admit(
     shared: &Shared,
     operation: &str,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Result<Admitted, Response> {
     let (injected, faults) = {
         let mut inner = shared.lock();
         *inner.calls.entry(operation.to_owned()).or_default() += 1;
@@ -28,8 +29,11 @@ pub(crate) async fn admit(
     if !faults.latency.is_zero() {
         time::sleep(faults.latency).await;
     }
+    let mut lose_answer = faults.lost_response_rate > 0.0
+        && rand::rng().random_bool(faults.lost_response_rate.clamp(0.0, 1.0));
     if let Some(injected) = injected {
         time::sleep(injected.delay).await;
+        lose_answer |= injected.lost;
         if let Some(status) = injected.status {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let response = arm_error(status, &injected.code, "injected by the emulator");
@@ -70,5 +74,22 @@ pub(crate) async fn admit(
             Some(_) => {}
         }
     }
-    Ok(())
+    Ok(Admitted { lose_answer })
+}
+
+/// What admission decided for a call it let through.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Admitted {
+    /// Run the call, then answer 504 instead of its result (a lost answer). Honoured for
+    /// calls that change state.
+    pub lose_answer: bool,
+}
+
+/// The answer a client gets when ARM's front door gave up on a call that went on to finish.
+pub(crate) fn lost_answer() -> Response {
+    arm_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "GatewayTimeout",
+        "The gateway did not receive a response from 'Microsoft.ContainerInstance' within the specified time period.",
+    )
 }

@@ -12,6 +12,10 @@ pub struct FaultConfig {
     /// Every new group fails provisioning (otherwise only groups with a container env
     /// `EMULATOR_FAIL_PROVISIONING=true`).
     pub fail_provisioning: bool,
+    /// Probability (0..=1) that a PUT, DELETE or POST takes effect and its answer is lost:
+    /// the client gets 504 `GatewayTimeout`, as when ARM's front door gave up on a backend
+    /// that went on to finish.
+    pub lost_response_rate: f64,
 }
 
 /// A one-shot answer for the next ARM call (queued with `EmulatorHandle::inject`).
@@ -25,6 +29,8 @@ pub struct Injected {
     pub retry_after: Option<u64>,
     /// Delay before answering.
     pub delay: Duration,
+    /// Run the request, then lose its answer (504 `GatewayTimeout`).
+    pub lost: bool,
 }
 
 impl Injected {
@@ -36,6 +42,7 @@ impl Injected {
             code: code.into(),
             retry_after: None,
             delay: Duration::ZERO,
+            lost: false,
         }
     }
 
@@ -54,6 +61,20 @@ impl Injected {
             code: String::new(),
             retry_after: None,
             delay,
+            lost: false,
+        }
+    }
+
+    /// Run the next call, then lose its answer: the client sees 504 `GatewayTimeout`
+    /// although the request took effect.
+    #[must_use]
+    pub fn lost() -> Self {
+        Self {
+            status: None,
+            code: String::new(),
+            retry_after: None,
+            delay: Duration::ZERO,
+            lost: true,
         }
     }
 }

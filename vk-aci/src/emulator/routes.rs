@@ -330,9 +330,11 @@ async fn arm(
         );
     };
     let operation = route.operation(&method);
-    if let Err(response) = admission::admit(&shared, operation, &headers).await {
-        return response;
-    }
+    let admitted = match admission::admit(&shared, operation, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let changes_state = matches!(method, Method::PUT | Method::DELETE | Method::POST);
     match query_param(&uri, "api-version") {
         None => {
             return arm_error(
@@ -373,13 +375,21 @@ async fn arm(
             );
         }
     }
+    let response = handle(&shared, route, method, &uri, &body);
+    if admitted.lose_answer && changes_state {
+        return admission::lost_answer();
+    }
+    response
+}
+
+/// Run an admitted ARM call.
+fn handle(shared: &Arc<Shared>, route: Route, method: Method, uri: &Uri, body: &Bytes) -> Response {
+    let shared = shared.as_ref();
     match (route, method) {
-        (Route::List { sub, rg }, Method::GET) => list(&shared, &uri, &sub, rg.as_deref()),
-        (Route::Group { sub, rg, name }, Method::GET) => get_group(&shared, &sub, &rg, &name),
-        (Route::Group { sub, rg, name }, Method::PUT) => {
-            put_group(&shared, &sub, &rg, &name, &body)
-        }
-        (Route::Group { sub, rg, name }, Method::DELETE) => delete_group(&shared, &sub, &rg, &name),
+        (Route::List { sub, rg }, Method::GET) => list(shared, uri, &sub, rg.as_deref()),
+        (Route::Group { sub, rg, name }, Method::GET) => get_group(shared, &sub, &rg, &name),
+        (Route::Group { sub, rg, name }, Method::PUT) => put_group(shared, &sub, &rg, &name, body),
+        (Route::Group { sub, rg, name }, Method::DELETE) => delete_group(shared, &sub, &rg, &name),
         (
             Route::Logs {
                 sub,
@@ -388,7 +398,7 @@ async fn arm(
                 container,
             },
             Method::GET,
-        ) => logs(&shared, &uri, &sub, &rg, &name, &container),
+        ) => logs(shared, uri, &sub, &rg, &name, &container),
         (
             Route::Exec {
                 sub,
@@ -397,11 +407,11 @@ async fn arm(
                 container,
             },
             Method::POST,
-        ) => exec(&shared, &sub, &rg, &name, &container, &body),
-        (Route::Usages { .. }, Method::GET) => usages(&shared),
+        ) => exec(shared, &sub, &rg, &name, &container, body),
+        (Route::Usages { .. }, Method::GET) => usages(shared),
         (Route::Capabilities { location }, Method::GET) => capabilities(&location),
         (Route::Operation { id, location_style }, Method::GET) => {
-            operation_status(&shared, &id, location_style)
+            operation_status(shared, &id, location_style)
         }
         (
             Route::Subnet {
@@ -411,7 +421,7 @@ async fn arm(
                 name,
             },
             Method::GET,
-        ) => subnets::get(&shared, &subnets::id(&sub, &rg, &vnet, &name)),
+        ) => subnets::get(shared, &subnets::id(&sub, &rg, &vnet, &name)),
         (
             Route::Subnet {
                 sub,
@@ -420,7 +430,7 @@ async fn arm(
                 name,
             },
             Method::PUT,
-        ) => subnets::put(&shared, &subnets::id(&sub, &rg, &vnet, &name), &name, &body),
+        ) => subnets::put(shared, &subnets::id(&sub, &rg, &vnet, &name), &name, body),
         (_, method) => arm_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
@@ -558,6 +568,24 @@ fn put_group(shared: &Shared, sub: &str, rg: &str, name: &str, body: &[u8]) -> R
                 e.name == "EMULATOR_FAIL_PROVISIONING" && e.value.as_deref() == Some("true")
             })
         });
+    if let Some(record) = live(&mut inner, &key, now, shared) {
+        if record.deleting_since.is_some() {
+            return arm_error(
+                StatusCode::CONFLICT,
+                "ContainerGroupTransitioning",
+                format!("The container group '{name}' is still transitioning, please retry later."),
+            );
+        }
+        if let Some(field) = super::validate::not_updatable(&record.spec, &group) {
+            return arm_error(
+                StatusCode::CONFLICT,
+                "ContainerGroupUpdateNotSupported",
+                format!(
+                    "The property '{field}' of container group '{name}' cannot be updated; delete the container group and create it again."
+                ),
+            );
+        }
+    }
     let existing = live(&mut inner, &key, now, shared).map(|r| r.ip.clone());
     let status = if let Some(ip) = existing {
         let record = inner

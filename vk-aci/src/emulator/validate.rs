@@ -301,6 +301,53 @@ fn check_spot(props: &ContainerGroupProperties) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The first property ACI cannot change in place between `old` and `new` (the update
+/// limits of ACI's "update containers" documentation: OS type, CPU, memory and GPU
+/// resources, restart policy, IP address type, subnets, the set of containers), or `None`
+/// when `new` is an update ACI makes by restarting the containers.
+pub(crate) fn not_updatable(old: &ContainerGroup, new: &ContainerGroup) -> Option<&'static str> {
+    let (o, n) = (&old.properties, &new.properties);
+    if o.os_type != n.os_type {
+        return Some("osType");
+    }
+    if o.restart_policy != n.restart_policy {
+        return Some("restartPolicy");
+    }
+    let ip_type = |g: &ContainerGroup| {
+        g.properties
+            .ip_address
+            .as_ref()
+            .map(|ip| serde_json::to_value(&ip.type_).unwrap_or_default())
+    };
+    if ip_type(old) != ip_type(new) {
+        return Some("ipAddress.type");
+    }
+    if serde_json::to_value(&o.subnet_ids).ok() != serde_json::to_value(&n.subnet_ids).ok() {
+        return Some("subnetIds");
+    }
+    let names = |g: &ContainerGroup| -> Vec<String> {
+        g.properties
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    if names(old) != names(new) {
+        return Some("containers");
+    }
+    let resources = |c: &vk_translate::container_group::Container| {
+        serde_json::to_value(&c.properties.resources).unwrap_or_default()
+    };
+    if o.containers
+        .iter()
+        .zip(&n.containers)
+        .any(|(a, b)| resources(a) != resources(b))
+    {
+        return Some("containers.resources");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

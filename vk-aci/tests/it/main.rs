@@ -13,6 +13,9 @@ mod emulator_spec;
 // The emulator's Azure Monitor metrics: batch and per-resource calls, the usage model.
 mod emulator_metrics;
 
+// The emulator as strict as ARM: deleting groups, updates ACI refuses, lost answers.
+mod emulator_strictness;
+
 // AciProvider: lifecycle, status push, quota, update, logs, node.
 mod provider;
 
