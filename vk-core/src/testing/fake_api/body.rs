@@ -5,6 +5,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
+use super::protobuf;
 use super::status::ApiError;
 
 /// The response body of every answer: full, streamed (watch, logs) or proxied.
@@ -20,15 +21,55 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
+/// The object a JSON answer carries, kept on the response so that [`negotiate`] can send
+/// it as protobuf instead.
+#[derive(Clone, Debug)]
+pub(crate) struct Object(pub Value);
+
 /// A JSON answer.
 pub(crate) fn json(code: u16, v: &Value) -> Response<Body> {
     let mut resp = Response::new(full(v.to_string()));
+    resp.extensions_mut().insert(Object(v.clone()));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// Answer in protobuf when the client's `Accept` asks for it first and the answer is an
+/// object of a built-in kind; otherwise leave the JSON answer as it is.
+pub(crate) fn negotiate(accept: &str, mut resp: Response<Body>) -> Response<Body> {
+    if !protobuf::accepts_protobuf_first(accept) {
+        return resp;
+    }
+    let Some(Object(v)) = resp.extensions_mut().remove::<Object>() else {
+        return resp;
+    };
+    let Ok(bytes) = protobuf::encode(&v) else {
+        return resp;
+    };
+    *resp.body_mut() = full(bytes);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(protobuf::MEDIA_TYPE),
+    );
+    resp
+}
+
+/// Parse a request body as the object it carries: protobuf when `content_type` says so,
+/// else JSON.
+pub(crate) fn object(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if !protobuf::is_protobuf(content_type) {
+        return parse(bytes, false);
+    }
+    protobuf::decode(bytes).map_err(|e| match e {
+        protobuf::Error::UnknownKind { .. } => ApiError::unsupported_media_type(content_type),
+        e => ApiError::bad_request(format!(
+            "the request body is not a valid protobuf object: {e}"
+        )),
+    })
 }
 
 /// A `Status` answer for an error.

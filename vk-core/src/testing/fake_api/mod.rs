@@ -580,3 +580,10 @@ impl Drop for FakeApiServer {
         self.stop.cancel();
     }
 }
+
+/// Entry points for the cargo-fuzz targets in `fuzz/`.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::protobuf::fuzzing::protobuf_body;
+}

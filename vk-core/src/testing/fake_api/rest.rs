@@ -19,7 +19,7 @@ use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, metrics_api, openapi, protobuf, proxy, table, watch};
+use super::{State, defaults, discovery, metrics_api, openapi, proxy, table, watch};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -43,10 +43,26 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
     if let Some(secs) = st.knobs.take_throttle() {
         return body::error(&ApiError::too_many_requests(secs));
     }
-    match route(st, req).await {
+    let accept = header_str(&req, header::ACCEPT);
+    let resp = match route(st, req).await {
         Ok(resp) => resp,
         Err(e) => body::error(&e),
-    }
+    };
+    body::negotiate(&accept, resp)
+}
+
+fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Read a request's body as the object it carries (protobuf or JSON).
+async fn read_object(req: Request<Incoming>) -> Result<Value, ApiError> {
+    let ct = header_str(&req, header::CONTENT_TYPE);
+    body::object(&body::read(req.into_body()).await?, &ct)
 }
 
 fn authenticate(st: &State, req: &Request<Incoming>) -> Result<User, ApiError> {
@@ -158,22 +174,6 @@ async fn resource(
     let sr = resources::get(served.storage);
     let q = parse_query(req.uri().query());
     let method = req.method().clone();
-    // Only JSON (and YAML for apply) bodies are understood; protobuf clients get 415, but
-    // for the CSR approval kubectl sends (`kubectl certificate approve/deny`).
-    let csr_approval = rp.res == ids::certificate_signing_requests()
-        && rp.sub.as_deref() == Some("approval")
-        && method == Method::PUT;
-    let protobuf = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|ct| ct.contains("protobuf"))
-        .map(str::to_owned);
-    if let Some(ct) = &protobuf
-        && !csr_approval
-    {
-        return Err(ApiError::unsupported_media_type(ct));
-    }
     if !r.namespaced && rp.ns.is_some() {
         return Err(ApiError::no_route(req.uri().path()));
     }
@@ -208,7 +208,7 @@ async fn resource(
             return Err(ApiError::method_not_allowed(method.as_str()));
         }
         st.counters.hit("create", r.plural);
-        let v = body::parse(&body::read(req.into_body()).await?, false)?;
+        let v = read_object(req).await?;
         let now = st.clock.now().as_second();
         let out = match r.plural {
             "tokenreviews" => st.auth.review_token(&v, now),
@@ -267,7 +267,7 @@ async fn resource(
         }
         (&Method::POST, None) => {
             st.counters.hit("create", r.plural);
-            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let v = read_object(req).await?;
             let mut v = served.stored(v);
             // Clients do not set managedFields on create (server-side apply does, through
             // the apply path).
@@ -282,20 +282,13 @@ async fn resource(
         }
         (&Method::POST, Some(name)) => {
             st.counters.hit("create", &r.counter_name(sub));
-            let v = body::parse(&body::read(req.into_body()).await?, false)?;
+            let v = read_object(req).await?;
             post_subresource(&st, r, &rp, &ns, name, v)
         }
         (&Method::PUT, Some(name)) => {
             st.counters.hit("update", &r.counter_name(sub));
             write_fault(&st, r, sub, name)?;
-            let bytes = body::read(req.into_body()).await?;
-            let v = if protobuf.is_some() {
-                protobuf::certificate_signing_request(&bytes).ok_or_else(|| {
-                    ApiError::bad_request("the protobuf CertificateSigningRequest is malformed")
-                })?
-            } else {
-                served.stored(body::parse(&bytes, false)?)
-            };
+            let v = served.stored(read_object(req).await?);
             update(&st, sr, served.storage, &ns, name, sub, v, &manager).map(|o| {
                 let o = if sub == Some("scale") {
                     o
@@ -321,8 +314,7 @@ async fn resource(
         (&Method::DELETE, Some(name)) => {
             st.counters.hit("delete", r.plural);
             write_fault(&st, r, None, name)?;
-            let bytes = body::read(req.into_body()).await?;
-            let opts = delete_opts(&q, &bytes)?;
+            let opts = delete_opts(&q, req).await?;
             let obj = st
                 .store
                 .delete(&ObjKey::new(served.storage, &ns, name), &opts)?;
@@ -330,8 +322,7 @@ async fn resource(
         }
         (&Method::DELETE, None) => {
             st.counters.hit("deletecollection", r.plural);
-            let bytes = body::read(req.into_body()).await?;
-            let opts = delete_opts(&q, &bytes)?;
+            let opts = delete_opts(&q, req).await?;
             let f = filter(rp.ns.clone(), &q)?;
             let (items, rv, _, _) = st.store.list(served.storage, &f, None, None);
             let mut deleted = Vec::new();
@@ -740,11 +731,13 @@ fn patch_object(
     Ok(body::json(200, &out))
 }
 
-fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
-    let v: Value = if body.is_empty() {
+async fn delete_opts(q: &Query, req: Request<Incoming>) -> Result<DeleteOpts, ApiError> {
+    let ct = header_str(&req, header::CONTENT_TYPE);
+    let bytes = body::read(req.into_body()).await?;
+    let v: Value = if bytes.is_empty() {
         json!({})
     } else {
-        body::parse(body, false)?
+        body::object(&bytes, &ct)?
     };
     let grace = v
         .get("gracePeriodSeconds")
