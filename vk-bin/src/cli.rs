@@ -232,6 +232,17 @@ pub(crate) struct RunArgs {
     /// `off`: one call per group through ARM.
     #[arg(long, env = "ACI_METRICS_ENDPOINT")]
     pub(crate) metrics_endpoint: Option<String>,
+    /// Availability zones of the region pods may ask for (comma-separated zone numbers,
+    /// `1,2,3`; `westus2-1` is read as `1`). With exactly one zone the node advertises
+    /// `topology.kubernetes.io/zone=<region>-<zone>`; with several it advertises none (it is
+    /// in no single zone): run one node per zone for the scheduler to place pods by zone.
+    #[arg(long, env = "ACI_ZONES", value_delimiter = ',')]
+    pub(crate) zones: Vec<String>,
+    /// ARM ID of a user-assigned managed identity that pulls images from Azure Container
+    /// Registry for pods without a pull secret for the registry (the identity must be
+    /// assigned the AcrPull role).
+    #[arg(long, env = "ACI_ACR_PULL_IDENTITY")]
+    pub(crate) acr_pull_identity: Option<String>,
     /// How often pod statistics are read again from Azure Monitor while they are scraped
     /// (Go duration; Azure Monitor's grain is one minute).
     #[arg(long, env = "ACI_METRICS_REFRESH_INTERVAL", default_value = "1m")]

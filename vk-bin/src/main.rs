@@ -6,6 +6,7 @@ mod error;
 mod local_cmd;
 mod logging;
 mod monitor_config;
+mod placement_config;
 mod provider_config;
 mod run_cmd;
 mod run_config;

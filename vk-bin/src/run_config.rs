@@ -16,6 +16,7 @@ use vk_translate::container_group::OperatingSystemTypes;
 use crate::cli::RunArgs;
 use crate::error::BadInput;
 use crate::monitor_config;
+use crate::placement_config;
 use crate::vnet_config;
 
 /// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.
@@ -191,6 +192,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         .os_type(os)
         .node_name(&args.nodename)
         .cluster_domain(&args.cluster_domain);
+    node = placement_config::apply(args, &region, node)?;
     if let Some(vnet) = vnet_config::vnet(args, &resource_group, &subscription, settings_vnet)? {
         node = node
             .private_ip([vnet.subnet.subnet.id()])

@@ -39,6 +39,7 @@ pub mod logs;
 pub mod stats;
 pub mod tracker;
 pub mod usage;
+pub mod zones;
 
 pub use stats::StatsConfig;
 pub use tracker::StatusConfig;
@@ -634,6 +635,9 @@ impl Provider for AciProvider {
         let labels = node.metadata.labels.get_or_insert_with(BTreeMap::new);
         for (k, v) in NODE_LABELS {
             labels.insert((*k).to_owned(), (*v).to_owned());
+        }
+        for (k, v) in zones::topology_labels(&self.config.node) {
+            labels.insert(k.to_owned(), v);
         }
         let c = &self.config.capacity;
         let mut resources = BTreeMap::from([
