@@ -464,6 +464,9 @@ impl VirtualNode {
         self.ready.store(true, Ordering::Relaxed);
 
         let lost = Arc::new(AtomicBool::new(false));
+        // The runtime may also end on its own (a Node it must not take over): then the
+        // watcher stops waiting and hands the leadership back for release.
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = {
             let lost = Arc::clone(&lost);
             let shutdown = shutdown.clone();
@@ -471,6 +474,7 @@ impl VirtualNode {
                 tokio::select! {
                     () = shutdown => {}
                     () = leadership.lost() => lost.store(true, Ordering::Relaxed),
+                    _ = ended_rx => {}
                 }
                 leadership
             }
@@ -487,6 +491,7 @@ impl VirtualNode {
             })
             .await;
         self.ready.store(false, Ordering::Relaxed);
+        let _ = ended_tx.send(());
         let _ = stop_server.send(());
         let _ = server_task.await;
         if let Ok(leadership) = watcher.await {

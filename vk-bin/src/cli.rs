@@ -327,6 +327,23 @@ pub(crate) struct EmulatorArgs {
     /// yet (Azure shows the latest minutes 1 to 3 minutes late).
     #[arg(long, default_value_t = 0)]
     pub(crate) metrics_delay_secs: u64,
+    /// ACI's create and delete quota: `aci` (100 per 5 minutes and 300 per hour, ACI's
+    /// default), `off`, or windows like `500/5m,2000/1h` to reproduce a raised quota.
+    #[arg(long, default_value = "aci")]
+    pub(crate) quota: String,
+    /// Seconds a deleted container group stays `Deleting` (a PUT to it answers 409 meanwhile).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) group_deleting_secs: u64,
+    /// Share (0 to 1) of calls answered 500 `InternalServerError` without effect.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) error_rate: f64,
+    /// Share (0 to 1) of PUTs, DELETEs and POSTs that take effect and whose answer is lost
+    /// (504 `GatewayTimeout`).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) lost_response_rate: f64,
+    /// Milliseconds added to every ARM call.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) latency_ms: u64,
     /// Logging.
     #[command(flatten)]
     pub(crate) log: LogArgs,

@@ -84,7 +84,13 @@ pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<Exi
                 other => anyhow::Error::new(other),
             })?;
         tracing::info!(kubelet = %node.kubelet_addr(), health = ?node.health_addr(), "vk-aci starting");
-        node.run(shutdown_signal()).await?;
+        node.run(shutdown_signal()).await.map_err(|e| match e {
+            // Another kubelet's Node: a configuration problem (exit 2), not a crash.
+            VirtualNodeError::Runtime(ref runtime) if runtime.is_foreign_node() => {
+                anyhow::Error::new(BadInput(error_chain(&e)))
+            }
+            other => anyhow::Error::new(other),
+        })?;
         tracing::info!("stopped; pods and container groups are left running");
         Ok(ExitCode::SUCCESS)
     })

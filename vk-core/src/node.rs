@@ -295,6 +295,7 @@ impl NodeController {
     /// Create or adopt the Node (metadata and spec), then apply its status. Returns the
     /// Node's UID (for the Lease's owner reference).
     pub(crate) async fn register(&self) -> Result<(String, Vec<NodeCondition>), RuntimeError> {
+        self.refuse_foreign_node().await?;
         let mut node = desired_node(&self.config, self.provider.name());
         // The provider decorates a full Node (it may add labels or capacity).
         node.status = Some(NodeStatus::default());
@@ -320,6 +321,46 @@ impl NodeController {
         let conditions = conditions(ready, &previous, self.clock.now());
         self.apply_status(status, conditions.clone()).await?;
         Ok((uid, conditions))
+    }
+
+    /// Refuse an existing Node that no virtual kubelet registered. Ours carry this
+    /// runtime's field manager; one an earlier virtual kubelet registered (the Go
+    /// virtual-kubelet swapped for this one) carries the `type=virtual-kubelet` label. A
+    /// machine's kubelet writes neither.
+    async fn refuse_foreign_node(&self) -> Result<(), RuntimeError> {
+        let existing = api_call(
+            &self.metrics,
+            ApiCall::GetNode,
+            self.api.get_opt(&self.config.name),
+        )
+        .await?;
+        let Some(existing) = existing else {
+            return Ok(());
+        };
+        let managers: Vec<String> = existing
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter_map(|m| m.manager.clone())
+            .collect();
+        let virtual_kubelet = existing
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("type"))
+            .is_some_and(|t| t == "virtual-kubelet");
+        if virtual_kubelet || managers.iter().any(|m| m == FIELD_MANAGER) {
+            return Ok(());
+        }
+        Err(RuntimeError::ForeignNode {
+            name: self.config.name.clone(),
+            managers: if managers.is_empty() {
+                "an unknown writer".to_owned()
+            } else {
+                managers.join(", ")
+            },
+        })
     }
 
     async fn ping(&self) -> Result<(), String> {

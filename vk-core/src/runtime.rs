@@ -44,6 +44,18 @@ pub enum RuntimeError {
     /// The API server did not answer a call in time.
     #[error("kubernetes api call {0} timed out")]
     ApiTimeout(&'static str),
+    /// A Node of this name exists that no virtual kubelet registered (a machine's, most
+    /// likely): taking it over would run its pods here too, so the runtime refuses.
+    #[error(
+        "node {name} exists and was not registered by a virtual kubelet (written by {managers}); \
+         choose another node name or delete that Node"
+    )]
+    ForeignNode {
+        /// The node name.
+        name: String,
+        /// The field managers that wrote it.
+        managers: String,
+    },
     /// An internal bug; please file one.
     #[error("internal error: {0}")]
     Unreachable(&'static str),
@@ -58,6 +70,13 @@ impl RuntimeError {
             } => Some(s.code),
             _ => None,
         }
+    }
+
+    /// Whether the runtime refused a Node it did not register
+    /// ([`RuntimeError::ForeignNode`]): a configuration problem.
+    #[must_use]
+    pub fn is_foreign_node(&self) -> bool {
+        matches!(self, Self::ForeignNode { .. })
     }
 
     /// Whether the API server answered 409 Conflict.
@@ -81,6 +100,7 @@ pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 /// The Kubernetes API calls the runtime counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ApiCall {
+    GetNode,
     ApplyNode,
     ApplyNodeStatus,
     ReadLease,
@@ -95,6 +115,7 @@ pub(crate) enum ApiCall {
 impl ApiCall {
     fn name(self) -> &'static str {
         match self {
+            Self::GetNode => "get_node",
             Self::ApplyNode => "apply_node",
             Self::ApplyNodeStatus => "apply_node_status",
             Self::ReadLease => "read_lease",
@@ -412,6 +433,8 @@ impl Runtime {
         let (uid, conditions) = loop {
             match node_ctl.register().await {
                 Ok(v) => break v,
+                // Someone else's Node: retrying would not change that.
+                Err(e) if e.is_foreign_node() => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, node = %self.node.name, "node registration failed");
                     tokio::select! {

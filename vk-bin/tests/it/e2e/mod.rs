@@ -12,6 +12,7 @@ use vk_aci::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use vk_core::testing::{FakeApiServer, binder};
 
 mod burst;
+mod foreign_node;
 mod helloworld;
 mod leader;
 mod local;

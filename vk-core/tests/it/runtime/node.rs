@@ -141,3 +141,70 @@ async fn other_writers_conditions_should_survive_status_updates() {
     assert_eq!(condition(&node, "Ready").as_deref(), Some("False"));
     assert_eq!(condition(&node, "KernelDeadlock").as_deref(), Some("False"));
 }
+
+#[tokio::test]
+async fn a_node_another_kubelet_registered_should_be_refused_not_taken_over() {
+    let api = FakeApiServer::start().await;
+    let nodes: Api<Node> = Api::all(api.client());
+    // A real machine's Node, registered by its kubelet.
+    let machine: Node = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux"}},
+    }))
+    .unwrap();
+    nodes
+        .patch(
+            NODE,
+            &PatchParams::apply("kubelet"),
+            &Patch::Apply(&machine),
+        )
+        .await
+        .unwrap();
+    let runtime = builder(&api, Arc::new(TestProvider::default())).build();
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        runtime.run(std::future::pending::<()>()),
+    )
+    .await
+    .expect("the runtime gives up at once");
+    let error = outcome.expect_err("a Node another kubelet registered is not ours");
+    assert!(error.is_foreign_node(), "{error}");
+    assert!(error.to_string().contains(NODE), "{error}");
+    let after = nodes.get(NODE).await.unwrap();
+    assert!(
+        !after
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .contains_key("type"),
+        "the machine's Node is left as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_node_an_earlier_virtual_kubelet_registered_should_be_adopted() {
+    let api = FakeApiServer::start().await;
+    let nodes: Api<Node> = Api::all(api.client());
+    // The Go virtual-kubelet's Node (another field manager, its `type` label): swapping
+    // its image for ours keeps the node.
+    let earlier: Node = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": NODE, "labels": {"type": "virtual-kubelet", "kubernetes.io/role": "agent"}},
+    }))
+    .unwrap();
+    nodes
+        .patch(
+            NODE,
+            &PatchParams::apply("virtual-kubelet"),
+            &Patch::Apply(&earlier),
+        )
+        .await
+        .unwrap();
+    let rt = start(builder(&api, Arc::new(TestProvider::default())));
+    eventually("the node to be Ready", || async {
+        let n = nodes.get_opt(NODE).await.unwrap()?;
+        (condition(&n, "Ready").as_deref() == Some("True")).then_some(())
+    })
+    .await;
+    rt.stop().await;
+}
