@@ -21,5 +21,9 @@ mod proxy;
 mod tls;
 // The optional Deployment/ReplicaSet controllers and scheduler.
 mod controllers;
+// Every kubectl verb of the seed walkthrough, kubectl 1.33 and 1.27, as a table.
+mod verbs;
+// Services with EndpointSlices, Jobs with their controller.
+mod workloads;
 // Events through kube's recorder, leases, the standalone binary.
 mod misc;

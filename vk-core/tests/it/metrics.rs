@@ -4,7 +4,7 @@
 
 // A fake API server with its controllers, and a whole node: runtime, MockProvider,
 // kubelet HTTPS API.
-mod harness;
+pub(crate) mod harness;
 // `kubectl top pod` and `kubectl top node` (1.33 and 1.27).
 mod top;
 // An HPA scaling a Deployment out and back in as the MockProvider's usage changes.

@@ -1,5 +1,6 @@
 //! Optional controllers (off by default, builder `controllers(true)`): Deployment ->
-//! ReplicaSet -> Pods and a scheduler binding pending pods to Ready nodes.
+//! ReplicaSet -> Pods, Job -> Pods (see `jobs`), a scheduler binding pending pods to Ready
+//! nodes, and the EndpointSlice and Endpoints controllers of Services (see `services`).
 //!
 //! Simplifications: a Deployment change replaces the pods at once (old ReplicaSets are
 //! scaled to zero, as the `Recreate` strategy does, whatever the strategy says); scale-down
@@ -11,20 +12,22 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::State;
 use super::resources::{self, ids};
 use super::rest;
 use super::store::{DeleteOpts, Filter, ObjKey, WatchFrom};
+use super::{State, jobs, services};
 
 /// Start the controllers; they stop with the server.
 pub(crate) fn spawn(st: Arc<State>) {
     tokio::spawn(async move {
         let watch = |res| st.store.watch(res, Filter::default(), WatchFrom::Now);
-        let (Ok(mut d), Ok(mut r), Ok(mut p), Ok(mut n)) = (
+        let (Ok(mut d), Ok(mut r), Ok(mut p), Ok(mut n), Ok(mut j), Ok(mut sv)) = (
             watch(ids::deployments()),
             watch(ids::replica_sets()),
             watch(ids::pods()),
             watch(ids::nodes()),
+            watch(ids::jobs()),
+            watch(ids::services()),
         ) else {
             return;
         };
@@ -35,14 +38,18 @@ pub(crate) fn spawn(st: Arc<State>) {
                 m = r.rx.recv() => if m.is_none() { break },
                 m = p.rx.recv() => if m.is_none() { break },
                 m = n.rx.recv() => if m.is_none() { break },
+                m = j.rx.recv() => if m.is_none() { break },
+                m = sv.rx.recv() => if m.is_none() { break },
                 () = st.stop.cancelled() => break,
             }
             // Take everything else that queued up: one reconcile covers it.
-            for rx in [&mut d.rx, &mut r.rx, &mut p.rx, &mut n.rx] {
+            for rx in [
+                &mut d.rx, &mut r.rx, &mut p.rx, &mut n.rx, &mut j.rx, &mut sv.rx,
+            ] {
                 while rx.try_recv().is_ok() {}
             }
         }
-        for id in [d.id, r.id, p.id, n.id] {
+        for id in [d.id, r.id, p.id, n.id, j.id, sv.id] {
             st.store.unwatch(id);
         }
     });
@@ -55,7 +62,10 @@ fn reconcile(st: &State) {
     for rs in all(st, ids::replica_sets()) {
         replica_set(st, &rs);
     }
+    jobs::reconcile(st);
     schedule(st);
+    services::reconcile(st);
+    services::collect_endpoints(st);
 }
 
 fn all(st: &State, res: resources::ResId) -> Vec<Value> {

@@ -2,7 +2,8 @@
 //! a Pending status, the default service account, namespace phase.
 use serde_json::{Value, json};
 
-fn set_default(obj: &mut Value, pointer: &str, value: Value) {
+/// Set `pointer` to `value` unless it is already set, creating parent objects on the way.
+pub(crate) fn set_default(obj: &mut Value, pointer: &str, value: Value) {
     if obj.pointer(pointer).is_some() {
         return;
     }

@@ -13,6 +13,7 @@ mod controllers;
 mod conversion;
 mod defaults;
 mod discovery;
+mod jobs;
 mod knobs;
 mod metrics_api;
 mod metrics_scraper;
@@ -26,10 +27,12 @@ mod resources;
 mod rest;
 mod routes;
 mod selectors;
+mod services;
 mod signer;
 mod status;
 mod store;
 mod table;
+mod table_network;
 mod tls;
 mod watch;
 
@@ -301,7 +304,7 @@ impl FakeApiServerBuilder {
     }
 }
 
-/// The namespaces and service accounts a new cluster has.
+/// The namespaces, service accounts and `kubernetes` Service a new cluster has.
 fn seed(st: &State) {
     for ns in ["default", "kube-system", "kube-node-lease", "kube-public"] {
         let _ = rest::create(
@@ -312,6 +315,13 @@ fn seed(st: &State) {
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         );
     }
+    let _ = rest::create(
+        st,
+        resources::get(ids::services()),
+        ids::services(),
+        "default",
+        services::kubernetes_service(),
+    );
 }
 
 async fn serve(

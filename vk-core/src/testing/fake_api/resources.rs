@@ -170,6 +170,26 @@ pub(crate) static RESOURCES: &[Resource] = &[
     res!(
         "",
         "v1",
+        "Service",
+        "services",
+        "service",
+        true,
+        &["status"],
+        &["svc"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        true,
+        &[],
+        &["ep"]
+    ),
+    res!(
+        "",
+        "v1",
         "ServiceAccount",
         "serviceaccounts",
         "serviceaccount",
@@ -216,6 +236,17 @@ pub(crate) static RESOURCES: &[Resource] = &[
         true,
         &["status", "scale"],
         &["rs"]
+    ),
+    res!("batch", "v1", "Job", "jobs", "job", true, &["status"], &[]),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        true,
+        &[],
+        &[]
     ),
     // autoscaling/v2 is the stored (and preferred) version; v1 objects are converted
     // (see `conversion`).
@@ -354,5 +385,21 @@ pub(crate) mod ids {
     pub fn horizontal_pod_autoscalers() -> ResId {
         find("autoscaling", "v2", "horizontalpodautoscalers")
             .expect("horizontalpodautoscalers are in the table")
+    }
+    /// `services`.
+    pub fn services() -> ResId {
+        find("", "v1", "services").expect("services are in the table")
+    }
+    /// core/v1 `endpoints`.
+    pub fn endpoints() -> ResId {
+        find("", "v1", "endpoints").expect("endpoints are in the table")
+    }
+    /// `endpointslices`.
+    pub fn endpoint_slices() -> ResId {
+        find("discovery.k8s.io", "v1", "endpointslices").expect("endpointslices are in the table")
+    }
+    /// `jobs`.
+    pub fn jobs() -> ResId {
+        find("batch", "v1", "jobs").expect("jobs are in the table")
     }
 }

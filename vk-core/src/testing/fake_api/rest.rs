@@ -18,8 +18,10 @@ use super::resources::{self, Resource, Storage, ids};
 use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{DeleteOpts, Filter, ObjKey};
-use super::{State, defaults, discovery, metrics_api, openapi, proxy, table, watch};
+use super::store::{DeleteOpts, Filter, ObjKey, new_uid};
+use super::{
+    State, defaults, discovery, jobs, metrics_api, openapi, proxy, services, table, watch,
+};
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
 pub(crate) type Query = HashMap<String, String>;
@@ -518,6 +520,16 @@ pub(crate) fn create(
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         m.remove("uid");
+    }
+    match r.plural {
+        "services" => services::admit(st, r, &mut v)?,
+        "jobs" => {
+            // The generated selector names the Job's UID, so it is chosen here.
+            let uid = new_uid();
+            jobs::admit(r, &mut v, &uid)?;
+            v["metadata"]["uid"] = json!(uid);
+        }
+        _ => {}
     }
     let created = st.store.create(res, ns, v)?;
     if res == ids::namespaces() {

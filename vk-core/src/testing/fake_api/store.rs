@@ -358,7 +358,13 @@ impl Store {
         } else {
             meta.remove("namespace");
         }
-        meta.insert("uid".into(), json!(new_uid()));
+        // A UID chosen by admission (a Job's, which its selector names) is kept.
+        let uid = meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map_or_else(new_uid, str::to_owned);
+        meta.insert("uid".into(), json!(uid));
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         meta.insert("creationTimestamp".into(), json!(now));
         meta.insert("generation".into(), json!(1));

@@ -1,9 +1,11 @@
-//! Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get` (pods, nodes and
-//! deployments get their usual columns; everything else NAME and AGE).
+//! Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get` (pods, nodes,
+//! deployments, HPAs, CSRs and, through `table_network`, Services, Endpoints,
+//! EndpointSlices and Jobs get their usual columns; everything else NAME and AGE).
 use serde_json::{Value, json};
 
 use super::quantity::Quantity;
 use super::resources::Resource;
+use super::table_network;
 
 /// Whether an `Accept` header asks for a Table.
 pub(crate) fn wants_table(accept: &str) -> bool {
@@ -31,6 +33,9 @@ fn columns(res: &Resource) -> Vec<Value> {
         0,
         "CreationTimestamp is a timestamp representing the server time when this object was created.",
     );
+    if let Some(cols) = table_network::columns(res.plural) {
+        return cols;
+    }
     match res.plural {
         "pods" => vec![
             name,
@@ -504,6 +509,9 @@ fn row(res: &Resource, o: &Value, now: jiff::Timestamp) -> Value {
         now,
     );
     let cells = match res.plural {
+        p if table_network::columns(p).is_some() => {
+            table_network::cells(p, o, age, now).unwrap_or_default()
+        }
         "pods" => pod_cells(o, age),
         "nodes" => node_cells(o, age),
         "deployments" => deployment_cells(o, age),

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use vk_core::server::{Auth, AuthConfig, ServerState, TlsConfig, router, tls};
-use vk_core::testing::{FakeApiServer, MockProvider};
+use vk_core::testing::{FakeApiServer, FakeApiServerBuilder, MockProvider};
 use vk_core::{NodeConfig, Runtime};
 
 pub const NODE: &str = "vk-metrics";
@@ -44,13 +44,23 @@ impl Drop for Cluster {
 
 impl Cluster {
     pub async fn start() -> Self {
-        let api = FakeApiServer::builder()
-            .controllers(true)
-            .metric_resolution(Duration::from_secs(1))
-            .hpa_sync_period(Duration::from_secs(1))
-            .start()
-            .await
-            .unwrap();
+        Self::start_with(|builder| builder).await
+    }
+
+    /// Start with the fake API server's builder adjusted by `adjust` (e.g. HTTPS, over
+    /// which kubectl sends its bearer token).
+    pub async fn start_with(
+        adjust: impl FnOnce(FakeApiServerBuilder) -> FakeApiServerBuilder,
+    ) -> Self {
+        let api = adjust(
+            FakeApiServer::builder()
+                .controllers(true)
+                .metric_resolution(Duration::from_secs(1))
+                .hpa_sync_period(Duration::from_secs(1)),
+        )
+        .start()
+        .await
+        .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         api.write_kubeconfig(&kubeconfig).unwrap();

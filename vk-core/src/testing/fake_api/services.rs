@@ -1,0 +1,533 @@
+//! Services without traffic: the API server's defaults and allocations on create (a
+//! ClusterIP from the service CIDR, node ports), and the controllers that keep each
+//! selector Service's EndpointSlice (discovery.k8s.io/v1) and Endpoints (core/v1) in step
+//! with its pods.
+//!
+//! Simplifications: one IPv4 EndpointSlice per Service (the real controller splits at 100
+//! endpoints); a named `targetPort` is resolved against the first pod that has it.
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use rand::Rng as _;
+use serde_json::{Value, json};
+
+use super::State;
+use super::defaults::set_default;
+use super::resources::{self, Resource, ids};
+use super::rest;
+use super::status::ApiError;
+use super::store::{DeleteOpts, Filter, ObjKey};
+
+/// The service CIDR, kube-apiserver's `--service-cluster-ip-range` as kubeadm and kind
+/// set it (10.96.0.0/12).
+const SERVICE_CIDR: (Ipv4Addr, u32) = (Ipv4Addr::new(10, 96, 0, 0), 12);
+/// The `kubernetes` Service's address, the first of the range.
+pub(crate) const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
+/// kube-apiserver's `--service-node-port-range` default.
+const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
+/// The label naming an EndpointSlice's Service.
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// The label naming who manages an EndpointSlice.
+const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn in_cidr(ip: Ipv4Addr) -> bool {
+    let (base, bits) = SERVICE_CIDR;
+    let mask = u32::MAX << (32 - bits);
+    u32::from(ip) & mask == u32::from(base)
+}
+
+/// The ClusterIPs and node ports Services hold now.
+fn allocated(st: &State) -> (BTreeSet<String>, BTreeSet<i64>) {
+    let (svcs, ..) = st
+        .store
+        .list(ids::services(), &Filter::default(), None, None);
+    let mut ips = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    for svc in &svcs {
+        for ip in svc
+            .pointer("/spec/clusterIPs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            ips.insert(ip.as_str().unwrap_or_default().to_owned());
+        }
+        for p in svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = p.get("nodePort").and_then(Value::as_i64) {
+                ports.insert(n);
+            }
+        }
+    }
+    (ips, ports)
+}
+
+/// Defaults, validation and allocations of a new Service, as the API server's REST
+/// storage for services does them.
+pub(crate) fn admit(st: &State, r: &Resource, v: &mut Value) -> Result<(), ApiError> {
+    let name = s(v, "/metadata/name").to_owned();
+    let invalid = |why: String| ApiError::invalid(r, &name, &why);
+    if !v.get("spec").is_some_and(Value::is_object) {
+        v["spec"] = json!({});
+    }
+    set_default(v, "/spec/type", json!("ClusterIP"));
+    let ty = s(v, "/spec/type").to_owned();
+    if !matches!(
+        ty.as_str(),
+        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
+    ) {
+        return Err(invalid(format!(
+            "spec.type: Unsupported value: \"{ty}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""
+        )));
+    }
+    set_default(v, "/spec/sessionAffinity", json!("None"));
+    if ty == "ExternalName" {
+        if s(v, "/spec/externalName").is_empty() {
+            return Err(invalid("spec.externalName: Required value".into()));
+        }
+        return Ok(());
+    }
+    let headless = s(v, "/spec/clusterIP") == "None";
+    let ports = v
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if ports.is_empty() && !headless {
+        return Err(invalid("spec.ports: Required value".into()));
+    }
+    if ports.len() > 1 {
+        for (i, p) in ports.iter().enumerate() {
+            if s(p, "/name").is_empty() {
+                return Err(invalid(format!("spec.ports[{i}].name: Required value")));
+            }
+        }
+    }
+    let (used_ips, used_ports) = allocated(st);
+    let mut rng = rand::rng();
+    let mut out_ports = Vec::new();
+    for (i, mut p) in ports.into_iter().enumerate() {
+        let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+        if !(1..=65535).contains(&port) {
+            return Err(invalid(format!(
+                "spec.ports[{i}].port: Invalid value: {port}: must be between 1 and 65535, inclusive"
+            )));
+        }
+        set_default(&mut p, "/protocol", json!("TCP"));
+        // An unset (or zero) targetPort is the port itself.
+        if p.get("targetPort").is_none_or(|t| t.is_null() || t == 0) {
+            p["targetPort"] = json!(port);
+        }
+        if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+            match p
+                .get("nodePort")
+                .and_then(Value::as_i64)
+                .filter(|n| *n != 0)
+            {
+                Some(n) if used_ports.contains(&n) => {
+                    return Err(invalid(format!(
+                        "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is already allocated"
+                    )));
+                }
+                Some(n) if !NODE_PORTS.contains(&u16::try_from(n).unwrap_or(0)) => {
+                    return Err(invalid(format!(
+                        "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let n = loop {
+                        let n = i64::from(rng.random_range(NODE_PORTS));
+                        if !used_ports.contains(&n) {
+                            break n;
+                        }
+                    };
+                    p["nodePort"] = json!(n);
+                }
+            }
+        }
+        out_ports.push(p);
+    }
+    if !out_ports.is_empty() {
+        v["spec"]["ports"] = json!(out_ports);
+    }
+    if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+        set_default(v, "/spec/externalTrafficPolicy", json!("Cluster"));
+    }
+    if ty == "LoadBalancer" {
+        set_default(v, "/spec/allocateLoadBalancerNodePorts", json!(true));
+        set_default(v, "/status/loadBalancer", json!({}));
+    }
+    set_default(v, "/spec/internalTrafficPolicy", json!("Cluster"));
+    set_default(v, "/spec/ipFamilies", json!(["IPv4"]));
+    set_default(v, "/spec/ipFamilyPolicy", json!("SingleStack"));
+    let ip = if headless {
+        "None".to_owned()
+    } else {
+        match s(v, "/spec/clusterIP") {
+            "" => {
+                let (base, bits) = SERVICE_CIDR;
+                let size = 1u32 << (32 - bits);
+                loop {
+                    // Skip the network address and the `kubernetes` Service's.
+                    let ip = Ipv4Addr::from(u32::from(base) + rng.random_range(2..size - 1));
+                    if !used_ips.contains(&ip.to_string()) {
+                        break ip.to_string();
+                    }
+                }
+            }
+            asked => {
+                let Ok(parsed) = asked.parse::<Ipv4Addr>() else {
+                    return Err(invalid(format!(
+                        "spec.clusterIPs[0]: Invalid value: \"{asked}\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+                    )));
+                };
+                if !in_cidr(parsed) {
+                    return Err(invalid(format!(
+                        "spec.clusterIPs: Invalid value: []string{{\"{asked}\"}}: failed to allocate IP {asked}: the provided IP ({asked}) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
+                    )));
+                }
+                if used_ips.contains(asked) {
+                    return Err(invalid(format!(
+                        "spec.clusterIPs: Invalid value: []string{{\"{asked}\"}}: failed to allocate IP {asked}: provided IP is already allocated"
+                    )));
+                }
+                asked.to_owned()
+            }
+        }
+    };
+    v["spec"]["clusterIP"] = json!(ip);
+    v["spec"]["clusterIPs"] = json!([ip]);
+    set_default(v, "/status", json!({"loadBalancer": {}}));
+    Ok(())
+}
+
+// === EndpointSlice and Endpoints controllers ===
+
+fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+fn selects(selector: &serde_json::Map<String, Value>, pod: &Value) -> bool {
+    selector
+        .iter()
+        .all(|(k, v)| pod.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))
+}
+
+/// The port a Service port reaches on `pods`: a number, or a container port's name.
+fn target_port(port: &Value, pods: &[&Value]) -> Option<i64> {
+    match port.get("targetPort") {
+        Some(Value::String(name)) => pods.iter().find_map(|p| {
+            p.pointer("/spec/containers")
+                .and_then(Value::as_array)?
+                .iter()
+                .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+                .find(|cp| cp["name"] == name.as_str())
+                .and_then(|cp| cp["containerPort"].as_i64())
+        }),
+        Some(n) if n.is_i64() => n.as_i64(),
+        _ => port.get("port").and_then(Value::as_i64),
+    }
+}
+
+fn owner_ref(svc: &Value) -> Value {
+    json!([{
+        "apiVersion": "v1",
+        "kind": "Service",
+        "name": svc["metadata"]["name"],
+        "uid": svc["metadata"]["uid"],
+        "controller": true,
+        "blockOwnerDeletion": true,
+    }])
+}
+
+/// Bring every selector Service's EndpointSlice and Endpoints up to date with its pods.
+pub(crate) fn reconcile(st: &State) {
+    let all = |res| st.store.list(res, &Filter::default(), None, None).0;
+    let pods = all(ids::pods());
+    let slices = all(ids::endpoint_slices());
+    for svc in all(ids::services()) {
+        let Some(selector) = svc.pointer("/spec/selector").and_then(Value::as_object) else {
+            continue;
+        };
+        if svc.pointer("/metadata/deletionTimestamp").is_some() || selector.is_empty() {
+            continue;
+        }
+        let ns = s(&svc, "/metadata/namespace");
+        let name = s(&svc, "/metadata/name");
+        let publish_not_ready = svc.pointer("/spec/publishNotReadyAddresses") == Some(&json!(true));
+        let mut selected: Vec<&Value> = pods
+            .iter()
+            .filter(|p| {
+                s(p, "/metadata/namespace") == ns
+                    && !s(p, "/status/podIP").is_empty()
+                    && !matches!(s(p, "/status/phase"), "Succeeded" | "Failed")
+                    && selects(selector, p)
+            })
+            .collect();
+        selected.sort_by_key(|p| s(p, "/metadata/name").to_owned());
+        let svc_ports: Vec<Value> = svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let ports: Vec<Value> = svc_ports
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.get("name").cloned().unwrap_or_else(|| json!("")),
+                    "port": target_port(p, &selected),
+                    "protocol": p.get("protocol").cloned().unwrap_or_else(|| json!("TCP")),
+                })
+            })
+            .collect();
+        let endpoints: Vec<Value> = selected
+            .iter()
+            .map(|p| {
+                let terminating = p.pointer("/metadata/deletionTimestamp").is_some();
+                let ready = is_ready(p) && !terminating;
+                let mut e = json!({
+                    "addresses": [s(p, "/status/podIP")],
+                    "conditions": {
+                        "ready": ready || (publish_not_ready && !terminating),
+                        "serving": is_ready(p),
+                        "terminating": terminating,
+                    },
+                    "targetRef": {
+                        "kind": "Pod",
+                        "namespace": ns,
+                        "name": p["metadata"]["name"],
+                        "uid": p["metadata"]["uid"],
+                    },
+                });
+                if let Some(node) = p.pointer("/spec/nodeName").filter(|n| n != &"") {
+                    e["nodeName"] = node.clone();
+                }
+                e
+            })
+            .collect();
+        slice(st, &svc, &slices, ports.clone(), endpoints);
+        legacy_endpoints(st, &svc, ns, name, &ports, &selected, publish_not_ready);
+    }
+}
+
+fn slice(st: &State, svc: &Value, slices: &[Value], ports: Vec<Value>, endpoints: Vec<Value>) {
+    let ns = s(svc, "/metadata/namespace");
+    let name = s(svc, "/metadata/name");
+    let uid = s(svc, "/metadata/uid");
+    let existing = slices.iter().find(|sl| {
+        s(sl, "/metadata/namespace") == ns
+            && sl
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|o| o["uid"] == uid))
+    });
+    match existing {
+        None => {
+            let obj = json!({
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "generateName": format!("{name}-"),
+                    "labels": {
+                        SERVICE_NAME_LABEL: name,
+                        MANAGED_BY_LABEL: MANAGED_BY,
+                        "endpointslice.kubernetes.io/skip-mirror": "true",
+                    },
+                    "ownerReferences": owner_ref(svc),
+                },
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": ports,
+            });
+            let r = resources::get(ids::endpoint_slices());
+            let _ = rest::create(st, r, ids::endpoint_slices(), ns, obj);
+        }
+        Some(sl)
+            if sl.get("endpoints") != Some(&json!(endpoints))
+                || sl.get("ports") != Some(&json!(ports)) =>
+        {
+            let key = ObjKey::new(ids::endpoint_slices(), ns, s(sl, "/metadata/name"));
+            let _ = st.store.modify(&key, |cur| {
+                let mut new = cur.clone();
+                new["endpoints"] = json!(endpoints);
+                new["ports"] = json!(ports);
+                Ok(new)
+            });
+        }
+        Some(_) => {}
+    }
+}
+
+/// The core/v1 Endpoints of a Service (kubectl 1.27's `describe service` reads them).
+fn legacy_endpoints(
+    st: &State,
+    svc: &Value,
+    ns: &str,
+    name: &str,
+    ports: &[Value],
+    pods: &[&Value],
+    publish_not_ready: bool,
+) {
+    let address = |p: &Value| {
+        let mut a = json!({
+            "ip": s(p, "/status/podIP"),
+            "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]},
+        });
+        if let Some(node) = p.pointer("/spec/nodeName").filter(|n| n != &"") {
+            a["nodeName"] = node.clone();
+        }
+        a
+    };
+    let live: Vec<&&Value> = pods
+        .iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .collect();
+    let ready: Vec<Value> = live
+        .iter()
+        .filter(|p| publish_not_ready || is_ready(p))
+        .map(|p| address(p))
+        .collect();
+    let not_ready: Vec<Value> = live
+        .iter()
+        .filter(|p| !(publish_not_ready || is_ready(p)))
+        .map(|p| address(p))
+        .collect();
+    let ports: Vec<Value> = ports
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if p["name"] == ""
+                && let Some(m) = p.as_object_mut()
+            {
+                m.remove("name");
+            }
+            p
+        })
+        .collect();
+    let mut subsets = Vec::new();
+    if !ready.is_empty() || !not_ready.is_empty() {
+        let mut subset = json!({"ports": ports});
+        if !ready.is_empty() {
+            subset["addresses"] = json!(ready);
+        }
+        if !not_ready.is_empty() {
+            subset["notReadyAddresses"] = json!(not_ready);
+        }
+        subsets.push(subset);
+    }
+    let key = ObjKey::new(ids::endpoints(), ns, name);
+    match st.store.get(&key) {
+        None => {
+            let obj = json!({
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {
+                    "name": name,
+                    "labels": svc.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
+                },
+                "subsets": subsets,
+            });
+            let _ = rest::create(
+                st,
+                resources::get(ids::endpoints()),
+                ids::endpoints(),
+                ns,
+                obj,
+            );
+        }
+        Some(cur) if cur.get("subsets").cloned().unwrap_or_else(|| json!([])) != json!(subsets) => {
+            let _ = st.store.modify(&key, |cur| {
+                let mut new = cur.clone();
+                new["subsets"] = json!(subsets);
+                Ok(new)
+            });
+        }
+        Some(_) => {}
+    }
+}
+
+/// Delete the Endpoints of Services that are gone (EndpointSlices go with their owner).
+pub(crate) fn collect_endpoints(st: &State) {
+    let (eps, ..) = st
+        .store
+        .list(ids::endpoints(), &Filter::default(), None, None);
+    for ep in eps {
+        let ns = s(&ep, "/metadata/namespace");
+        let name = s(&ep, "/metadata/name");
+        if st
+            .store
+            .get(&ObjKey::new(ids::services(), ns, name))
+            .is_none()
+        {
+            let _ = st.store.delete(
+                &ObjKey::new(ids::endpoints(), ns, name),
+                &DeleteOpts::default(),
+            );
+        }
+    }
+}
+
+/// The `kubernetes` Service in `default`, which every cluster has.
+pub(crate) fn kubernetes_service() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": KUBERNETES_SERVICE_IP,
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            "sessionAffinity": "None",
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_cidr_should_hold_its_addresses_only() {
+        assert!(in_cidr("10.96.0.1".parse().unwrap()));
+        assert!(in_cidr("10.111.255.254".parse().unwrap()));
+        assert!(!in_cidr("10.112.0.1".parse().unwrap()));
+        assert!(!in_cidr("192.168.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn named_target_ports_should_resolve_against_the_pods() {
+        let pod =
+            json!({"spec": {"containers": [{"ports": [{"name": "http", "containerPort": 8080}]}]}});
+        let pods = [&pod];
+        assert_eq!(
+            target_port(&json!({"port": 80, "targetPort": "http"}), &pods),
+            Some(8080)
+        );
+        assert_eq!(
+            target_port(&json!({"port": 80, "targetPort": 9090}), &pods),
+            Some(9090)
+        );
+        assert_eq!(
+            target_port(&json!({"port": 80, "targetPort": "nope"}), &pods),
+            None
+        );
+    }
+}
