@@ -12,6 +12,7 @@
 mod conditions;
 mod containers;
 mod events;
+mod eviction;
 mod phase;
 mod state;
 

@@ -24,6 +24,7 @@ pub(crate) async fn admit(
     let (injected, faults) = {
         let mut inner = shared.lock();
         *inner.calls.entry(operation.to_owned()).or_default() += 1;
+        inner.note(operation.to_owned());
         (inner.injected.pop_front(), inner.faults.clone())
     };
     if !faults.latency.is_zero() {

@@ -73,6 +73,7 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) {
         closed: false,
     };
     let command = ticket.command.trim().to_owned();
+    let target = ticket.target.clone();
     let mut shell = Shell::new(ticket.env, ticket.hostname);
     let program = command.rsplit('/').next().unwrap_or(&command).to_owned();
     if command.contains(char::is_whitespace) || command.is_empty() {
@@ -81,8 +82,9 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) {
         ).as_bytes())
         .await;
     } else if matches!(program.as_str(), "sh" | "bash" | "ash" | "dash") {
-        interactive(&mut shell, &mut tty).await;
+        interactive(&mut shell, &mut tty, &shared, &target).await;
     } else {
+        shared.lock().note(format!("exec {target}: {command}"));
         let mut out = Vec::new();
         shell.run_line(&command, &mut tty, &mut out).await;
         if shell.last_status == 127 {
@@ -108,7 +110,7 @@ fn crlf(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn interactive(shell: &mut Shell, tty: &mut Tty) {
+async fn interactive(shell: &mut Shell, tty: &mut Tty, shared: &Shared, target: &str) {
     const PROMPT: &[u8] = b"# ";
     tty.write(PROMPT).await;
     let mut line = Vec::new();
@@ -124,6 +126,7 @@ async fn interactive(shell: &mut Shell, tty: &mut Tty) {
                 tty.write(&echo).await;
                 let text = String::from_utf8_lossy(&line).into_owned();
                 line.clear();
+                shared.lock().note(format!("exec {target}: {text}"));
                 let mut out = Vec::new();
                 shell.run_line(&text, tty, &mut out).await;
                 tty.write(&crlf(&out)).await;

@@ -25,6 +25,7 @@ use tokio::time::{Duration, Instant};
 use url::Url;
 use vk_core::clock::{SharedClock, SystemClock};
 
+mod actions;
 mod admission;
 mod exec;
 pub mod faults;
@@ -159,6 +160,8 @@ pub(crate) struct ExecTicket {
     pub command: String,
     pub env: BTreeMap<String, String>,
     pub hostname: String,
+    /// `<group>/<container>`, for the journal.
+    pub target: String,
 }
 
 #[derive(Debug)]
@@ -180,6 +183,21 @@ pub(crate) struct Inner {
     pub subnets: BTreeMap<String, serde_json::Value>,
     /// Usage set by [`EmulatorHandle::set_usage`].
     pub usage: usage::UsageOverrides,
+    /// Every ARM operation and exec command line, in order ([`EmulatorHandle::journal`]).
+    pub journal: Vec<String>,
+}
+
+/// Journal entries kept; older ones are dropped (a long-running emulator stays small).
+pub(crate) const JOURNAL_CAPACITY: usize = 10_000;
+
+impl Inner {
+    /// Append `entry` to the journal.
+    pub(crate) fn note(&mut self, entry: String) {
+        if self.journal.len() >= JOURNAL_CAPACITY {
+            self.journal.drain(..JOURNAL_CAPACITY / 2);
+        }
+        self.journal.push(entry);
+    }
 }
 
 /// State shared by the handlers.
@@ -275,6 +293,7 @@ impl Emulator {
                 next_ip: 0,
                 subnets: BTreeMap::new(),
                 usage: usage::UsageOverrides::default(),
+                journal: Vec::new(),
             }),
             config,
         });
@@ -436,6 +455,36 @@ impl EmulatorHandle {
             .filter(|g| !g.is_gone(now, &timeline))
             .find(|g| g.spec.name.as_deref() == Some(name))
             .map(|g| g.spec.clone())
+    }
+
+    /// What happened, in order: each ARM operation as counted by [`Self::calls`]
+    /// (`container_groups.delete`) and each command line run through exec, as
+    /// `exec <group>/<container>: <line>`. For tests of ordering (hooks before a DELETE).
+    #[must_use]
+    pub fn journal(&self) -> Vec<String> {
+        self.shared.lock().journal.clone()
+    }
+
+    /// Evict the Spot group `name` as Azure does when it reclaims Spot capacity: its
+    /// containers are killed and the group shows `Stopped` with an eviction event
+    /// ([`state::EVICTION_EVENT`]). Returns false when there is no such Spot group.
+    pub fn evict(&self, name: &str) -> bool {
+        let now = Instant::now();
+        let timeline = self.shared.config.timeline;
+        let mut inner = self.shared.lock();
+        let Some(record) = inner.groups.values_mut().find(|g| {
+            !g.is_gone(now, &timeline)
+                && g.spec.name.as_deref() == Some(name)
+                && g.spec.properties.priority.as_ref().map(|p| p.as_str()) == Some("Spot")
+        }) else {
+            return false;
+        };
+        record.stopped = Some(state::Stopped {
+            at: now,
+            evicted: true,
+        });
+        inner.note(format!("evicted {name}"));
+        true
     }
 
     /// Stop serving.

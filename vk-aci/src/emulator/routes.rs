@@ -110,6 +110,13 @@ enum Route {
         name: String,
         container: String,
     },
+    /// `POST .../restart`, `.../stop` or `.../start` ([`super::actions`]).
+    Action {
+        sub: String,
+        rg: String,
+        name: String,
+        action: String,
+    },
     Exec {
         sub: String,
         rg: String,
@@ -216,6 +223,22 @@ impl Route {
             [
                 "subscriptions",
                 _,
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.containerinstance",
+                "containergroups",
+                _,
+                "restart" | "stop" | "start",
+            ] => Some(Self::Action {
+                sub: s(1),
+                rg: s(3),
+                name: s(7),
+                action: l[8].to_owned(),
+            }),
+            [
+                "subscriptions",
+                _,
                 "providers",
                 "microsoft.containerinstance",
                 "locations",
@@ -286,6 +309,11 @@ impl Route {
             (Self::Group { .. }, "GET") => "container_groups.get",
             (Self::Group { .. }, _) => "container_groups.other",
             (Self::Logs { .. }, _) => "containers.list_logs",
+            (Self::Action { action, .. }, _) => match action.as_str() {
+                "restart" => "container_groups.restart",
+                "stop" => "container_groups.stop",
+                _ => "container_groups.start",
+            },
             (Self::Exec { .. }, _) => "containers.execute_command",
             (Self::Usages { .. }, _) => "location.list_usage",
             (Self::Capabilities { .. }, _) => "location.list_capabilities",
@@ -408,6 +436,15 @@ fn handle(shared: &Arc<Shared>, route: Route, method: Method, uri: &Uri, body: &
             },
             Method::POST,
         ) => exec(shared, &sub, &rg, &name, &container, body),
+        (
+            Route::Action {
+                sub,
+                rg,
+                name,
+                action,
+            },
+            Method::POST,
+        ) => super::actions::group_action(shared, &sub, &rg, &name, &action),
         (Route::Usages { .. }, Method::GET) => usages(shared),
         (Route::Capabilities { location }, Method::GET) => capabilities(&location),
         (Route::Operation { id, location_style }, Method::GET) => {
@@ -597,6 +634,7 @@ fn put_group(shared: &Shared, sub: &str, rg: &str, name: &str, body: &[u8]) -> R
         record.fail_provisioning = fail;
         record.deleting_since = None;
         record.ip = ip;
+        record.stopped = None;
         StatusCode::OK
     } else {
         if let Err(wait) = inner.creates.try_record(now) {
@@ -619,6 +657,7 @@ fn put_group(shared: &Shared, sub: &str, rg: &str, name: &str, body: &[u8]) -> R
                 fail_provisioning: fail,
                 deleting_since: None,
                 ip: format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff),
+                stopped: None,
             },
         );
         StatusCode::CREATED
@@ -800,7 +839,9 @@ fn exec(
         );
     };
     let running = match record.phase(now, &timeline) {
-        Phase::Provisioned(started) => record.container_now(spec, started, now).running,
+        Phase::Provisioned(started) => {
+            record.stopped.is_none() && record.container_now(spec, started, now).running
+        }
         _ => false,
     };
     if !running {
@@ -826,6 +867,7 @@ fn exec(
         command: request.command.unwrap_or_default(),
         env,
         hostname: name.to_owned(),
+        target: format!("{name}/{container}"),
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let password = ticket.password.clone();

@@ -164,7 +164,23 @@ pub struct GroupRecord {
     pub deleting_since: Option<Instant>,
     /// The IP given to it.
     pub ip: String,
+    /// Set when its containers were stopped (a `stop` action or a Spot eviction).
+    pub stopped: Option<Stopped>,
 }
+
+/// When and why a group's containers were stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped {
+    /// When.
+    pub at: Instant,
+    /// Whether Azure evicted the (Spot) group, rather than a `stop` call.
+    pub evicted: bool,
+}
+
+/// The group event the emulator shows on an evicted Spot group. ACI's reference does not
+/// spell an eviction out; the translation recognises any group event naming an eviction on
+/// a Spot group (`vk_translate::status`), this is one such.
+pub const EVICTION_EVENT: &str = "SpotContainerGroupEvicted";
 
 /// What a container is doing at an instant.
 #[derive(Clone, Debug, PartialEq)]
@@ -196,6 +212,53 @@ pub enum Phase {
     Failed,
     /// Being deleted.
     Deleting,
+}
+
+// === impl Stopped ===
+
+impl Stopped {
+    /// Show `group` stopped: every container terminated (killed: 137) at the stop, the
+    /// group `Stopped`, and an eviction event when Azure evicted it.
+    fn apply(self, group: &mut ContainerGroup, wall: &WallClock) {
+        let detail = if self.evicted { "Evicted" } else { "Stopped" };
+        // What a killed process exits with (SIGKILL).
+        let exit_code = 137;
+        for c in &mut group.properties.containers {
+            let Some(view) = c.properties.instance_view.as_mut() else {
+                continue;
+            };
+            let start_time = view
+                .current_state
+                .as_ref()
+                .and_then(|s| s.start_time.clone());
+            let ended = view
+                .current_state
+                .as_ref()
+                .is_some_and(|s| s.state == Some(InstanceState::Terminated));
+            if !ended {
+                view.current_state = Some(ContainerState {
+                    state: Some(InstanceState::Terminated),
+                    start_time,
+                    exit_code: Some(exit_code),
+                    finish_time: Some(wall.at(self.at)),
+                    detail_status: Some(detail.into()),
+                });
+            }
+        }
+        let view = group
+            .properties
+            .instance_view
+            .get_or_insert_with(ContainerGroupPropertiesInstanceView::default);
+        view.state = Some(InstanceState::Stopped);
+        if self.evicted {
+            view.events.push(event(
+                wall.at(self.at),
+                EVICTION_EVENT,
+                "The Spot container group was evicted: Azure reclaimed the capacity",
+                EventType::Warning,
+            ));
+        }
+    }
 }
 
 // === impl GroupRecord ===
@@ -475,6 +538,9 @@ impl GroupRecord {
             events: Vec::new(),
             state: Some(group_state),
         });
+        if let (Some(stopped), Phase::Provisioned(_)) = (self.stopped, phase) {
+            stopped.apply(&mut group, wall);
+        }
         group
     }
 
@@ -669,6 +735,7 @@ mod tests {
             fail_provisioning: false,
             deleting_since: None,
             ip: "10.0.0.1".into(),
+            stopped: None,
         };
         let c = container(&["sh", "-c", "sleep 2; exit 1"]);
         let now = record.container_now(&c, start, start + Duration::from_secs(5));
@@ -691,6 +758,7 @@ mod tests {
             fail_provisioning: false,
             deleting_since: None,
             ip: String::new(),
+            stopped: None,
         };
         let up = start + Duration::from_secs(3);
         let exits = container(&["sh", "-c", "sleep 5; exit 1"]);
@@ -720,6 +788,7 @@ mod tests {
             fail_provisioning: false,
             deleting_since: None,
             ip: String::new(),
+            stopped: None,
         };
         record.spec.properties.restart_policy = Some(RestartPolicy::Never);
         let c = container(&["sh", "-c", "sleep 2; exit 3"]);

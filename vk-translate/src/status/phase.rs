@@ -55,6 +55,10 @@ pub(super) fn phase(
         return provisioning_failure(group, provisioning);
     }
 
+    if let Some(message) = super::eviction::eviction(group) {
+        return Outcome::explained(FAILED, super::eviction::EVICTED.to_owned(), message);
+    }
+
     let group_state = properties
         .instance_view
         .as_ref()

@@ -652,3 +652,34 @@ fn restarting_group_with_init_containers_status_should_match_snapshot() {
     );
     insta::assert_json_snapshot!(status);
 }
+
+#[test]
+fn an_evicted_spot_group_should_fail_as_evicted_and_a_regular_one_never() {
+    let mut evicted = group_with_state("Stopped", json!([exited("a", 137)]));
+    evicted.properties.priority = Some(crate::container_group::ContainerGroupPriority::Spot);
+    evicted
+        .properties
+        .instance_view
+        .as_mut()
+        .unwrap()
+        .events
+        .push(
+            serde_json::from_value(json!({
+                "name": "SpotContainerGroupEvicted",
+                "type": "Warning",
+                "message": "The Spot container group was evicted: Azure reclaimed the capacity",
+            }))
+            .unwrap(),
+        );
+    let status = pod_status(&evicted, &pod(&["a"], &[], "Always"), now());
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    assert_eq!(status.reason.as_deref(), Some("Evicted"));
+    assert!(
+        status.message.as_deref().unwrap().contains("reclaimed"),
+        "{status:?}"
+    );
+    let mut regular = evicted.clone();
+    regular.properties.priority = Some(crate::container_group::ContainerGroupPriority::Regular);
+    let status = pod_status(&regular, &pod(&["a"], &[], "Always"), now());
+    assert_eq!(status.reason.as_deref(), Some("Stopped"));
+}
