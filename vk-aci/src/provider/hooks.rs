@@ -449,10 +449,34 @@ fn grace(pod: &Pod) -> Duration {
         .map_or(DEFAULT_GRACE, Duration::from_secs)
 }
 
-/// Run `pod`'s `preStop` hooks in `group` before it is deleted, within the grace period.
-/// Returns at once for pods without any.
-pub(crate) async fn pre_stop(arm: &ArmClient, hooks: &Hooks, pod: &Pod, group: &str) {
-    let actions = pre_stop_hooks(pod);
+/// Whether `container` runs in `group` as ARM last showed it (`None`: not read, assumed).
+fn runs(group: Option<&ContainerGroup>, container: &str) -> bool {
+    let Some(group) = group else {
+        return true;
+    };
+    group
+        .properties
+        .containers
+        .iter()
+        .find(|c| c.name == container)
+        .and_then(|c| c.properties.instance_view.as_ref())
+        .and_then(|v| v.current_state.as_ref())
+        .is_some_and(|s| s.state == Some(InstanceState::Running))
+}
+
+/// Run `pod`'s `preStop` hooks in the group `name` before it is deleted, within the grace
+/// period; only in containers that run (`current`: the group as just read, if it was), as
+/// the kubelet runs `preStop` only for running containers. Returns at once for pods
+/// without any.
+pub(crate) async fn pre_stop(
+    arm: &ArmClient,
+    hooks: &Hooks,
+    pod: &Pod,
+    group: &str,
+    current: Option<&ContainerGroup>,
+) {
+    let mut actions = pre_stop_hooks(pod);
+    actions.retain(|(container, _)| runs(current, container));
     if actions.is_empty() {
         return;
     }
@@ -547,6 +571,50 @@ mod tests {
         assert_eq!(status, running_status());
         hold(&mut status, &["other".to_owned()]);
         assert_eq!(status, running_status());
+    }
+
+    /// An ARM client that reaches nothing and does not retry.
+    fn unreachable_arm() -> ArmClient {
+        let config = crate::arm::ArmConfig::new("sub", "rg", "westus")
+            .base_url(url::Url::parse("http://127.0.0.1:1").unwrap())
+            .timeout(Duration::from_secs(2))
+            .retry(crate::arm::RetryPolicy {
+                max_attempts: 1,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+                max_retry_after: Duration::from_millis(1),
+            });
+        ArmClient::new(config, crate::arm::ArmCredential::fixed("t")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_retried_delete_should_not_run_pre_stop_hooks_twice() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+            "spec": {"containers": [
+                {"name": "a", "lifecycle": {"preStop": {"exec": {"command": ["x"]}}}},
+            ]},
+        }))
+        .unwrap();
+        let hooks = Hooks::default();
+        let notifier = PodNotifier::new();
+        hooks.set_notifier(notifier.clone());
+        let arm = unreachable_arm();
+        pre_stop(&arm, &hooks, &pod, "ns-p", None).await;
+        let events = notifier.next_events().await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].reason(), FAILED_PRE_STOP_HOOK);
+        // The DELETE failed and the runtime retries: the hooks ran already.
+        pre_stop(&arm, &hooks, &pod, "ns-p", None).await;
+        assert!(
+            time::timeout(Duration::from_millis(50), notifier.next_events())
+                .await
+                .is_err(),
+            "no second run"
+        );
+        // Once the group is deleted the UID is forgotten.
+        hooks.deleted("u1");
+        assert!(hooks.pre_stopped().is_empty());
     }
 
     #[test]

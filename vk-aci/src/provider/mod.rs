@@ -480,7 +480,14 @@ impl Provider for AciProvider {
             )
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        self.track(key, pod, translation.name, true, None);
+        // New images are new containers: their postStart hooks run again, as on a kubelet.
+        let post_start = Self::post_start(&translation);
+        let group = translation.name.clone();
+        self.track(key.clone(), pod, translation.name, true, None);
+        if let Some(entry) = self.tracker.lock().get_mut(&key) {
+            entry.held = post_start.iter().map(|(c, _)| c.clone()).collect();
+        }
+        self.spawn_post_start(pod, group, post_start);
         Ok(())
     }
 
@@ -493,11 +500,8 @@ impl Provider for AciProvider {
         // the group's UID tag first, so a late delete of the old pod never removes the new
         // pod's group. ARM has no conditional delete on tags; the read comes just before
         // the delete, and this process is the node's only actor (its Lease).
-        // preStop hooks first, within the grace period (nothing to do, and no call, for
-        // pods without any).
-        hooks::pre_stop(&self.arm, &self.hooks, pod, &name).await;
+        let mut current = None;
         if let Some(uid) = pod.metadata.uid.as_deref() {
-            self.hooks.deleted(uid);
             match self
                 .arm
                 .get::<ContainerGroup>(&name, Priority::Foreground)
@@ -507,21 +511,30 @@ impl Provider for AciProvider {
                     let owner = vk_translate::pod_key_from_tags(&group.tags).and_then(|t| t.uid);
                     if let Some(owner) = owner.filter(|o| o != uid) {
                         tracing::info!(pod = %key, %uid, group = %name, %owner, "container group belongs to a newer pod of that name; not deleted");
+                        self.hooks.deleted(uid);
                         self.forget(&key, uid);
                         return Ok(());
                     }
+                    current = Some(group);
                 }
                 Err(e) if e.is_not_found() => {
+                    self.hooks.deleted(uid);
                     self.forget(&key, uid);
                     return Ok(());
                 }
                 Err(e) => return Err(errors::from_arm(e, &what)),
             }
         }
+        // preStop hooks, in the containers that run, within the grace period (nothing to
+        // do, and no call, for pods without any).
+        hooks::pre_stop(&self.arm, &self.hooks, pod, &name, current.as_ref()).await;
         self.arm
             .begin_delete(&name)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
+        if let Some(uid) = pod.metadata.uid.as_deref() {
+            self.hooks.deleted(uid);
+        }
         match pod.metadata.uid.as_deref() {
             Some(uid) => self.forget(&key, uid),
             None => {

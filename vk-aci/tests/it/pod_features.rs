@@ -542,3 +542,56 @@ async fn a_confidential_pod_should_run_as_a_confidential_group() {
     );
     node.shutdown().await;
 }
+
+/// A DELETE that fails after the preStop hooks ran is retried without running them again
+/// (the first version forgot the hooks had run before the DELETE was sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_delete_should_run_pre_stop_hooks_once() {
+    use vk_aci::emulator::faults::Injected;
+    use vk_core::provider::{PodKey, PodResources, Provider};
+
+    let mut config = EmulatorConfig::instant();
+    config.timeline.pending = Duration::from_millis(100);
+    let em = emulator(config).await;
+    let provider = provider(&em);
+    let pod = hook_pod("retried", "true", "echo bye");
+    let mut pod = pod;
+    pod.metadata.uid = Some("uid-retried".into());
+    provider
+        .create_pod(&pod, &PodResources::default())
+        .await
+        .unwrap();
+    let key = PodKey::of(&pod);
+    time::timeout(PATIENCE, async {
+        loop {
+            let status = provider.pod_status(&key).await.unwrap();
+            if status.is_some_and(|s| s.phase.as_deref() == Some("Running")) {
+                return;
+            }
+            time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the pod runs");
+    let execs = em.call_count("containers.execute_command");
+    // The owner read and the hook's exec go through; every attempt at the DELETE fails.
+    em.inject(Injected {
+        status: None,
+        ..Injected::status(200, "")
+    });
+    em.inject(Injected {
+        status: None,
+        ..Injected::status(200, "")
+    });
+    for _ in 0..4 {
+        em.inject(Injected::status(500, "InternalServerError"));
+    }
+    assert!(provider.delete_pod(&pod).await.is_err());
+    assert_eq!(em.call_count("containers.execute_command"), execs + 1);
+    provider.delete_pod(&pod).await.unwrap();
+    assert_eq!(
+        em.call_count("containers.execute_command"),
+        execs + 1,
+        "the hook ran once"
+    );
+}
