@@ -20,6 +20,7 @@ mod metrics;
 mod private_registry;
 mod scale;
 mod vnet;
+mod walkthrough;
 
 pub const RESOURCE_GROUP: &str = "vk-e2e";
 pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";

@@ -37,7 +37,13 @@ pub(crate) fn on_create(plural: &str, obj: &mut Value) {
                 m.insert("status".into(), json!({"phase": "Active"}));
             }
         }
-        "deployments" | "replicasets" => {
+        "deployments" | "replicasets" | "jobs" => {
+            if let Some(spec) = obj.pointer_mut("/spec/template/spec") {
+                containers(spec);
+            }
+            if plural == "jobs" {
+                return;
+            }
             set_default(obj, "/spec/replicas", json!(1));
             set_default(obj, "/spec/revisionHistoryLimit", json!(10));
             set_default(obj, "/spec/template/spec/restartPolicy", json!("Always"));
@@ -119,18 +125,43 @@ fn pod(obj: &mut Value) {
     set_default(obj, "/spec/enableServiceLinks", json!(true));
     set_default(obj, "/spec/priority", json!(0));
     set_default(obj, "/spec/preemptionPolicy", json!("PreemptLowerPriority"));
-    if obj.pointer("/spec/tolerations").is_none() {
-        set_default(
-            obj,
-            "/spec/tolerations",
-            json!([
-                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-            ]),
-        );
+    // The DefaultTolerationSeconds admission plugin: five minutes on a not-ready or
+    // unreachable node unless the pod tolerates those taints itself.
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        set_default(obj, "/spec/tolerations", json!([]));
+        if let Some(tols) = obj
+            .pointer_mut("/spec/tolerations")
+            .and_then(Value::as_array_mut)
+            && !tols.iter().any(|t| {
+                t.get("key").and_then(Value::as_str) == Some(key)
+                    && t.get("effect")
+                        .and_then(Value::as_str)
+                        .is_none_or(|e| e.is_empty() || e == "NoExecute")
+            })
+        {
+            tols.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
     }
-    for list in ["/spec/containers", "/spec/initContainers"] {
-        if let Some(cs) = obj.pointer_mut(list).and_then(Value::as_array_mut) {
+    if let Some(spec) = obj.get_mut("spec") {
+        containers(spec);
+    }
+    let qos = qos_class(obj);
+    if let Some(m) = obj.as_object_mut() {
+        let status = m.entry("status").or_insert_with(|| json!({}));
+        if status.get("phase").is_none() {
+            status["phase"] = json!("Pending");
+        }
+        status["qosClass"] = json!(qos);
+    }
+}
+
+/// SetDefaults of the containers of a pod spec (a pod's or a template's).
+fn containers(spec: &mut Value) {
+    for list in ["/containers", "/initContainers"] {
+        if let Some(cs) = spec.pointer_mut(list).and_then(Value::as_array_mut) {
             for c in cs {
                 set_default(c, "/terminationMessagePath", json!("/dev/termination-log"));
                 set_default(c, "/terminationMessagePolicy", json!("File"));
@@ -143,16 +174,13 @@ fn pod(obj: &mut Value) {
                     json!(if latest { "Always" } else { "IfNotPresent" }),
                 );
                 set_default(c, "/resources", json!({}));
+                if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
+                    for port in ports {
+                        set_default(port, "/protocol", json!("TCP"));
+                    }
+                }
             }
         }
-    }
-    let qos = qos_class(obj);
-    if let Some(m) = obj.as_object_mut() {
-        let status = m.entry("status").or_insert_with(|| json!({}));
-        if status.get("phase").is_none() {
-            status["phase"] = json!("Pending");
-        }
-        status["qosClass"] = json!(qos);
     }
 }
 
