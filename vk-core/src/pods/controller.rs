@@ -336,6 +336,23 @@ async fn sync_status(inner: &Inner, pod: &Arc<Pod>, state: &mut PodState, fresh:
             }
         }
     };
+    // A pushed "gone" may come from a read made for an earlier pod of this name (deleted
+    // and recreated meanwhile): ask the provider once more before failing this pod.
+    let reported = match reported {
+        None if push && !fresh && !is_terminal(pod) => {
+            match inner
+                .provider_call("pod_status", inner.provider.pod_status(&key))
+                .await
+            {
+                Ok(confirmed) => confirmed,
+                Err(e) => {
+                    tracing::debug!(pod = %key, error = ?e, "confirming a gone pod with the provider failed");
+                    return Some(retry(inner, &key, state));
+                }
+            }
+        }
+        other => other,
+    };
     let Some(mut desired) = reported else {
         if fresh || is_terminal(pod) {
             return None;

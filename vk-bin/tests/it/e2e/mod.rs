@@ -12,11 +12,13 @@ use vk_aci::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use vk_core::testing::{FakeApiServer, binder};
 
 mod burst;
+mod chaos;
 mod foreign_node;
 mod helloworld;
 mod leader;
 mod local;
 mod metrics;
+mod pod_features;
 mod private_registry;
 mod scale;
 mod vnet;
@@ -65,12 +67,23 @@ impl Cluster {
             vk_core::testing::FakeApiServerBuilder,
         ) -> vk_core::testing::FakeApiServerBuilder,
     ) -> Self {
+        Self::start_configured(adjust, |_| {}).await
+    }
+
+    /// Start with the fake API server's builder and the emulator's settings adjusted.
+    pub async fn start_configured(
+        adjust: impl FnOnce(
+            vk_core::testing::FakeApiServerBuilder,
+        ) -> vk_core::testing::FakeApiServerBuilder,
+        emulator: impl FnOnce(&mut EmulatorConfig),
+    ) -> Self {
         let api = adjust(FakeApiServer::builder().controllers(true))
             .start()
             .await
             .unwrap();
         let mut config = EmulatorConfig::instant();
         config.timeline.creating = Duration::from_millis(300);
+        emulator(&mut config);
         let emulator = Emulator::start(config).await.unwrap();
         let binder = binder::spawn(api.client(), Duration::from_millis(100));
         let dir = tempfile::tempdir().unwrap();

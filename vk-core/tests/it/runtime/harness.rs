@@ -65,6 +65,14 @@ impl TestProvider {
         }
     }
 
+    /// Push "gone" for `key`, as a provider does when a read of its backend found nothing
+    /// (possibly a stale read made for an earlier pod of that name).
+    pub fn push_gone(&self, key: &PodKey) {
+        if let Some(n) = self.notifier.lock().unwrap().as_ref() {
+            n.notify(key.clone(), None);
+        }
+    }
+
     pub fn count(&self, op: &str) -> usize {
         self.calls
             .lock()

@@ -104,6 +104,28 @@ async fn an_absurd_retry_hint_should_neither_kill_a_worker_nor_park_the_pod() {
 }
 
 #[tokio::test]
+async fn a_stale_gone_push_should_not_fail_a_pod_the_backend_still_runs() {
+    let api = FakeApiServer::start().await;
+    let provider = Arc::new(TestProvider::pushing());
+    let running = start(builder(&api, provider.clone()));
+    bind(&api, &pod("kept")).await;
+    wait_phase(&api, "kept", "Running").await;
+    // A read made for an earlier pod of this name comes back empty and is pushed.
+    provider.push_gone(&key("kept"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        phase(&api, "kept").await.as_deref(),
+        Some("Running"),
+        "the backend still runs the pod: a gone push is checked before failing it"
+    );
+    // A pod that really went is still reported.
+    provider.pods.lock().unwrap().remove(&key("kept"));
+    provider.push_gone(&key("kept"));
+    wait_phase(&api, "kept", "Failed").await;
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn orphaned_provider_pod_should_be_deleted_after_the_grace_period() {
     let api = FakeApiServer::start().await;
     let provider = Arc::new(TestProvider::with_pods(
