@@ -12,8 +12,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::events::{self, Kind};
 use super::resources::{self, ids};
 use super::rest;
+use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey, WatchFrom};
 use super::{State, jobs, services};
 
@@ -153,13 +155,17 @@ fn deployment(st: &State, dep: &Value) {
             "metadata": {"name": name, "labels": labels, "ownerReferences": owner_ref(dep, "Deployment")},
             "spec": {"replicas": want, "selector": selector, "template": tpl},
         });
-        let _ = rest::create(
+        if rest::create(
             st,
             resources::get(ids::replica_sets()),
             ids::replica_sets(),
             ns,
             rs,
-        );
+        )
+        .is_ok()
+        {
+            scaled(st, dep, &name, 0, want);
+        }
     }
     let (mut total, mut ready, mut updated) = (0, 0, 0);
     for rs in owned_by(&all(st, ids::replica_sets()), uid) {
@@ -167,11 +173,14 @@ fn deployment(st: &State, dep: &Value) {
         let target = if current { want } else { 0 };
         if replicas(rs) != target {
             let key = ObjKey::new(ids::replica_sets(), ns, s(rs, "/metadata/name"));
-            let _ = st.store.modify(&key, |cur| {
+            let changed = st.store.modify(&key, |cur| {
                 let mut new = cur.clone();
                 new["spec"]["replicas"] = json!(target);
                 Ok(new)
             });
+            if changed.is_ok() {
+                scaled(st, dep, s(rs, "/metadata/name"), replicas(rs), target);
+            }
         }
         let n = |p: &str| rs.pointer(p).and_then(Value::as_i64).unwrap_or(0);
         total += n("/status/replicas");
@@ -198,6 +207,23 @@ fn deployment(st: &State, dep: &Value) {
         set_status(st, ids::deployments(), dep, status);
     }
 }
+
+/// The Deployment controller's `ScalingReplicaSet` event.
+fn scaled(st: &State, dep: &Value, rs: &str, from: i64, to: i64) {
+    let direction = if to > from { "up" } else { "down" };
+    let message = format!("Scaled {direction} replica set {rs} from {from} to {to}");
+    events::record(
+        st,
+        dep,
+        Kind::Normal,
+        "ScalingReplicaSet",
+        &message,
+        "deployment-controller",
+    );
+}
+
+/// The ReplicaSet controller's event source.
+const RS_CONTROLLER: &str = "replicaset-controller";
 
 fn is_ready(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
@@ -237,7 +263,17 @@ fn replica_set(st: &State, rs: &Value) {
                 },
                 "spec": tpl.get("spec").cloned().unwrap_or_else(|| json!({})),
             });
-            let _ = rest::create(st, resources::get(ids::pods()), ids::pods(), ns, pod);
+            if let Ok(pod) = rest::create(st, resources::get(ids::pods()), ids::pods(), ns, pod) {
+                let message = format!("Created pod: {}", s(&pod, "/metadata/name"));
+                events::record(
+                    st,
+                    rs,
+                    Kind::Normal,
+                    "SuccessfulCreate",
+                    &message,
+                    RS_CONTROLLER,
+                );
+            }
         }
     } else if live.len() > want {
         // Unbound pods first, then the newest.
@@ -249,7 +285,17 @@ fn replica_set(st: &State, rs: &Value) {
         });
         for p in live.iter().take(live.len() - want) {
             let key = ObjKey::new(ids::pods(), ns, s(p, "/metadata/name"));
-            let _ = st.store.delete(&key, &DeleteOpts::default());
+            if st.store.delete(&key, &DeleteOpts::default()).is_ok() {
+                let message = format!("Deleted pod: {}", s(p, "/metadata/name"));
+                events::record(
+                    st,
+                    rs,
+                    Kind::Normal,
+                    "SuccessfulDelete",
+                    &message,
+                    RS_CONTROLLER,
+                );
+            }
         }
     }
     let pods = all(st, ids::pods());
@@ -333,9 +379,13 @@ fn schedule(st: &State) {
             s(&pod, "/metadata/name"),
         );
         let now = st.store.now_string();
-        let _ = st.store.modify(&key, |cur| {
+        let bound = st.store.modify(&key, |cur| {
             if !s(cur, "/spec/nodeName").is_empty() {
-                return Ok(cur.clone());
+                return Err(ApiError::conflict(
+                    resources::get(ids::pods()),
+                    s(cur, "/metadata/name"),
+                    "already bound",
+                ));
             }
             let mut new = cur.clone();
             new["spec"]["nodeName"] = json!(node_name);
@@ -352,6 +402,9 @@ fn schedule(st: &State) {
             new["status"]["conditions"] = json!(conds);
             Ok(new)
         });
+        if let Ok(pod) = bound {
+            events::scheduled(st, &pod, &node_name);
+        }
     }
 }
 

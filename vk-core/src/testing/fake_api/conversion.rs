@@ -2,6 +2,8 @@
 //! request to another version has its body converted to the stored version on the way in
 //! and every object converted back on the way out, as the API server does.
 //!
+//! `events.k8s.io/v1` Events are stored as core/v1 Events (see `events`).
+//!
 //! `autoscaling/v1` HorizontalPodAutoscalers are stored as `autoscaling/v2`: the v1
 //! `targetCPUUtilizationPercentage` is v2's CPU `Utilization` metric; what v1 cannot hold
 //! (other metrics, `behavior`, conditions, other current metrics) travels in the
@@ -39,6 +41,15 @@ impl Served {
     /// How `res` is served.
     pub fn of(res: ResId) -> Self {
         let r = resources::get(res);
+        if r.group == "events.k8s.io" {
+            return Self {
+                storage: resources::ids::events(),
+                converters: Some(Converters {
+                    to_view: super::events::to_events_v1,
+                    from_view: super::events::from_events_v1,
+                }),
+            };
+        }
         if r.group == "autoscaling" && r.version == "v1" {
             return Self {
                 storage: resources::ids::horizontal_pod_autoscalers(),

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::defaults::set_default;
+use super::events::{self, Kind};
 use super::resources::{self, Resource, ids};
 use super::rest;
 use super::status::ApiError;
@@ -18,6 +19,8 @@ use super::store::{DeleteOpts, Filter, ObjKey};
 
 /// The label holding the Job's UID (the generated selector).
 const CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
+/// The Job controller's event source.
+const JOB_CONTROLLER: &str = "job-controller";
 /// The label holding the Job's name.
 const JOB_NAME: &str = "batch.kubernetes.io/job-name";
 
@@ -216,6 +219,14 @@ fn step(st: &State, job: &Value, pods: &[Value]) {
             &now,
         ));
         status["completionTime"] = json!(now);
+        events::record(
+            st,
+            job,
+            Kind::Normal,
+            "Completed",
+            "Job completed",
+            JOB_CONTROLLER,
+        );
     } else if over_backoff {
         for a in &active {
             delete_pod(st, ns, a);
@@ -228,6 +239,14 @@ fn step(st: &State, job: &Value, pods: &[Value]) {
             &now,
         ));
         conditions.push(condition("Failed", "BackoffLimitExceeded", message, &now));
+        events::record(
+            st,
+            job,
+            Kind::Warning,
+            "BackoffLimitExceeded",
+            message,
+            JOB_CONTROLLER,
+        );
     } else if !suspended {
         let remaining = completions.map_or(parallelism, |c| {
             usize::try_from(c).unwrap_or(0).saturating_sub(succeeded)
@@ -308,7 +327,17 @@ fn create_pod(st: &State, job: &Value, ns: &str) {
         },
         "spec": tpl.get("spec").cloned().unwrap_or_else(|| json!({})),
     });
-    let _ = rest::create(st, resources::get(ids::pods()), ids::pods(), ns, pod);
+    if let Ok(pod) = rest::create(st, resources::get(ids::pods()), ids::pods(), ns, pod) {
+        let message = format!("Created pod: {}", s(&pod, "/metadata/name"));
+        events::record(
+            st,
+            job,
+            Kind::Normal,
+            "SuccessfulCreate",
+            &message,
+            JOB_CONTROLLER,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod controllers;
 mod conversion;
 mod defaults;
 mod discovery;
+mod events;
 mod jobs;
 mod knobs;
 mod metrics_api;

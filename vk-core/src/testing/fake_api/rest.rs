@@ -20,7 +20,7 @@ use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey, new_uid};
 use super::{
-    State, defaults, discovery, jobs, metrics_api, openapi, proxy, services, table, watch,
+    State, defaults, discovery, events, jobs, metrics_api, openapi, proxy, services, table, watch,
 };
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
@@ -174,7 +174,17 @@ async fn resource(
     // Where the objects are stored, and how they convert when `r` is another version.
     let served = Served::of(rp.res);
     let sr = resources::get(served.storage);
-    let q = parse_query(req.uri().query());
+    let mut q = parse_query(req.uri().query());
+    if r.group == "events.k8s.io"
+        && let Some(fs) = q.get_mut("fieldSelector")
+    {
+        // Selectors name events.k8s.io fields; the stored objects are core/v1 Events.
+        *fs = fs
+            .split(',')
+            .map(events::core_field_path)
+            .collect::<Vec<_>>()
+            .join(",");
+    }
     let method = req.method().clone();
     if !r.namespaced && rp.ns.is_some() {
         return Err(ApiError::no_route(req.uri().path()));

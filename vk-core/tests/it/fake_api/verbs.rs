@@ -104,7 +104,15 @@ fn table() -> Vec<Row> {
         ),
         row(
             &["describe", "pod", "-n", "verbs", "-l", "app=web"],
-            &["Node:", "{node}", "Events:", "Scheduled"],
+            &[
+                "Node:",
+                "{node}",
+                "80/TCP",
+                "Events:",
+                "Scheduled",
+                "default-scheduler",
+                "Successfully assigned verbs/web-",
+            ],
         ),
         row(
             &["describe", "node", "{node}"],
@@ -115,6 +123,18 @@ fn table() -> Vec<Row> {
                 "Non-terminated Pods:",
                 "Events:",
             ],
+        ),
+        row(
+            &["describe", "deployment", "web", "-n", "verbs"],
+            &[
+                "ScalingReplicaSet",
+                "deployment-controller",
+                "Scaled up replica set web-",
+            ],
+        ),
+        row(
+            &["events", "-n", "verbs"],
+            &["SuccessfulCreate", "Created pod: web-", "Scheduled"],
         ),
         row(&["logs", "deployment/web", "-n", "verbs"], &[""]),
         row(
@@ -190,6 +210,10 @@ fn table() -> Vec<Row> {
         eventually(
             &["get", "pods", "-n", "verbs", "-l", "job-name=once"],
             &["once-"],
+        ),
+        row(
+            &["describe", "job", "once", "-n", "verbs"],
+            &["Pods Statuses:", "SuccessfulCreate", "job-controller"],
         ),
         row(&["auth", "can-i", "create", "pods"], &["yes"]),
         row(&["get", "--raw", "/version"], &["gitVersion"]),
