@@ -475,8 +475,9 @@ pub trait Provider: Send + Sync + 'static {
     async fn list_pods(&self) -> Result<Vec<ProviderPod>>;
 
     /// Register for pushed status changes (and [`PodNotifier::event`]s). A provider that
-    /// pushes returns `true` and keeps the notifier; one that returns `false` (the default) is polled with
-    /// [`Provider::pod_status`] instead.
+    /// pushes returns `true` and keeps the notifier; one that returns `false` (the default)
+    /// is polled with [`Provider::pod_status`] instead, and may still keep the notifier to
+    /// send events.
     fn notify_pods(&self, notifier: PodNotifier) -> bool {
         let _ = notifier;
         false
