@@ -38,12 +38,11 @@ async fn a_machines_node_should_be_refused_with_exit_status_2() {
     );
     let after = nodes.get(name).await.unwrap();
     assert!(
-        after
+        !after
             .metadata
             .labels
             .unwrap_or_default()
-            .get("type")
-            .is_none(),
+            .contains_key("type"),
         "the machine's Node is untouched"
     );
 }
