@@ -105,6 +105,9 @@ pub struct VirtualNodeConfig {
     /// VNet mode: the delegated subnet checked (and created when missing with a CIDR)
     /// before anything starts; `None` outside VNet mode.
     pub subnet: Option<SubnetSetup>,
+    /// Without a cluster identity in `aci.node`, take the UID of the `kube-system`
+    /// namespace at bind (unreadable: a warning, and no identity).
+    pub cluster_id_from_kube_system: bool,
 }
 
 /// The delegated subnet of VNet mode (upstream `ACI_SUBNET_NAME`, `ACI_SUBNET_CIDR`).
@@ -152,6 +155,7 @@ impl Default for VirtualNodeConfig {
             ),
             clock: Arc::new(SystemClock),
             subnet: None,
+            cluster_id_from_kube_system: false,
         }
     }
 }
@@ -263,6 +267,13 @@ impl VirtualNode {
                 fill(&mut csr.names, &mut csr.ips);
             }
             _ => {}
+        }
+        if config.cluster_id_from_kube_system && config.aci.node.cluster_id.is_none() {
+            config.aci.node = config
+                .aci
+                .node
+                .clone()
+                .cluster_id(kube_system_uid(&client).await.unwrap_or_default());
         }
         let serving = ServingCertificate::empty();
         let tls = config
@@ -508,5 +519,29 @@ impl VirtualNode {
             return Err(VirtualNodeError::LeaseLost(lease_name));
         }
         Ok(())
+    }
+}
+
+/// The UID of the `kube-system` namespace: a cluster's identity that every cluster has and
+/// that never changes. `None` (with a warning) when it cannot be read.
+async fn kube_system_uid(client: &kube::Client) -> Option<String> {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    match tokio::time::timeout(Duration::from_secs(10), namespaces.get("kube-system")).await {
+        Ok(Ok(namespace)) => {
+            let uid = namespace.metadata.uid;
+            tracing::info!(cluster_id = ?uid, "cluster identity: the kube-system namespace's UID");
+            uid
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no cluster identity (the kube-system namespace cannot be read): container groups are told apart from other clusters' by node name only; set --cluster-id");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                "no cluster identity (reading the kube-system namespace timed out): container groups are told apart from other clusters' by node name only; set --cluster-id"
+            );
+            None
+        }
     }
 }

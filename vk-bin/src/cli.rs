@@ -221,6 +221,13 @@ pub(crate) struct RunArgs {
     /// The cluster's ARM ID (ContainerInsights log metadata).
     #[arg(long, env = "CLUSTER_RESOURCE_ID")]
     pub(crate) cluster_resource_id: Option<String>,
+    /// This cluster's identity, tagged on its container groups and part of their names'
+    /// hash, so clusters sharing a resource group never adopt, sweep or overwrite each
+    /// other's groups. Default: `--cluster-resource-id`, else the UID of the `kube-system`
+    /// namespace; `none`: no identity (upstream's names; groups are told apart by node
+    /// name only).
+    #[arg(long, env = "VK_CLUSTER_ID")]
+    pub(crate) cluster_id: Option<String>,
     /// Appended to the User-Agent of ARM calls (the chart sets `helm-chart/...`).
     #[arg(long, env = "ACI_EXTRA_USER_AGENT")]
     pub(crate) extra_user_agent: Option<String>,

@@ -229,6 +229,17 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
     if let Some(id) = non_empty(args.cluster_resource_id.as_ref()) {
         node = node.cluster_resource_id(id);
     }
+    // The cluster identity: the flag, else the cluster's ARM ID, else (at bind) the UID of
+    // the kube-system namespace.
+    config.cluster_id_from_kube_system = false;
+    match non_empty(args.cluster_id.as_ref()).as_deref() {
+        Some("none") => {}
+        Some(id) => node = node.cluster_id(id),
+        None => match non_empty(args.cluster_resource_id.as_ref()) {
+            Some(arm_id) => node = node.cluster_id(arm_id.to_lowercase()),
+            None => config.cluster_id_from_kube_system = true,
+        },
+    }
     config.aci.node = node;
     let defaults = Capacity::default();
     config.aci.capacity = Capacity {
@@ -384,6 +395,25 @@ mod tests {
         let off = config(&["--authentication-token-webhook=false"]).unwrap();
         assert!(!off.auth.token_webhook);
         assert_eq!(off.auth.authorization, AuthorizationMode::AlwaysAllow);
+    }
+
+    #[test]
+    fn the_cluster_identity_should_come_from_the_flag_the_arm_id_or_kube_system() {
+        let flag = config(&["--cluster-id", "prod-eu"]).unwrap();
+        assert_eq!(flag.aci.node.cluster_id.as_deref(), Some("prod-eu"));
+        assert!(!flag.cluster_id_from_kube_system);
+        let arm = config(&["--cluster-resource-id", "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/AKS"]).unwrap();
+        assert_eq!(
+            arm.aci.node.cluster_id.as_deref(),
+            Some(
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/aks"
+            )
+        );
+        let default = config(&[]).unwrap();
+        assert!(default.aci.node.cluster_id.is_none());
+        assert!(default.cluster_id_from_kube_system);
+        let none = config(&["--cluster-id", "none"]).unwrap();
+        assert!(none.aci.node.cluster_id.is_none() && !none.cluster_id_from_kube_system);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub const TAG_NODE_NAME: &str = "NodeName";
 pub const TAG_POD_UID: &str = "UID";
 /// Tag holding the pod's creation timestamp, RFC 3339 (upstream provider's key).
 pub const TAG_CREATION_TIMESTAMP: &str = "CreationTimestamp";
+/// Tag holding the identity of the cluster that created the group (see
+/// [`container_group_name_in`]): two clusters sharing a resource group never adopt, sweep
+/// or overwrite each other's groups.
+pub const TAG_CLUSTER_ID: &str = "ClusterId";
 
 /// Number of hex digits of the hash suffix (40 bits).
 const HASH_LEN: usize = 10;
@@ -46,14 +50,20 @@ pub fn container_group_name(namespace: &str, pod_name: &str) -> String {
     {
         return plain;
     }
-    let digest = Sha256::digest(format!("{namespace}/{pod_name}").as_bytes());
+    hashed_name(&plain, &format!("{namespace}/{pod_name}"))
+}
+
+/// `{prefix}-{hash}`: `plain` cleaned and cut to fit, and the first hex digits of the
+/// SHA-256 of `key`.
+fn hashed_name(plain: &str, key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
     let hash: String = digest
         .iter()
         .flat_map(|b| [b >> 4, b & 0xf])
         .take(HASH_LEN)
         .map(|n| char::from_digit(u32::from(n), 16).expect("invariant: a nibble is a hex digit"))
         .collect();
-    let mut prefix = clean(&plain);
+    let mut prefix = clean(plain);
     prefix.truncate(MAX_GROUP_NAME_LEN - HASH_LEN - 1);
     let prefix = prefix.trim_end_matches('-');
     if prefix.is_empty() {
@@ -61,6 +71,25 @@ pub fn container_group_name(namespace: &str, pod_name: &str) -> String {
     } else {
         format!("{prefix}-{hash}")
     }
+}
+
+/// The group name of pod `namespace/pod_name` for the cluster `cluster_id`: without one,
+/// [`container_group_name`] (the upstream provider's names); with one, always the hashed
+/// form, the hash taken over the cluster, namespace and name, so the same pod name in two
+/// clusters sharing a resource group gives two groups.
+#[must_use]
+pub fn container_group_name_in(
+    cluster_id: Option<&str>,
+    namespace: &str,
+    pod_name: &str,
+) -> String {
+    let Some(cluster) = cluster_id.filter(|c| !c.is_empty()) else {
+        return container_group_name(namespace, pod_name);
+    };
+    hashed_name(
+        &format!("{namespace}-{pod_name}"),
+        &format!("{cluster}/{namespace}/{pod_name}"),
+    )
 }
 
 /// Whether ARM accepts `name` as a container group name.
@@ -119,6 +148,8 @@ pub struct PodTags {
     pub cluster_name: Option<String>,
     /// The pod's creation timestamp as tagged (RFC 3339), when tagged.
     pub creation_timestamp: Option<String>,
+    /// The cluster identity ([`TAG_CLUSTER_ID`]), when the group carries one.
+    pub cluster_id: Option<String>,
 }
 
 /// Reads the pod identity from a group's tags; `None` when the namespace or the pod name is
@@ -133,12 +164,26 @@ pub fn pod_key_from_tags(tags: &BTreeMap<String, String>) -> Option<PodTags> {
         node_name: get(TAG_NODE_NAME),
         cluster_name: get(TAG_CLUSTER_NAME),
         creation_timestamp: get(TAG_CREATION_TIMESTAMP),
+        cluster_id: get(TAG_CLUSTER_ID),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_identity_should_give_each_cluster_its_own_group_name() {
+        let a = container_group_name_in(Some("cluster-a"), "default", "web-0");
+        let b = container_group_name_in(Some("cluster-b"), "default", "web-0");
+        assert_ne!(a, b);
+        assert!(a.starts_with("default-web-0-"), "{a}");
+        assert!(is_valid_container_group_name(&a) && is_valid_container_group_name(&b));
+        assert_eq!(
+            container_group_name_in(None, "default", "web-0"),
+            container_group_name("default", "web-0")
+        );
+    }
 
     #[test]
     fn simple_names_should_be_namespace_dash_name() {

@@ -58,6 +58,10 @@ pub struct NodeOptions {
     pub cluster_resource_id: Option<String>,
     /// Cluster name for the `ClusterName` tag.
     pub cluster_name: Option<String>,
+    /// Identity of the cluster (the `ClusterId` tag, and part of every group name's hash:
+    /// [`crate::names::container_group_name_in`]); `None` keeps the upstream provider's
+    /// names and no tag.
+    pub cluster_id: Option<String>,
     /// Name of the virtual node (upstream `--nodename`).
     pub node_name: String,
     /// CPU cores of a container that requests none.
@@ -96,6 +100,7 @@ impl Default for NodeOptions {
             log_analytics: None,
             cluster_resource_id: None,
             cluster_name: None,
+            cluster_id: None,
             // upstream `--nodename` default.
             node_name: "vk-aci-test-aks".to_owned(),
             // upstream provider: a container without requests gets 1 CPU and 1.5 GB.
@@ -184,6 +189,20 @@ impl NodeOptions {
     pub fn cluster_resource_id(mut self, id: impl Into<String>) -> Self {
         self.cluster_resource_id = Some(id.into());
         self
+    }
+
+    /// The cluster identity (tag and group names).
+    #[must_use]
+    pub fn cluster_id(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        self.cluster_id = (!id.trim().is_empty()).then(|| id.trim().to_owned());
+        self
+    }
+
+    /// The group name of pod `namespace/name` on this node's cluster.
+    #[must_use]
+    pub fn group_name(&self, namespace: &str, name: &str) -> String {
+        crate::names::container_group_name_in(self.cluster_id.as_deref(), namespace, name)
     }
 
     /// The cluster name for tags.

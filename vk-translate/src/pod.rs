@@ -369,7 +369,7 @@ pub fn translate_pod_with_images(
         return Err(TranslateError::Fields(findings.errors));
     }
     let namespace = ctx.namespace().to_owned();
-    let name = names::container_group_name(&namespace, &pod_name);
+    let name = node.group_name(&namespace, &pod_name);
     if !names::is_valid_container_group_name(&name) {
         return Err(TranslateError::Unreachable(
             "group name invalid after cleaning",
@@ -564,6 +564,9 @@ fn tags(
     }
     if let Some(cluster) = &ctx.node.cluster_name {
         tags.insert(names::TAG_CLUSTER_NAME.to_owned(), cluster.clone());
+    }
+    if let Some(id) = &ctx.node.cluster_id {
+        tags.insert(names::TAG_CLUSTER_ID.to_owned(), id.clone());
     }
     if let Some(created) = pod
         .metadata

@@ -186,8 +186,13 @@ impl AciProvider {
             .is_some()
     }
 
-    fn group_name(key: &PodKey) -> String {
-        vk_translate::container_group_name(&key.namespace, &key.name)
+    /// The group of `key`: the one tracked (an adopted group keeps the name it was created
+    /// with, from before a cluster identity was set, say), else this cluster's name for it.
+    fn group_name(&self, key: &PodKey) -> String {
+        if let Some(tracked) = self.tracker.lock().get(key) {
+            return tracked.group_name.clone();
+        }
+        self.config.node.group_name(&key.namespace, &key.name)
     }
 
     async fn translate(
@@ -493,7 +498,7 @@ impl Provider for AciProvider {
 
     async fn delete_pod(&self, pod: &Pod) -> Result<()> {
         let key = PodKey::of(pod);
-        let name = Self::group_name(&key);
+        let name = self.group_name(&key);
         let what = format!("pod {key} (container group {name})");
         // The group is named after the pod's namespace and name, not its UID: a pod
         // recreated under the same name (a StatefulSet's) owns the same group name. Read
@@ -555,7 +560,7 @@ impl Provider for AciProvider {
         {
             return Ok(Some(status));
         }
-        let name = Self::group_name(key);
+        let name = self.group_name(key);
         let group = match self
             .arm
             .get::<ContainerGroup>(&name, Priority::Foreground)
@@ -594,9 +599,18 @@ impl Provider for AciProvider {
             {
                 continue;
             }
+            // Another cluster's group in a shared resource group: never adopted or swept.
+            // Groups without the tag predate cluster identities and go by node name alone.
+            if tags
+                .cluster_id
+                .as_deref()
+                .is_some_and(|c| Some(c) != self.config.node.cluster_id.as_deref())
+            {
+                continue;
+            }
             let key = PodKey::new(tags.namespace.clone(), tags.name.clone());
             if !self.tracker.lock().contains_key(&key) {
-                let name = group.name.clone().unwrap_or_else(|| Self::group_name(&key));
+                let name = group.name.clone().unwrap_or_else(|| self.group_name(&key));
                 let pod = skeleton_pod(&key, tags.uid.clone(), &group);
                 self.track(key.clone(), &pod, name, false, None);
             }
@@ -693,7 +707,7 @@ impl Provider for AciProvider {
                 "ACI keeps only the log of a container's current instance",
             ));
         }
-        let name = Self::group_name(key);
+        let name = self.group_name(key);
         let what = format!("logs of {key}/{container}");
         let stamped = opts.timestamps || opts.since.is_some();
         let limit = opts
@@ -784,7 +798,7 @@ impl Provider for AciProvider {
         if command.is_empty() {
             return Err(ProviderError::InvalidInput("exec needs a command".into()));
         }
-        let name = Self::group_name(key);
+        let name = self.group_name(key);
         let shell = self
             .tracked_pod(key)
             .and_then(|p| p.metadata.annotations)

@@ -99,3 +99,42 @@ async fn a_slow_token_refresh_should_not_hold_up_calls_while_the_token_is_valid(
         "calls waited behind a token refresh they did not need"
     );
 }
+
+fn provider_of_cluster(
+    em: &vk_aci::emulator::EmulatorHandle,
+    cluster: &str,
+) -> vk_aci::AciProvider {
+    let mut config = provider_config();
+    config.node = config.node.cluster_id(cluster);
+    vk_aci::AciProvider::new(
+        client(em),
+        config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    )
+}
+
+#[tokio::test]
+async fn two_clusters_in_one_resource_group_should_neither_share_nor_adopt_groups() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    // Same resource group, same (default) node name, same pod name.
+    let a = provider_of_cluster(&em, "cluster-a");
+    let b = provider_of_cluster(&em, "cluster-b");
+    let web = pod("web", &[("app", &[])]);
+    a.create_pod(&web, &PodResources::default()).await.unwrap();
+    b.create_pod(&web, &PodResources::default()).await.unwrap();
+    assert_eq!(
+        em.group_names().len(),
+        2,
+        "one group per cluster, not one overwritten"
+    );
+    let listed = a.list_pods().await.unwrap();
+    assert_eq!(
+        listed.len(),
+        1,
+        "cluster A sees only its own group: {listed:?}"
+    );
+    // A's orphan sweep (a delete through A) never reaches B's group.
+    a.delete_pod(&web).await.unwrap();
+    assert_eq!(em.group_names().len(), 1);
+    assert_eq!(b.list_pods().await.unwrap().len(), 1);
+}

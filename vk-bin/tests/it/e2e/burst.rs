@@ -71,7 +71,9 @@ async fn kill_9_mid_burst_then_restart_should_leave_every_pod_running_once() {
     });
 
     let groups: BTreeSet<String> = emulator.group_names().into_iter().collect();
-    let expected: BTreeSet<String> = (0..100).map(|i| format!("default-burst-{i:03}")).collect();
+    let expected: BTreeSet<String> = (0..100)
+        .map(|i| cluster.group_name("default", &format!("burst-{i:03}")))
+        .collect();
     assert_eq!(groups, expected, "one group per pod, none leaked");
     assert_eq!(emulator.group_names().len(), 100, "no duplicate group");
 }

@@ -158,7 +158,7 @@ async fn five_hundred_pods_through_faults_replacements_and_two_kills_should_end_
             running == PODS
                 && groups.len() == PODS
                 && pods.iter().all(|(name, uid)| {
-                    let group = vk_translate::container_group_name("default", name);
+                    let group = cluster.group_name("default", name);
                     groups
                         .get(&group)
                         .is_some_and(|tag| tag.as_deref() == Some(uid.as_str()))
@@ -169,13 +169,13 @@ async fn five_hundred_pods_through_faults_replacements_and_two_kills_should_end_
     let (pods, groups, running) = state(&cluster).await;
     let expected: BTreeSet<String> = pods
         .keys()
-        .map(|name| vk_translate::container_group_name("default", name))
+        .map(|name| cluster.group_name("default", name))
         .collect();
     let leaked: Vec<&String> = groups.keys().filter(|g| !expected.contains(*g)).collect();
     let wrong_uid: Vec<&String> = pods
         .iter()
         .filter(|(name, uid)| {
-            let group = vk_translate::container_group_name("default", name);
+            let group = cluster.group_name("default", name);
             groups
                 .get(&group)
                 .is_some_and(|tag| tag.as_deref() != Some(uid.as_str()))
@@ -184,7 +184,7 @@ async fn five_hundred_pods_through_faults_replacements_and_two_kills_should_end_
         .collect();
     let missing: Vec<&String> = pods
         .keys()
-        .filter(|name| !groups.contains_key(&vk_translate::container_group_name("default", name)))
+        .filter(|name| !groups.contains_key(&cluster.group_name("default", name)))
         .collect();
     // Keep the three processes' logs where asked (for looking into a failure).
     if let Some(dir) = std::env::var_os("VK_CHAOS_LOG_DIR") {

@@ -20,7 +20,10 @@ async fn helloworld_flow(kubectl: &str) {
             &process,
         )
         .await;
-    assert_eq!(cluster.emulator.group_names(), ["default-helloworld"]);
+    assert_eq!(
+        cluster.emulator.group_names(),
+        [cluster.group_name("default", "helloworld")]
+    );
 
     let out = cluster
         .kubectl(kubectl, &["get", "pods", "-o", "wide"])

@@ -83,8 +83,8 @@ async fn first_running(cluster: &Cluster, process: &NodeProcess) -> String {
     nginx_pods(cluster).await.remove(0)
 }
 
-fn group_of(pod: &str) -> String {
-    vk_translate::container_group_name(NAMESPACE, pod)
+fn group_of(cluster: &Cluster, pod: &str) -> String {
+    cluster.group_name(NAMESPACE, pod)
 }
 
 /// `kubectl top pod` millicores of `pod`, if it is listed.
@@ -101,8 +101,14 @@ fn top_millicores(out: &str, pod: &str) -> Option<u64> {
 
 /// `kubectl top pod` memory of `pod` in MiB, if it is listed.
 fn top_memory_mib(out: &str, pod: &str) -> Option<u64> {
-    let line = out.lines().find(|l| l.split_whitespace().next() == Some(pod))?;
-    line.split_whitespace().nth(2)?.strip_suffix("Mi")?.parse().ok()
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(pod))?;
+    line.split_whitespace()
+        .nth(2)?
+        .strip_suffix("Mi")?
+        .parse()
+        .ok()
 }
 
 async fn apply(cluster: &Cluster, version: &str, path: &Path) {
@@ -118,7 +124,7 @@ async fn kubectl_top_should_show_what_the_emulator_says_each_container_uses() {
     apply(&cluster, "1.33", &Cluster::fixture("nginx-vn.yaml")).await;
     let pod = first_running(&cluster, &process).await;
     cluster.emulator.set_usage(
-        &group_of(&pod),
+        &group_of(&cluster, &pod),
         "nginx",
         ContainerUsage {
             cpu_millicores: 300.0,
@@ -180,7 +186,9 @@ async fn an_hpa_should_scale_nginx_vn_out_when_its_cpu_rises_and_back_in_when_it
         cpu_millicores: 400.0,
         memory_bytes: 64.0 * MIB,
     };
-    cluster.emulator.set_usage(&group_of(&first), "nginx", busy);
+    cluster
+        .emulator
+        .set_usage(&group_of(&cluster, &first), "nginx", busy);
     eventually(Duration::from_secs(90), "the HPA to scale out", || async {
         replicas().await >= 2
     })
@@ -204,7 +212,7 @@ async fn an_hpa_should_scale_nginx_vn_out_when_its_cpu_rises_and_back_in_when_it
     for pod in nginx_pods(&cluster).await {
         cluster
             .emulator
-            .set_usage(&group_of(&pod), "nginx", ContainerUsage::DEFAULT);
+            .set_usage(&group_of(&cluster, &pod), "nginx", ContainerUsage::DEFAULT);
     }
     eventually(
         Duration::from_secs(90),

@@ -35,6 +35,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     ca: PathBuf,
+    /// The cluster identity `vk-aci run` takes by default: the kube-system namespace's UID.
+    cluster_id: Option<String>,
 }
 
 impl Drop for Cluster {
@@ -85,6 +87,13 @@ impl Cluster {
         config.timeline.creating = Duration::from_millis(300);
         emulator(&mut config);
         let emulator = Emulator::start(config).await.unwrap();
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(api.client());
+        let cluster_id = namespaces
+            .get_opt("kube-system")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|n| n.metadata.uid);
         let binder = binder::spawn(api.client(), Duration::from_millis(100));
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
@@ -98,7 +107,13 @@ impl Cluster {
             dir,
             kubeconfig,
             ca,
+            cluster_id,
         }
+    }
+
+    /// The container group of pod `namespace/pod` as `vk-aci run` names it on this cluster.
+    pub fn group_name(&self, namespace: &str, pod: &str) -> String {
+        vk_translate::names::container_group_name_in(self.cluster_id.as_deref(), namespace, pod)
     }
 
     /// Start `vk-aci run` for node `name`.

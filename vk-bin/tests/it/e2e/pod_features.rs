@@ -185,8 +185,9 @@ async fn pod_features_flow(kubectl: &str) {
         .await;
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
     let emulator = &cluster.emulator;
+    let hooked = cluster.group_name("default", "hooked");
     eventually(PATIENCE, "the hook pod's group to be deleted", || async {
-        !emulator.group_names().iter().any(|g| g == "default-hooked")
+        !emulator.group_names().iter().any(|g| *g == hooked)
     })
     .await
     .unwrap();

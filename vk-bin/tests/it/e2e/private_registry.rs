@@ -17,8 +17,8 @@ async fn a_private_registry_pod_should_carry_the_registry_credential() {
         )
         .await;
 
-    let group = "default-aci-helloworld-private";
-    assert_eq!(cluster.emulator.group_names(), [group]);
+    let group = cluster.group_name("default", "aci-helloworld-private");
+    assert_eq!(cluster.emulator.group_names(), [group.clone()]);
     let url = cluster
         .emulator
         .url()

@@ -59,7 +59,7 @@ async fn a_vnet_node_should_create_its_subnet_and_give_groups_the_kube_proxy_ext
 
     let group = cluster
         .emulator
-        .group_spec("default-helloworld")
+        .group_spec(&cluster.group_name("default", "helloworld"))
         .expect("the group exists");
     let props = &group.properties;
     assert_eq!(
