@@ -381,51 +381,38 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_read_for_an_earlier_pod_of_that_name_should_not_touch_the_new_one() {
+    /// Track pod `web-0` with `tracked_uid`, apply a 404 read made for `read_uid`: the
+    /// entries left and the updates pushed.
+    fn gone_read(tracked_uid: &str, read_uid: &str) -> (HashMap<PodKey, Tracked>, usize) {
         let key = PodKey::new("default", "web-0");
-        let mut entries = HashMap::new();
-        // The batch went out for uid-old; meanwhile uid-new took the key.
-        entries.insert(
+        let mut entries = HashMap::from([(
             key.clone(),
-            Tracked::new(&pod("uid-new"), "default-web-0".into()),
-        );
+            Tracked::new(&pod(tracked_uid), "default-web-0".into()),
+        )]);
         let notifier = PodNotifier::new();
-        let results = vec![(key.clone(), pod("uid-old"), Err(not_found()))];
         apply_reads(
             &mut entries,
-            results,
+            vec![(key, pod(read_uid), Err(not_found()))],
             &notifier,
             jiff::Timestamp::UNIX_EPOCH,
             &StatusConfig::default(),
             Duration::from_secs(60),
         );
-        assert!(entries.contains_key(&key), "the new pod is still tracked");
-        assert!(
-            notifier.drain().is_empty(),
-            "nothing is pushed for the new pod"
-        );
+        (entries, notifier.drain().len())
+    }
+
+    #[tokio::test]
+    async fn a_read_for_an_earlier_pod_of_that_name_should_not_touch_the_new_one() {
+        // The batch went out for uid-old; meanwhile uid-new took the key.
+        let (entries, pushed) = gone_read("uid-new", "uid-old");
+        assert_eq!(entries.len(), 1, "the new pod is still tracked");
+        assert_eq!(pushed, 0, "nothing is pushed for the new pod");
     }
 
     #[tokio::test]
     async fn a_read_for_the_pod_itself_should_still_apply() {
-        let key = PodKey::new("default", "web-0");
-        let mut entries = HashMap::new();
-        entries.insert(
-            key.clone(),
-            Tracked::new(&pod("uid-a"), "default-web-0".into()),
-        );
-        let notifier = PodNotifier::new();
-        let results = vec![(key.clone(), pod("uid-a"), Err(not_found()))];
-        apply_reads(
-            &mut entries,
-            results,
-            &notifier,
-            jiff::Timestamp::UNIX_EPOCH,
-            &StatusConfig::default(),
-            Duration::from_secs(60),
-        );
+        let (entries, pushed) = gone_read("uid-a", "uid-a");
         assert!(entries.is_empty());
-        assert_eq!(notifier.drain().len(), 1, "the gone pod is pushed");
+        assert_eq!(pushed, 1, "the gone pod is pushed");
     }
 }

@@ -80,32 +80,24 @@ async fn kill_9_mid_burst_then_restart_should_leave_every_pod_running_once() {
 
 fn not_running_blocking(pods: &kube::Api<Pod>) -> Vec<String> {
     let pods = pods.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            pods.list(&ListParams::default().labels("app=burst"))
-                .await
-                .map(|l| {
-                    l.items
-                        .iter()
-                        .filter(|p| !running_on(p, "vk-e2e-burst"))
-                        .map(|p| {
-                            let status = p.status.as_ref();
-                            format!(
-                                "{} phase={:?} ip={:?}",
-                                p.metadata.name.clone().unwrap_or_default(),
-                                status.and_then(|s| s.phase.clone()),
-                                status.and_then(|s| s.pod_ip.clone())
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
+    super::block_on_aside(async move {
+        pods.list(&ListParams::default().labels("app=burst"))
+            .await
+            .map(|l| {
+                l.items
+                    .iter()
+                    .filter(|p| !running_on(p, "vk-e2e-burst"))
+                    .map(|p| {
+                        let status = p.status.as_ref();
+                        format!(
+                            "{} phase={:?} ip={:?}",
+                            p.metadata.name.clone().unwrap_or_default(),
+                            status.and_then(|s| s.phase.clone()),
+                            status.and_then(|s| s.pod_ip.clone())
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     })
-    .join()
-    .unwrap()
 }

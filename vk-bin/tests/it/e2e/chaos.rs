@@ -215,39 +215,31 @@ async fn five_hundred_pods_through_faults_replacements_and_two_kills_should_end_
 /// caller is panicking inside the runtime).
 fn summary_blocking(cluster: &Cluster) -> String {
     let pods = cluster.pods("default");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let list = pods
-                .list(&ListParams::default().labels("app=chaos"))
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
-            let mut why: BTreeMap<String, usize> = BTreeMap::new();
-            for p in list.iter().filter(|p| !running_on(p, NODE)) {
-                let s = p.status.clone().unwrap_or_default();
-                let key = format!(
-                    "phase={:?} reason={:?} message={:?} deleting={} ({})",
-                    s.phase,
-                    s.reason,
-                    s.message.map(|m| m.chars().take(120).collect::<String>()),
-                    p.metadata.deletion_timestamp.is_some(),
-                    if s.phase.as_deref() == Some("Failed") {
-                        p.metadata.name.clone().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                );
-                *why.entry(key).or_default() += 1;
-            }
-            format!("{why:#?}")
-        })
+    super::block_on_aside(async move {
+        let list = pods
+            .list(&ListParams::default().labels("app=chaos"))
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        let mut why: BTreeMap<String, usize> = BTreeMap::new();
+        for p in list.iter().filter(|p| !running_on(p, NODE)) {
+            let s = p.status.clone().unwrap_or_default();
+            let key = format!(
+                "phase={:?} reason={:?} message={:?} deleting={} ({})",
+                s.phase,
+                s.reason,
+                s.message.map(|m| m.chars().take(120).collect::<String>()),
+                p.metadata.deletion_timestamp.is_some(),
+                if s.phase.as_deref() == Some("Failed") {
+                    p.metadata.name.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            );
+            *why.entry(key).or_default() += 1;
+        }
+        format!("{why:#?}")
     })
-    .join()
-    .unwrap_or_default()
 }
 
 fn tail(log: &str) -> String {

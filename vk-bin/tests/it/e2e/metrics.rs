@@ -87,28 +87,26 @@ fn group_of(cluster: &Cluster, pod: &str) -> String {
     cluster.group_name(NAMESPACE, pod)
 }
 
-/// `kubectl top pod` millicores of `pod`, if it is listed.
-fn top_millicores(out: &str, pod: &str) -> Option<u64> {
+/// Column `column` of `pod`'s line in `kubectl top pod` output, without `unit`.
+fn top_value(out: &str, pod: &str, column: usize, unit: &str) -> Option<u64> {
     let line = out
         .lines()
         .find(|l| l.split_whitespace().next() == Some(pod))?;
     line.split_whitespace()
-        .nth(1)?
-        .strip_suffix('m')?
+        .nth(column)?
+        .strip_suffix(unit)?
         .parse()
         .ok()
 }
 
+/// `kubectl top pod` millicores of `pod`, if it is listed.
+fn top_millicores(out: &str, pod: &str) -> Option<u64> {
+    top_value(out, pod, 1, "m")
+}
+
 /// `kubectl top pod` memory of `pod` in MiB, if it is listed.
 fn top_memory_mib(out: &str, pod: &str) -> Option<u64> {
-    let line = out
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(pod))?;
-    line.split_whitespace()
-        .nth(2)?
-        .strip_suffix("Mi")?
-        .parse()
-        .ok()
+    top_value(out, pod, 2, "Mi")
 }
 
 async fn apply(cluster: &Cluster, version: &str, path: &Path) {

@@ -278,6 +278,20 @@ fn uuid_like() -> String {
     )
 }
 
+/// Run `future` to completion on a runtime of its own, in a thread of its own: for
+/// gathering diagnostics inside a panic message, where the test's runtime cannot be used.
+pub fn block_on_aside<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for diagnostics")
+            .block_on(future)
+    })
+    .join()
+    .expect("the diagnostics thread")
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -187,7 +187,7 @@ async fn pod_features_flow(kubectl: &str) {
     let emulator = &cluster.emulator;
     let hooked = cluster.group_name("default", "hooked");
     eventually(PATIENCE, "the hook pod's group to be deleted", || async {
-        !emulator.group_names().iter().any(|g| *g == hooked)
+        !emulator.group_names().contains(&hooked)
     })
     .await
     .unwrap();

@@ -18,7 +18,7 @@ async fn a_private_registry_pod_should_carry_the_registry_credential() {
         .await;
 
     let group = cluster.group_name("default", "aci-helloworld-private");
-    assert_eq!(cluster.emulator.group_names(), [group.clone()]);
+    assert_eq!(cluster.emulator.group_names(), std::slice::from_ref(&group));
     let url = cluster
         .emulator
         .url()
