@@ -19,6 +19,8 @@ use crate::common::*;
 fn stats_config(refresh: Duration) -> StatsConfig {
     StatsConfig {
         refresh_interval: refresh,
+        // A loaded test machine may take seconds: every scrape here waits for its refresh.
+        scrape_wait: Duration::from_secs(60),
         ..StatsConfig::default()
     }
 }
