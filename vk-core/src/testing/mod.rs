@@ -50,8 +50,24 @@
 //! for [`FakeApiServerBuilder::csr_signing_duration`]; the `auto_approve_csrs` knob approves
 //! them as they come; `autoscaling/v2` horizontalpodautoscalers (+`status`), also served
 //! as `autoscaling/v1` (converted, as the API server does; `kubectl autoscale` 1.27 posts
-//! v1). `default`, `kube-system`, `kube-node-lease` and
-//! `kube-public` exist at start, each with a `default` ServiceAccount.
+//! v1), core/v1 services (ClusterIP from 10.96.0.0/12 and node ports allocated on create;
+//! no traffic) with their endpoints and `discovery.k8s.io/v1` endpointslices, `batch/v1`
+//! jobs (+`status`; generated selector and defaults). `default`, `kube-system`,
+//! `kube-node-lease` and `kube-public` exist at start, each with a `default`
+//! ServiceAccount, and `default` has the `kubernetes` Service (10.96.0.1).
+//!
+//! Bodies are JSON or Kubernetes protobuf (`application/vnd.kubernetes.protobuf`, the
+//! `k8s\0` envelope, for every built-in kind served; answered in protobuf when `Accept`
+//! asks for it first), YAML for apply patches. `/openapi/v3` documents carry the served
+//! kinds' schemas from k8s-openapi (`kubectl explain`), and `fieldValidation=Strict`
+//! (kubectl's default) refuses fields a kind does not declare; `Warn` answers with
+//! `Warning` headers.
+//!
+//! With [`FakeApiServerBuilder::controllers`] the scheduler, the ReplicaSet, Deployment and
+//! Job controllers and the EndpointSlice and Endpoints controllers run and record the
+//! events their real counterparts record (`Scheduled`, `SuccessfulCreate`,
+//! `ScalingReplicaSet`, `Completed`, `BackoffLimitExceeded`...); core/v1 and
+//! `events.k8s.io/v1` events are one storage, so `kubectl describe` shows them all.
 //!
 //! With [`FakeApiServerBuilder::controllers`] (or
 //! [`FakeApiServerBuilder::metrics_server`]) a metrics-server runs in the process: every
@@ -75,19 +91,21 @@
 //! # Where it knowingly differs from a real API server
 //!
 //! - One version per group but `autoscaling` (v2 stored, v1 converted; v1's
-//!   `autoscaling.alpha.kubernetes.io/*` annotations carry v2-shaped JSON); no OpenAPI
-//!   (`/openapi/v2`, `/openapi/v3` answer 404, so `kubectl explain` does not work and
-//!   kubectl falls back where it can); no aggregated discovery (clients asking for it get
-//!   the plain documents and fall back).
+//!   `autoscaling.alpha.kubernetes.io/*` annotations carry v2-shaped JSON) and `events`
+//!   (core/v1 stored, `events.k8s.io/v1` converted); no aggregated discovery (clients
+//!   asking for it get the plain documents and fall back).
 //! - No validation beyond names, namespaces, kinds and resourceVersions; no defaulting
 //!   beyond a few pod, namespace and workload fields; no admission.
 //! - Authentication: the admin token and minted service-account tokens; a request without
 //!   credentials is served as `system:anonymous` and every authenticated or anonymous
 //!   request is allowed (the policy only answers SubjectAccessReviews).
-//! - JSON only (YAML for apply patches): a protobuf request body gets 415, so
-//!   `kubectl auth can-i` (which posts a protobuf SelfSubjectAccessReview) fails (the one
-//!   protobuf body read is `kubectl certificate approve/deny`'s); `get`,
-//!   `apply`, `delete`, `logs`, `exec` and `describe` use JSON and work.
+//! - Protobuf watch streams are not served: a watch is answered in JSON whatever the
+//!   `Accept` (client-go decodes by the answer's type). Protobuf objects are transcoded
+//!   through JSON, so fields the JSON form of a kind lacks are dropped, and empty strings
+//!   read as unset.
+//! - kubectl sends no bearer token to a plain-HTTP server: there `kubectl auth can-i`
+//!   asks as `system:anonymous` and is told no, as a real server would; use
+//!   [`FakeApiServerBuilder::tls`].
 //! - `dryRun` is rejected with 400; `resourceVersionMatch` and `resourceVersion` on list
 //!   are ignored (lists always read the latest state); continue tokens never expire.
 //! - Watches replay from an in-memory log of the last N events (builder
@@ -106,13 +124,16 @@
 //! - The kubelet proxy passes WebSocket upgrades through unchanged: a real API server
 //!   (1.30+) answers kubectl's WebSocket and speaks SPDY/3.1 to the kubelet, so a kubelet
 //!   behind this fake sees WebSocket from kubectl 1.30+ and SPDY from older kubectl.
-//! - OpenAPI is a skeleton: v2 is empty (kubectl 1.27 then skips client-side validation)
-//!   and v3 lists only PATCH operations with `fieldValidation`, which tells kubectl 1.28+
-//!   that the server validates; `kubectl explain` does not work.
+//! - OpenAPI: v2 is empty; v3 lists only PATCH operations (with `fieldValidation`, which
+//!   tells kubectl the server validates) and the served kinds' schemas. Field validation
+//!   only checks that fields are declared (no types, formats or enums).
 //! - The optional controllers (builder `controllers(true)`) replace a Deployment's pods at
 //!   once on a template change, and the scheduler only checks Ready, `unschedulable`,
-//!   `nodeSelector` and taints.
-//! - Tables (`kubectl get`) have the usual columns for pods, nodes, deployments and
+//!   `nodeSelector` and taints. The Job controller has no pod failure or success
+//!   policies, indexed completion, deadlines, retry backoff delay or TTL; one
+//!   EndpointSlice per Service. Events are not aggregated (no `count` increments).
+//! - Tables (`kubectl get`) have the usual columns for pods, nodes, deployments,
+//!   services, endpoints, endpointslices, jobs, CSRs and
 //!   horizontalpodautoscalers and NAME/AGE for the rest.
 //! - metrics-server: it reaches every node at its InternalIP (metrics-server's default
 //!   prefers the Hostname) without checking the kubelet's serving certificate (as with
@@ -125,8 +146,7 @@
 //!   and `External` metrics fail as on a cluster without the custom and external metrics
 //!   APIs; the alpha per-rule `tolerance` is not read; StatefulSets are not served, so an
 //!   HPA on one fails with `FailedGetScale`. HPAs are defaulted on create only (like every
-//!   object here), not validated. `kubectl autoscale` 1.33 posts a protobuf body, which the
-//!   fake refuses (415): use `kubectl apply -f hpa.yaml` with kubectl 1.33.
+//!   object here), not validated.
 pub mod binder;
 pub mod fake_api;
 pub mod kubelet_client;

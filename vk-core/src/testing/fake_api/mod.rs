@@ -20,6 +20,7 @@ mod metrics_api;
 mod metrics_scraper;
 mod metrics_storage;
 mod openapi;
+mod openapi_schemas;
 mod patch;
 mod protobuf;
 mod proxy;

@@ -1,9 +1,9 @@
-//! A skeletal OpenAPI: v2 is empty (kubectl 1.27 reads it as protobuf and then validates
-//! nothing on the client);
-//! v3 has: the root index and one document per group/version holding only
-//! the PATCH operations, tagged with their kind and the `fieldValidation` parameter. That
-//! is what kubectl reads to learn the server validates fields itself (so `kubectl apply`
-//! skips client-side schema validation). No schemas: `kubectl explain` does not work.
+//! OpenAPI: v2 is empty (kubectl 1.27 reads it as protobuf and then validates nothing on
+//! the client); v3 has the root index and one document per group/version holding the
+//! PATCH operations, tagged with their kind and the `fieldValidation` parameter (what
+//! kubectl reads to learn the server validates fields itself, so `kubectl apply` leaves
+//! validation to the server), and the schemas of the served kinds from k8s-openapi (see
+//! `openapi_schemas`), which `kubectl explain` reads.
 use serde_json::{Value, json};
 
 use super::resources::{self, RESOURCES, Storage};
@@ -57,6 +57,7 @@ pub(crate) fn group_version(path: &str) -> Option<Value> {
         _ => return None,
     };
     let mut paths = serde_json::Map::new();
+    let mut kinds = Vec::new();
     let param = |name: &str, inside: &str| json!({"name": name, "in": inside, "schema": {"type": "string"}});
     for r in RESOURCES
         .iter()
@@ -68,6 +69,7 @@ pub(crate) fn group_version(path: &str) -> Option<Value> {
         } else {
             format!("{base}/{}/{{name}}", r.plural)
         };
+        kinds.push(r.kind);
         let gvk = json!({"group": group, "version": version, "kind": r.kind});
         let op_params = vec![
             param("dryRun", "query"),
@@ -96,6 +98,6 @@ pub(crate) fn group_version(path: &str) -> Option<Value> {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": super::discovery::GIT_VERSION},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": super::openapi_schemas::components(group, version, &kinds)},
     }))
 }

@@ -20,7 +20,8 @@ use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey, new_uid};
 use super::{
-    State, defaults, discovery, events, jobs, metrics_api, openapi, proxy, services, table, watch,
+    State, defaults, discovery, events, jobs, metrics_api, openapi, openapi_schemas, proxy,
+    services, table, watch,
 };
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).
@@ -280,6 +281,7 @@ async fn resource(
         (&Method::POST, None) => {
             st.counters.hit("create", r.plural);
             let v = read_object(req).await?;
+            let warnings = field_validation(&q, r, None, &v)?;
             let mut v = served.stored(v);
             // Clients do not set managedFields on create (server-side apply does, through
             // the apply path).
@@ -290,7 +292,8 @@ async fn resource(
             if rp.res == ids::certificate_signing_requests() {
                 certificate_request_admission(r, &mut v, &user)?;
             }
-            create(&st, sr, served.storage, &ns, v).map(|o| body::json(201, &served.out(o)))
+            create(&st, sr, served.storage, &ns, v)
+                .map(|o| with_warnings(body::json(201, &served.out(o)), &warnings))
         }
         (&Method::POST, Some(name)) => {
             st.counters.hit("create", &r.counter_name(sub));
@@ -300,14 +303,16 @@ async fn resource(
         (&Method::PUT, Some(name)) => {
             st.counters.hit("update", &r.counter_name(sub));
             write_fault(&st, r, sub, name)?;
-            let v = served.stored(read_object(req).await?);
+            let v = read_object(req).await?;
+            let warnings = field_validation(&q, r, sub, &v)?;
+            let v = served.stored(v);
             update(&st, sr, served.storage, &ns, name, sub, v, &manager).map(|o| {
                 let o = if sub == Some("scale") {
                     o
                 } else {
                     served.out(o)
                 };
-                body::json(200, &o)
+                with_warnings(body::json(200, &o), &warnings)
             })
         }
         (&Method::PATCH, Some(name)) => {
@@ -321,7 +326,13 @@ async fn resource(
                 .to_owned();
             let pt = PatchType::from_content_type(&ct)?;
             let v = body::parse(&body::read(req.into_body()).await?, pt == PatchType::Apply)?;
+            let warnings = if pt == PatchType::Apply {
+                apply_field_validation(&q, r, sub, &ns, name, &v)?
+            } else {
+                Vec::new()
+            };
             patch_object(&st, sr, served, &ns, name, sub, pt, &v, &q, &manager)
+                .map(|resp| with_warnings(resp, &warnings))
         }
         (&Method::DELETE, Some(name)) => {
             st.counters.hit("delete", r.plural);
@@ -352,6 +363,85 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
+}
+
+/// The fields of `v` (an object of `r`, or of its `scale`) that its schema does not
+/// declare, judged as `fieldValidation` asks: `Strict` refuses the request as the API
+/// server's strict decoding does, `Ignore` lets them be, `Warn` (the default) returns them
+/// as warnings.
+fn field_validation(
+    q: &Query,
+    r: &Resource,
+    sub: Option<&str>,
+    v: &Value,
+) -> Result<Vec<String>, ApiError> {
+    let mode = q.get("fieldValidation").map_or("Warn", String::as_str);
+    if mode == "Ignore" {
+        return Ok(Vec::new());
+    }
+    let (group, version, kind) = match sub {
+        Some("scale") => ("autoscaling", "v1", "Scale"),
+        _ => (r.group, r.version, r.kind),
+    };
+    let unknown = openapi_schemas::unknown_fields(group, version, kind, v).unwrap_or_default();
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if mode == "Strict" {
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            listed.join(", ")
+        )));
+    }
+    Ok(listed)
+}
+
+/// [`field_validation`] of a server-side apply body, worded as the apply path words it.
+fn apply_field_validation(
+    q: &Query,
+    r: &Resource,
+    sub: Option<&str>,
+    ns: &str,
+    name: &str,
+    v: &Value,
+) -> Result<Vec<String>, ApiError> {
+    let mut lenient = q.clone();
+    lenient.insert("fieldValidation".into(), "Warn".into());
+    let unknown = field_validation(&lenient, r, sub, v)?;
+    if unknown.is_empty() || q.get("fieldValidation").map(String::as_str) != Some("Strict") {
+        return Ok(unknown);
+    }
+    let fields: Vec<String> = openapi_schemas::unknown_fields(r.group, r.version, r.kind, v)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| format!(".{f}: field not declared in schema"))
+        .collect();
+    let object = if ns.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{ns}/{name}")
+    };
+    Err(ApiError::bad_request(format!(
+        "failed to create typed patch object ({object}; {}, Kind={}): {}",
+        r.api_version(),
+        r.kind,
+        fields.join("\n")
+    )))
+}
+
+/// `resp` with a `Warning: 299 - "..."` header per warning, as the API server sends them.
+fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
 }
 
 /// The field manager of a write: `fieldManager`, else the User-Agent's program name, as
@@ -736,6 +826,10 @@ fn patch_object(
             PatchType::Apply => {}
         }
         check_rv(r, name, cur, &base)?;
+        // (`r` is the stored version: a converted view is not checked against it.)
+        if !served.converts() && q.get("fieldValidation").map(String::as_str) == Some("Strict") {
+            field_validation(q, r, sub, &base)?;
+        }
         if sub == Some("scale") {
             let mut out = cur.clone();
             out["spec"]["replicas"] = base.pointer("/spec/replicas").cloned().unwrap_or(json!(0));

@@ -258,9 +258,18 @@ fn owner_ref(svc: &Value) -> Value {
 /// Bring every selector Service's EndpointSlice and Endpoints up to date with its pods.
 pub(crate) fn reconcile(st: &State) {
     let all = |res| st.store.list(res, &Filter::default(), None, None).0;
+    let services = all(ids::services());
+    let selecting = |svc: &Value| {
+        svc.pointer("/spec/selector")
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
+    };
+    if !services.iter().any(selecting) {
+        return;
+    }
     let pods = all(ids::pods());
     let slices = all(ids::endpoint_slices());
-    for svc in all(ids::services()) {
+    for svc in services {
         let Some(selector) = svc.pointer("/spec/selector").and_then(Value::as_object) else {
             continue;
         };

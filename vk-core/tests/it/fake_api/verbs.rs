@@ -29,8 +29,29 @@ spec:
       - {key: virtual-kubelet.io/provider, operator: Exists}
 ";
 
-/// One row: the arguments, whether kubectl must succeed and what its stdout must contain
-/// (`{node}` stands for the node's name, `{web}` for a file holding [`WEB`]).
+/// [`WEB`] with a field Deployments do not have: `kubectl apply` must refuse it.
+const TYPO: &str = r"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: typo
+  namespace: verbs
+spec:
+  selector:
+    matchLabels: {app: typo}
+  template:
+    metadata:
+      labels: {app: typo}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx
+        imagePolicy: Always
+";
+
+/// One row: the arguments, whether kubectl must succeed and what its stdout (its stderr
+/// too for a row that must fail) must contain (`{node}` stands for the node's name,
+/// `{web}` and `{typo}` for files holding [`WEB`] and [`TYPO`]).
 struct Row {
     args: &'static [&'static str],
     ok: bool,
@@ -215,6 +236,20 @@ fn table() -> Vec<Row> {
             &["describe", "job", "once", "-n", "verbs"],
             &["Pods Statuses:", "SuccessfulCreate", "job-controller"],
         ),
+        row(
+            &["explain", "pod.spec.containers"],
+            &["KIND:", "Pod", "containers", "<[]Container>", "image"],
+        ),
+        row(
+            &["explain", "deployment.spec.replicas"],
+            &["Deployment", "replicas", "<integer>"],
+        ),
+        Row {
+            args: &["apply", "-f", "{typo}"],
+            ok: false,
+            stdout: &["unknown field", "imagePolicy"],
+            eventually: false,
+        },
         row(&["auth", "can-i", "create", "pods"], &["yes"]),
         row(&["get", "--raw", "/version"], &["gitVersion"]),
         row(&["get", "--raw", "/healthz"], &["ok"]),
@@ -243,13 +278,20 @@ async fn run(version: &str) -> (usize, Vec<String>) {
     let web = dir.path().join("web.yaml");
     std::fs::write(&web, WEB).unwrap();
     let web = web.to_str().unwrap();
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(&typo, TYPO).unwrap();
+    let typo = typo.to_str().unwrap();
     let rows = table();
     let mut failed = Vec::new();
     for r in &rows {
         let args: Vec<String> = r
             .args
             .iter()
-            .map(|a| a.replace("{node}", NODE).replace("{web}", web))
+            .map(|a| {
+                a.replace("{node}", NODE)
+                    .replace("{web}", web)
+                    .replace("{typo}", typo)
+            })
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let want: Vec<String> = r.stdout.iter().map(|s| s.replace("{node}", NODE)).collect();
@@ -258,7 +300,12 @@ async fn run(version: &str) -> (usize, Vec<String>) {
         let mut pass = false;
         for _ in 0..tries {
             let (ok, out, err) = c.kubectl(version, &args).await;
-            pass = ok == r.ok && want.iter().all(|w| out.contains(w.as_str()));
+            let seen = if r.ok {
+                out.clone()
+            } else {
+                format!("{out}{err}")
+            };
+            pass = ok == r.ok && want.iter().all(|w| seen.contains(w.as_str()));
             if pass {
                 break;
             }
