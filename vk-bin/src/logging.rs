@@ -1,13 +1,14 @@
 //! The process plumbing of the long-running subcommands: the tracing subscriber, the
 //! shutdown signal and the tokio runtime.
 
-use std::io;
+use std::io::{self, IsTerminal as _};
 
 use anyhow::Context as _;
 
 use crate::cli::{LogArgs, LogFormat};
 
-/// Install the tracing subscriber: `RUST_LOG` if set, else `--log-level`; text or JSON.
+/// Install the tracing subscriber: `RUST_LOG` if set, else `--log-level`; text or JSON;
+/// ANSI colours only when stderr is a terminal.
 pub(crate) fn init_logging(args: &LogArgs) {
     let level = match args.log_level.to_ascii_lowercase().as_str() {
         "panic" | "fatal" => "error".to_owned(),
@@ -17,8 +18,13 @@ pub(crate) fn init_logging(args: &LogArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: not in a pod's log (`kubectl logs`), a file
+    // or a pipe, and not when NO_COLOR is set (no-color.org).
+    let ansi =
+        io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(io::stderr);
     let _ = match args.log_format {
         LogFormat::Text => builder.try_init(),

@@ -197,6 +197,12 @@ async fn walkthrough(kubectl: &str) {
         Session::rows(out).is_empty()
     })
     .await;
+    // Its stderr is a file here: no colour codes in it (issue 17, "Also").
+    let log = process.log();
+    assert!(
+        !log.is_empty() && !log.contains('\u{1b}'),
+        "ANSI escapes in the log:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
