@@ -416,9 +416,12 @@ impl VirtualNode {
             return Ok(());
         };
 
+        // Fenced by the Lease: once it is lost (at the renew deadline, before any other
+        // process may take it), provider calls in flight are dropped and no new one is made.
+        let provider = leadership.fence(Arc::clone(&self.provider) as vk_core::SharedProvider);
         let mut builder = Runtime::builder(
             self.client.clone(),
-            Arc::clone(&self.provider) as vk_core::SharedProvider,
+            Arc::clone(&provider),
             self.config.node.clone(),
         )
         .workers(self.config.workers)
@@ -438,7 +441,7 @@ impl VirtualNode {
         ));
         let state = ServerState::new(
             node_name.clone(),
-            Arc::clone(&self.provider) as vk_core::SharedProvider,
+            provider,
             Arc::new(runtime.pod_store()),
             auth,
         )

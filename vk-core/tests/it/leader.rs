@@ -106,3 +106,32 @@ async fn acquire_should_return_none_on_shutdown() {
         .await;
     assert!(none.is_none());
 }
+
+#[tokio::test]
+async fn a_candidate_whose_clock_runs_an_hour_ahead_should_not_take_a_renewed_lease() {
+    use std::sync::Arc;
+    use vk_core::clock::{Clock, FixedClock, SystemClock};
+
+    let api = FakeApiServer::start().await;
+    let first = election(&api, "first")
+        .acquire(std::future::pending())
+        .await
+        .expect("the free lease is acquired");
+    // Every renewTime the holder writes is an hour old by this candidate's clock.
+    let ahead = FixedClock::new(
+        SystemClock
+            .now()
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap(),
+    );
+    let second = time::timeout(
+        Duration::from_secs(4),
+        election(&api, "second")
+            .clock(Arc::new(ahead))
+            .acquire(std::future::pending()),
+    )
+    .await;
+    assert!(second.is_err(), "a renewed lease must not be taken over");
+    assert!(!first.is_lost());
+    assert_eq!(holder(&api).await.as_deref(), Some("first"));
+}
