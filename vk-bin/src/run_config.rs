@@ -241,6 +241,8 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         },
     }
     config.aci.node = node;
+    // Groups with the realtime-metrics extension are read through it too.
+    config.aci.stats.realtime = config.aci.node.realtime_metrics;
     let defaults = Capacity::default();
     config.aci.capacity = Capacity {
         cpu: non_empty(args.quota_cpu.as_ref()).unwrap_or(defaults.cpu),
@@ -449,6 +451,7 @@ mod tests {
         assert_eq!(subnet.cidr.unwrap().to_string(), "10.241.0.0/16");
         assert_eq!(config.aci.node.subnet_ids, [subnet.subnet.id()]);
         assert!(config.aci.node.realtime_metrics);
+        assert!(config.aci.stats.realtime, "the extension's agent is read");
         let proxy = config.aci.kube_proxy.expect("kube-proxy in vnet mode");
         assert_eq!(proxy.master_uri, "10.0.0.1");
         assert_eq!(proxy.cluster_cidr, "10.240.0.0/16");

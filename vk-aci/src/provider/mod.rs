@@ -36,6 +36,7 @@ pub mod exec;
 pub mod hooks;
 pub mod kube_proxy;
 pub mod logs;
+pub mod realtime;
 pub mod stats;
 pub mod tracker;
 pub mod usage;
@@ -81,6 +82,8 @@ pub struct AciConfig {
     pub status: StatusConfig,
     /// Poll interval of `kubectl logs -f`.
     pub logs_poll_interval: Duration,
+    /// Tail, byte and stream limits of `kubectl logs -f` ([`logs::FollowLimits`]).
+    pub logs_follow: logs::FollowLimits,
     /// Pod statistics from Azure Monitor.
     pub stats: StatsConfig,
     /// The kube-proxy extension of VNet mode, its credentials read for every group
@@ -90,13 +93,15 @@ pub struct AciConfig {
 
 impl Default for AciConfig {
     /// vk-translate's node defaults, upstream capacity, [`StatusConfig::default`], logs
-    /// followed every 2 s (ACI has no log stream; 2 s keeps a follower at 0.5 reads/s).
+    /// followed every 2 s (ACI has no log stream; 2 s keeps a follower at 0.5 reads/s)
+    /// within [`logs::FollowLimits::default`].
     fn default() -> Self {
         Self {
             node: NodeOptions::default(),
             capacity: Capacity::default(),
             status: StatusConfig::default(),
             logs_poll_interval: Duration::from_secs(2),
+            logs_follow: logs::FollowLimits::default(),
             stats: StatsConfig::default(),
             kube_proxy: None,
         }
@@ -131,6 +136,8 @@ pub struct AciProvider {
     stats: Arc<stats::Stats>,
     /// Lifecycle hooks ([`hooks`]).
     hooks: Arc<hooks::Hooks>,
+    /// One permit per open `kubectl logs -f` ([`logs::FollowLimits::max_streams`]).
+    follows: Arc<tokio::sync::Semaphore>,
 }
 
 // === impl AciProvider ===
@@ -143,6 +150,7 @@ impl AciProvider {
             MonitorClient::per_resource(arm.clone()),
             config.stats,
         ));
+        let follows = Arc::new(tokio::sync::Semaphore::new(config.logs_follow.max_streams));
         Self {
             stats,
             arm,
@@ -153,6 +161,7 @@ impl AciProvider {
             last_ping: Mutex::new(None),
             images: None,
             hooks: Arc::default(),
+            follows,
         }
     }
 
@@ -726,9 +735,21 @@ impl Provider for AciProvider {
             let chunk: std::io::Result<Bytes> = Ok(Bytes::from(text));
             return Ok(Box::pin(futures::stream::iter([chunk])));
         }
+        let limits = self.config.logs_follow;
+        let permit = Arc::clone(&self.follows).try_acquire_owned().map_err(|_| {
+            ProviderError::transient(
+                "TooManyLogStreams",
+                format!(
+                    "{} follow streams (kubectl logs -f) are open on this node, its limit; \
+                     try again when one ends, or read without -f",
+                    limits.max_streams
+                ),
+            )
+        })?;
+        // Always with timestamps: the follower places lines by them.
         let first = self
             .arm
-            .logs(&name, container, None, stamped)
+            .logs(&name, container, opts.tail_lines, true)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
@@ -737,49 +758,51 @@ impl Provider for AciProvider {
         let container = container.to_owned();
         let interval = self.config.logs_poll_interval;
         tokio::spawn(async move {
-            let mut follower = logs::Follower::default();
+            let _permit = permit;
+            let mut follower = logs::Follower::new(limits);
+            let mut read = u64::try_from(first.len()).unwrap_or(u64::MAX);
+            let lines: Vec<&str> = first.lines().collect();
+            follower.start(&lines, opts.tail_lines);
+            let mut fresh: Vec<String> = lines.into_iter().map(str::to_owned).collect();
+            drop(first);
             let mut sent = 0usize;
-            let mut snapshot = first;
-            let mut first_round = true;
+            let mut done = false;
             loop {
-                let mut fresh = follower.new_lines(&snapshot);
-                if first_round {
-                    if let Some(tail) = opts.tail_lines.and_then(|t| usize::try_from(t).ok()) {
-                        fresh = fresh.split_off(fresh.len().saturating_sub(tail));
-                    }
-                    first_round = false;
-                }
-                let mut text = logs::shape_lines(&fresh, &opts).into_bytes();
+                let refs: Vec<&str> = fresh.iter().map(String::as_str).collect();
+                let mut text = logs::shape_lines(&refs, &opts).into_bytes();
                 text.truncate(limit.saturating_sub(sent));
                 sent += text.len();
                 if !text.is_empty() && tx.send(Ok(Bytes::from(text))).await.is_err() {
                     return;
                 }
-                if sent >= limit {
+                if done || sent >= limit || read >= limits.max_stream_bytes || tx.is_closed() {
                     return;
                 }
-                let finished = match arm.get::<ContainerGroup>(&name, Priority::Foreground).await {
+                // Following is background work: it never delays creates or status reads.
+                done = match arm.get::<ContainerGroup>(&name, Priority::Background).await {
                     Ok(group) => container_finished(&group, &container),
                     Err(e) => e.is_not_found(),
                 };
                 time::sleep(interval).await;
-                snapshot = match arm.logs(&name, &container, None, stamped).await {
-                    Ok(s) => s,
-                    Err(e) if e.is_not_found() => return,
-                    Err(_) => continue,
-                };
-                if finished {
-                    let fresh = follower.new_lines(&snapshot);
-                    let mut text = logs::shape_lines(&fresh, &opts).into_bytes();
-                    text.truncate(limit.saturating_sub(sent));
-                    if !text.is_empty() {
-                        let _ = tx.send(Ok(Bytes::from(text))).await;
+                fresh = loop {
+                    let tail = follower.tail();
+                    let snapshot = match arm
+                        .logs_at(&name, &container, Some(tail), true, Priority::Background)
+                        .await
+                    {
+                        Ok(s) => s,
+                        Err(e) if e.is_not_found() => return,
+                        Err(_) => break Vec::new(),
+                    };
+                    read = read.saturating_add(u64::try_from(snapshot.len()).unwrap_or(u64::MAX));
+                    match follower.read(&snapshot) {
+                        logs::Read::Send(lines) => {
+                            break lines.into_iter().map(str::to_owned).collect();
+                        }
+                        logs::Read::Again if read < limits.max_stream_bytes => {}
+                        logs::Read::Again => break Vec::new(),
                     }
-                    return;
-                }
-                if tx.is_closed() {
-                    return;
-                }
+                };
             }
         });
         let stream = futures::stream::unfold(rx, |mut rx| async move {

@@ -22,6 +22,7 @@ use tokio::time::{self, Duration, Instant};
 use vk_core::error_chain;
 use vk_core::provider::{ContainerStats, PodKey, PodStats};
 
+use super::realtime::{Agent, Realtime};
 use super::tracker::Tracker;
 use super::usage::{ContainerUsage, Integral};
 use crate::arm::Error as ArmError;
@@ -62,12 +63,20 @@ pub struct StatsConfig {
     pub network_every: u32,
     /// How long a scrape waits for the refresh it started before answering from the cache.
     pub scrape_wait: Duration,
+    /// Also read the `realtime-metrics` extension's agent of each group (VNet mode with
+    /// `ENABLE_REAL_TIME_METRICS`), preferred over Azure Monitor when fresher
+    /// ([`super::realtime`]).
+    pub realtime: bool,
+    /// Reach every agent at this address instead of `<pod IP>:18899` (tests, or a
+    /// port-forwarded setup).
+    pub realtime_address: Option<std::net::SocketAddr>,
 }
 
 impl Default for StatsConfig {
     /// Refresh every 60 s, 5-minute windows, 1 h of history, stale after 5 min, 20
     /// fallback reads a refresh, 10 min before trying the batch API again, network every
-    /// 5th refresh, scrapes wait up to 5 s (metrics-server's scrape timeout is 10 s).
+    /// 5th refresh, scrapes wait up to 5 s (metrics-server's scrape timeout is 10 s), no
+    /// realtime agent.
     fn default() -> Self {
         Self {
             refresh_interval: Duration::from_secs(60),
@@ -78,6 +87,8 @@ impl Default for StatsConfig {
             batch_retry_after: Duration::from_secs(10 * 60),
             network_every: 5,
             scrape_wait: Duration::from_secs(5),
+            realtime: false,
+            realtime_address: None,
         }
     }
 }
@@ -91,6 +102,8 @@ pub(crate) struct Target {
     pub start_time: Option<Timestamp>,
     /// Running containers and when each started.
     pub containers: Vec<(String, Timestamp)>,
+    /// The pod's IP (where a realtime agent listens).
+    pub pod_ip: Option<std::net::IpAddr>,
 }
 
 impl Target {
@@ -114,6 +127,7 @@ impl Target {
             group: group.to_owned(),
             start_time: status.start_time.as_ref().map(|t| t.0),
             containers,
+            pod_ip: status.pod_ip.as_deref().and_then(|ip| ip.parse().ok()),
         })
     }
 
@@ -148,6 +162,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Stats {
     monitor: MonitorClient,
+    realtime: Option<Realtime>,
     config: StatsConfig,
     state: Mutex<State>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
@@ -160,6 +175,9 @@ impl Stats {
     pub fn new(monitor: MonitorClient, config: StatsConfig) -> Self {
         Self {
             monitor,
+            realtime: config
+                .realtime
+                .then(|| Realtime::new(config.realtime_address)),
             config,
             state: Mutex::default(),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
@@ -207,6 +225,18 @@ impl Stats {
             });
             let _ = time::timeout(self.config.scrape_wait, refresh).await;
         }
+        if let Some(realtime) = &self.realtime {
+            let agents: Vec<Agent> = targets
+                .iter()
+                .filter_map(|t| {
+                    Some(Agent {
+                        group: t.group.clone(),
+                        ip: t.pod_ip?,
+                    })
+                })
+                .collect();
+            realtime.refresh(&agents).await;
+        }
         self.answer(&targets, now)
     }
 
@@ -223,9 +253,19 @@ impl Stats {
                     .containers
                     .iter()
                     .map(|(name, started)| {
-                        let reading = group
+                        let monitor = group
                             .and_then(|g| g.containers.get(name))
                             .and_then(|u| u.reading(fresh_after));
+                        let agent = self
+                            .realtime
+                            .as_ref()
+                            .and_then(|r| r.reading(&t.group, name, fresh_after));
+                        // The agent's data is seconds old, Azure Monitor's minutes: the
+                        // fresher wins.
+                        let reading = match (monitor, agent) {
+                            (Some(m), Some(a)) if m.time >= a.time => Some(m),
+                            (m, a) => a.or(m),
+                        };
                         if reading.is_none() {
                             tracing::trace!(pod = %t.key, container = %name, "no fresh azure monitor data");
                         }

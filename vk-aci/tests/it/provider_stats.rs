@@ -346,3 +346,68 @@ async fn a_metrics_storm_should_neither_spend_nor_wait_for_the_budget_of_creates
         "nothing fell back to ARM reads"
     );
 }
+
+/// A `realtime-metrics` agent on loopback: container `app` uses a quarter of a core and
+/// 48 MiB, measured now.
+async fn realtime_agent() -> std::net::SocketAddr {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let started = std::time::Instant::now();
+    let app = axum::Router::new().route(
+        "/v1/stats",
+        get(move || async move {
+            let now = jiff::Timestamp::now();
+            let used = started.elapsed().as_nanos() / 4;
+            axum::Json(serde_json::json!({
+                "timestamp": now.as_nanosecond(),
+                "containers": [{"name": "app",
+                                "cpu": {"usageCoreNanoSeconds": used},
+                                "memory": {"workingSetBytes": 48 * 1024 * 1024}}]
+            }))
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_realtime_agent_should_be_preferred_when_azure_monitor_lags() {
+    // Azure Monitor has nothing for the last hour; the agent answers at once.
+    let config = EmulatorConfig {
+        metrics_delay: Duration::from_secs(3600),
+        ..EmulatorConfig::instant()
+    };
+    let em = emulator(config).await;
+    let stats = StatsConfig {
+        realtime: true,
+        realtime_address: Some(realtime_agent().await),
+        ..stats_config(Duration::ZERO)
+    };
+    let p = provider_with(client(&em), Some(em.url()), stats);
+    let mut pod = busy_pod("live", &[("app", "")]);
+    pod.spec.as_mut().unwrap().containers[0].ports =
+        Some(vec![k8s_openapi::api::core::v1::ContainerPort {
+            container_port: 80,
+            ..Default::default()
+        }]);
+    run(&p, &[pod]).await;
+    let first = p.stats().await.unwrap();
+    assert_eq!(
+        container(&first, "live", "app").cpu_usage_nano_cores,
+        None,
+        "one sample gives no rate yet"
+    );
+    // The agent's answers are reused for 5 s.
+    time::sleep(Duration::from_millis(5200)).await;
+    let second = p.stats().await.unwrap();
+    let app = container(&second, "live", "app");
+    let cores = app.cpu_usage_nano_cores.expect("a rate from two samples");
+    assert!(
+        (200_000_000..=300_000_000).contains(&cores),
+        "about a quarter of a core: {cores}"
+    );
+    assert_eq!(app.memory_working_set_bytes, Some(48 * 1024 * 1024));
+}
