@@ -585,6 +585,22 @@ impl ArmClient {
         tail: Option<u64>,
         timestamps: bool,
     ) -> Result<String> {
+        self.logs_at(name, container, tail, timestamps, Priority::Foreground)
+            .await
+    }
+
+    /// [`Self::logs`] at `priority`: [`Priority::Background`] for the polls of a follower.
+    ///
+    /// # Errors
+    /// Any [`Error`].
+    pub async fn logs_at(
+        &self,
+        name: &str,
+        container: &str,
+        tail: Option<u64>,
+        timestamps: bool,
+        priority: Priority,
+    ) -> Result<String> {
         const OP: &str = "containers.list_logs";
         let mut segments = self.group_segments(name);
         segments.extend(["containers", container, "logs"]);
@@ -600,7 +616,7 @@ impl ArmClient {
             .send(Call {
                 operation: OP,
                 class: Class::Read,
-                priority: Priority::Foreground,
+                priority,
                 method: Method::GET,
                 url,
                 body: None,

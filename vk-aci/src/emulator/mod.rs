@@ -185,6 +185,8 @@ pub(crate) struct Inner {
     pub usage: usage::UsageOverrides,
     /// Every ARM operation and exec command line, in order ([`EmulatorHandle::journal`]).
     pub journal: Vec<String>,
+    /// Bytes of log content served by `containers.list_logs` ([`EmulatorHandle::log_bytes`]).
+    pub log_bytes: u64,
 }
 
 /// Journal entries kept; older ones are dropped (a long-running emulator stays small).
@@ -294,6 +296,7 @@ impl Emulator {
                 subnets: BTreeMap::new(),
                 usage: usage::UsageOverrides::default(),
                 journal: Vec::new(),
+                log_bytes: 0,
             }),
             config,
         });
@@ -361,6 +364,13 @@ impl EmulatorHandle {
             .get(operation)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Bytes of log content `containers.list_logs` has answered so far: what following a
+    /// log costs.
+    #[must_use]
+    pub fn log_bytes(&self) -> u64 {
+        self.shared.lock().log_bytes
     }
 
     /// Queue a one-shot answer for the next ARM call.

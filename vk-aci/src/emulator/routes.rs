@@ -797,6 +797,9 @@ fn logs(shared: &Shared, uri: &Uri, sub: &str, rg: &str, name: &str, container: 
         let keep = &lines[lines.len().saturating_sub(tail)..];
         content = keep.iter().map(|l| format!("{l}\n")).collect();
     }
+    inner.log_bytes = inner
+        .log_bytes
+        .saturating_add(u64::try_from(content.len()).unwrap_or(u64::MAX));
     axum::Json(json!({ "content": content })).into_response()
 }
 

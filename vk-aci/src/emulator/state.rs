@@ -24,16 +24,19 @@ use vk_translate::container_group::{
 /// Rules, first match wins:
 /// 1. env `EMULATOR_RUN_SECONDS=T` (and optional `EMULATOR_EXIT_CODE=N`, default 0): exit N
 ///    after T seconds; env `EMULATOR_LOG=text` adds a log line.
-/// 2. `sh|bash -c SCRIPT`: the script's `echo`/`printf` print log lines, `sleep N` adds N
-///    seconds, `exit N` ends with N; the end of the script exits 0; `sleep infinity`, a
+/// 2. `sh|bash -c SCRIPT`: the script's `echo`/`printf` print log lines (each shows in the
+///    log once the `sleep`s before it have passed, as in ACI), `sleep N` adds N seconds,
+///    `exit N` ends with N; the end of the script exits 0; `sleep infinity`, a
 ///    `while`/`tail -f` loop runs forever.
 /// 3. `sleep N`: exit 0 after N seconds (`sleep infinity` runs forever); `echo ARGS`:
 ///    print ARGS and exit 0; `true`/`false`: exit 0/1 at once.
 /// 4. Anything else, including no command (the image's default): run forever.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Behaviour {
-    /// Lines printed when the container starts.
+    /// Lines printed by the container.
     pub lines: Vec<String>,
+    /// When each of `lines` is printed, from the start of the run (empty: all at once).
+    pub printed_after: Vec<Duration>,
     /// Exit code and run time; `None` runs forever.
     pub exit: Option<(i32, Duration)>,
 }
@@ -66,6 +69,7 @@ impl Behaviour {
             return Self {
                 lines,
                 exit: Some((code, Duration::from_secs_f64(secs.clamp(0.0, 1e9)))),
+                printed_after: Vec::new(),
             };
         }
         let command = &container.properties.command;
@@ -84,23 +88,32 @@ impl Behaviour {
                 Some(secs) => Self {
                     lines: Vec::new(),
                     exit: Some((0, Duration::from_secs_f64(secs.clamp(0.0, 1e9)))),
+                    printed_after: Vec::new(),
                 },
                 None => Self::default(),
             },
             (Some("echo"), _) => Self {
                 lines: vec![command[1..].join(" ")],
                 exit: Some((0, Duration::ZERO)),
+                printed_after: Vec::new(),
             },
             (Some("true"), _) => Self {
                 lines: Vec::new(),
                 exit: Some((0, Duration::ZERO)),
+                printed_after: Vec::new(),
             },
             (Some("false"), _) => Self {
                 lines: Vec::new(),
                 exit: Some((1, Duration::ZERO)),
+                printed_after: Vec::new(),
             },
             _ => Self::default(),
         };
+        if !behaviour.printed_after.is_empty() {
+            let mut after = vec![Duration::ZERO; lines.len()];
+            after.append(&mut behaviour.printed_after);
+            behaviour.printed_after = after;
+        }
         lines.append(&mut behaviour.lines);
         behaviour.lines = lines;
         behaviour
@@ -109,33 +122,54 @@ impl Behaviour {
 
 fn script(text: &str) -> Behaviour {
     let mut lines = Vec::new();
+    let mut printed_after = Vec::new();
     let mut elapsed = Duration::ZERO;
     for segment in text.split(['\n', ';']).flat_map(|s| s.split("&&")) {
         let words: Vec<String> = super::shell::words(segment.trim());
         match words.first().map(String::as_str) {
-            Some("echo") => lines.push(words[1..].join(" ")),
-            Some("printf") => lines.push(words[1..].join(" ").replace("\\n", "")),
+            Some("echo") => {
+                lines.push(words[1..].join(" "));
+                printed_after.push(elapsed);
+            }
+            Some("printf") => {
+                lines.push(words[1..].join(" ").replace("\\n", ""));
+                printed_after.push(elapsed);
+            }
             Some("sleep") => match words
                 .get(1)
                 .and_then(|s| s.parse::<f64>().ok())
                 .filter(|s| s.is_finite())
             {
                 Some(secs) => elapsed += Duration::from_secs_f64(secs.clamp(0.0, 1e9)),
-                None => return Behaviour { lines, exit: None },
+                None => {
+                    return Behaviour {
+                        lines,
+                        printed_after,
+                        exit: None,
+                    };
+                }
             },
             Some("exit") => {
                 let code = words.get(1).and_then(|c| c.parse().ok()).unwrap_or(0);
                 return Behaviour {
                     lines,
+                    printed_after,
                     exit: Some((code, elapsed)),
                 };
             }
-            Some("while" | "tail" | "exec") => return Behaviour { lines, exit: None },
+            Some("while" | "tail" | "exec") => {
+                return Behaviour {
+                    lines,
+                    printed_after,
+                    exit: None,
+                };
+            }
             _ => {}
         }
     }
     Behaviour {
         lines,
+        printed_after,
         exit: Some((0, elapsed)),
     }
 }
@@ -558,12 +592,23 @@ impl GroupRecord {
             return String::new();
         };
         let c = self.container_now(container, started, now);
-        let stamp = wall.at(c.run_started);
-        Behaviour::of(container)
+        let ran = now.saturating_duration_since(c.run_started);
+        let behaviour = Behaviour::of(container);
+        let after = |i: usize| {
+            behaviour
+                .printed_after
+                .get(i)
+                .copied()
+                .unwrap_or(Duration::ZERO)
+        };
+        behaviour
             .lines
             .iter()
-            .map(|line| {
+            .enumerate()
+            .filter(|(i, _)| after(*i) <= ran)
+            .map(|(i, line)| {
                 if timestamps {
+                    let stamp = wall.at(c.run_started + after(i));
                     format!("{stamp} {line}\n")
                 } else {
                     format!("{line}\n")

@@ -1,40 +1,183 @@
 //! `kubectl logs` over ACI's ListLogs: tail and timestamps from ACI, `since` and
-//! `limitBytes` applied here, and follow by polling with de-duplication.
+//! `limitBytes` applied here, and follow by polling a small tail with timestamps
+//! ([`Follower`], bounded by [`FollowLimits`]).
 use jiff::Timestamp;
 use vk_core::provider::LogOptions;
 
-/// Lines of a log snapshot that were not emitted yet.
+/// Limits of `kubectl logs -f` ([`crate::AciConfig::logs_follow`]).
 ///
-/// ACI returns the whole (current) log each time. The follower remembers how many lines it
-/// emitted and the last of them; if the new snapshot still has that line at that place the
-/// rest is new, otherwise the log restarted (a new container instance) and all of it is new.
-#[derive(Debug, Default)]
+/// ACI has no log stream and its list-logs call takes only `tail` and `timestamps` (no
+/// `since`, `aci-spec/2025-09-01`, `Containers_ListLogs`), so a follower polls with
+/// timestamps and a small tail and keeps the lines newer than the last one it sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FollowLimits {
+    /// Lines asked for at each poll at least; the tail then follows the log's rate.
+    pub min_tail: u64,
+    /// Lines asked for at most in one read: a follower that fell further behind skips the
+    /// older of the lines it missed.
+    pub max_tail: u64,
+    /// Bytes one poll sends at most (of more new lines, only the newest that fit); the tail
+    /// also stops growing once a read reaches this size.
+    pub max_poll_bytes: usize,
+    /// Bytes of log a stream reads from ACI in all (first read included); the stream then
+    /// ends (`kubectl logs -f` returns) and can be started again.
+    pub max_stream_bytes: u64,
+    /// Follow streams open at once per provider; more are refused until one ends.
+    pub max_streams: usize,
+}
+
+impl Default for FollowLimits {
+    /// A tail of 8 to 10,000 lines; 1 MiB a poll (a quarter of the 4 MB ACI answers at most,
+    /// `Containers_ListLogs` `tail`); 256 MiB a stream; 32 streams, about 16 reads/s at the
+    /// 2 s poll, well inside ARM's read budget of 25/s refill
+    /// (`aci-spec/README.md`, Throttling) even before background reads yield to others.
+    fn default() -> Self {
+        Self {
+            min_tail: 8,
+            max_tail: 10_000,
+            max_poll_bytes: 1 << 20,
+            max_stream_bytes: 256 << 20,
+            max_streams: 32,
+        }
+    }
+}
+
+/// Where a follower is in a log, from reads of its tail with timestamps.
+///
+/// It remembers the timestamp of the last line sent and how many lines with exactly that
+/// timestamp it sent, so identical lines written in the same instant are each sent once.
+/// A read is trusted when it reaches back to an older line (or holds the whole log);
+/// when every line of a full read is new, the tail doubles and the read is repeated.
+/// A restarted container's lines are newer than the old instance's, so they are sent.
+#[derive(Debug)]
 pub struct Follower {
-    emitted: usize,
-    last: Option<String>,
+    limits: FollowLimits,
+    tail: u64,
+    last: Option<Timestamp>,
+    same: usize,
+}
+
+/// What to do with one read ([`Follower::read`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read<'a> {
+    /// Every line was new: read again with the (grown) [`Follower::tail`].
+    Again,
+    /// The lines to send (with their timestamps), oldest first.
+    Send(Vec<&'a str>),
 }
 
 impl Follower {
-    /// The new lines of `snapshot`.
-    pub fn new_lines<'a>(&mut self, snapshot: &'a str) -> Vec<&'a str> {
-        let lines: Vec<&str> = snapshot.lines().collect();
-        let continues = self.emitted > 0
-            && lines.len() >= self.emitted
-            && self.last.as_deref() == Some(lines[self.emitted - 1]);
-        let fresh = if continues {
-            &lines[self.emitted..]
-        } else if self.emitted == 0 {
-            &lines[..]
-        } else {
-            // The log restarted.
-            &lines[..]
-        };
-        if let Some(last) = lines.last() {
-            self.emitted = lines.len();
-            self.last = Some((*last).to_owned());
+    /// A follower that starts with `limits.min_tail`.
+    #[must_use]
+    pub fn new(limits: FollowLimits) -> Self {
+        Self {
+            tail: limits.min_tail.max(2),
+            limits,
+            last: None,
+            same: 0,
         }
-        fresh.to_vec()
     }
+
+    /// The tail to ask for at the next read.
+    #[must_use]
+    pub fn tail(&self) -> u64 {
+        self.tail
+    }
+
+    /// Record the first read: `lines` (with timestamps), read with a tail of `tail` lines
+    /// (`None`: the whole log), all of which count as sent.
+    pub fn start(&mut self, lines: &[&str], tail: Option<u64>) {
+        let whole = tail.is_none_or(|t| (lines.len() as u64) < t);
+        self.remember(&stamps(lines), whole, lines.len());
+    }
+
+    /// The lines of `snapshot` (read with [`Self::tail`] lines and timestamps) newer than
+    /// those sent, capped at `max_poll_bytes` (the newest kept).
+    pub fn read<'a>(&mut self, snapshot: &'a str) -> Read<'a> {
+        let lines: Vec<&str> = snapshot.lines().collect();
+        let stamps = stamps(&lines);
+        let whole = (lines.len() as u64) < self.tail;
+        let reaches_back = match self.last {
+            Some(last) => stamps.first().is_some_and(|t| t.is_none_or(|t| t < last)),
+            None => false,
+        };
+        let can_grow =
+            self.tail < self.limits.max_tail && snapshot.len() < self.limits.max_poll_bytes;
+        if !whole && !reaches_back && can_grow {
+            self.tail = self.tail.saturating_mul(2).min(self.limits.max_tail);
+            return Read::Again;
+        }
+        // Lines at or after the last timestamp sent; of those at it, `same` were sent.
+        let from = match self.last {
+            Some(last) => {
+                let run = stamps.iter().position(|t| t.is_some_and(|t| t >= last));
+                let run = run.unwrap_or(lines.len());
+                let at_last = stamps[run..]
+                    .iter()
+                    .take_while(|t| **t == Some(last))
+                    .count();
+                run + at_last.min(self.same)
+            }
+            None => 0,
+        };
+        let mut from = from;
+        let mut bytes: usize = lines[from..].iter().map(|l| l.len() + 1).sum();
+        while bytes > self.limits.max_poll_bytes && from < lines.len() {
+            bytes -= lines[from].len() + 1;
+            from += 1;
+        }
+        let sent = &lines[from..];
+        let fresh = sent.len();
+        if fresh > 0 {
+            self.remember(&stamps, whole, fresh);
+        }
+        let next = u64::try_from(fresh.saturating_mul(2)).unwrap_or(u64::MAX);
+        let at_least = u64::try_from(self.same.saturating_add(2)).unwrap_or(u64::MAX);
+        self.tail = next
+            .max(at_least)
+            .max(self.limits.min_tail)
+            .min(self.limits.max_tail);
+        Read::Send(sent.to_vec())
+    }
+
+    /// Remember the last line of a read (`stamps`, of which the last `fresh` were new):
+    /// its timestamp and how many lines of the log up to it carry that timestamp.
+    fn remember(&mut self, stamps: &[Option<Timestamp>], whole: bool, fresh: usize) {
+        let Some(last) = stamps.last().copied().flatten() else {
+            return;
+        };
+        let count = stamps
+            .iter()
+            .rev()
+            .take_while(|t| **t == Some(last))
+            .count();
+        // A run that fills a partial read may go on before it: then only what was sent of
+        // it is known.
+        let partial_run = count == stamps.len() && !whole;
+        self.same = if partial_run && self.last == Some(last) {
+            self.same.saturating_add(fresh).max(count)
+        } else {
+            count
+        };
+        self.last = Some(last);
+    }
+}
+
+/// The timestamp of each line; a line without one (a continuation) takes the one before.
+fn stamps(lines: &[&str]) -> Vec<Option<Timestamp>> {
+    let mut previous = None;
+    lines
+        .iter()
+        .map(|line| {
+            let own = line
+                .split_once(' ')
+                .map_or(*line, |(stamp, _)| stamp)
+                .parse::<Timestamp>()
+                .ok();
+            previous = own.or(previous);
+            previous
+        })
+        .collect()
 }
 
 /// Apply `since` and the timestamp option to lines fetched with timestamps.
@@ -68,13 +211,89 @@ pub fn shape_lines(lines: &[&str], opts: &LogOptions) -> String {
 mod tests {
     use super::*;
 
+    fn log(lines: &[(u32, &str)]) -> String {
+        lines
+            .iter()
+            .map(|(s, text)| format!("2026-01-01T00:00:{s:02}Z {text}\n"))
+            .collect()
+    }
+
+    fn sent(read: Read<'_>) -> Vec<String> {
+        match read {
+            Read::Send(lines) => lines
+                .iter()
+                .map(|l| l.split_once(' ').map_or("", |(_, t)| t).to_owned())
+                .collect(),
+            Read::Again => panic!("the read was trusted"),
+        }
+    }
+
+    /// What ACI answers for `tail` lines of `all`.
+    fn tail_of(all: &str, tail: u64) -> String {
+        let lines: Vec<&str> = all.lines().collect();
+        let keep = usize::try_from(tail).unwrap().min(lines.len());
+        lines[lines.len() - keep..]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
     #[test]
-    fn follower_should_emit_only_new_lines() {
-        let mut f = Follower::default();
-        assert_eq!(f.new_lines("a\nb\n"), vec!["a", "b"]);
-        assert_eq!(f.new_lines("a\nb\n"), Vec::<&str>::new());
-        assert_eq!(f.new_lines("a\nb\nc\n"), vec!["c"]);
-        assert_eq!(f.new_lines("x\n"), vec!["x"], "a restarted log is all new");
+    fn follower_should_send_identical_lines_of_one_instant_once_each() {
+        let mut f = Follower::new(FollowLimits::default());
+        let first = log(&[(0, "a"), (1, "same"), (1, "same")]);
+        f.start(&first.lines().collect::<Vec<_>>(), None);
+        let all = log(&[(0, "a"), (1, "same"), (1, "same"), (1, "same"), (2, "b")]);
+        assert_eq!(sent(f.read(&tail_of(&all, f.tail()))), ["same", "b"]);
+        assert!(sent(f.read(&tail_of(&all, f.tail()))).is_empty());
+        let all = log(&[
+            (0, "a"),
+            (1, "same"),
+            (1, "same"),
+            (1, "same"),
+            (2, "b"),
+            (2, "b"),
+        ]);
+        assert_eq!(sent(f.read(&tail_of(&all, f.tail()))), ["b"]);
+    }
+
+    #[test]
+    fn follower_should_grow_the_tail_only_while_every_line_is_new() {
+        let mut f = Follower::new(FollowLimits::default());
+        f.start(&["2026-01-01T00:00:00Z start"], None);
+        let mut lines = vec![(0, "start")];
+        lines.extend((1..=30).map(|s| (s, "x")));
+        let all = log(&lines);
+        assert_eq!(f.tail(), 8);
+        assert_eq!(f.read(&tail_of(&all, f.tail())), Read::Again);
+        assert_eq!(f.read(&tail_of(&all, f.tail())), Read::Again);
+        assert_eq!(f.tail(), 32);
+        assert_eq!(sent(f.read(&tail_of(&all, f.tail()))).len(), 30);
+        assert_eq!(f.tail(), 60, "twice the lines the last poll brought");
+        assert!(sent(f.read(&tail_of(&all, f.tail()))).is_empty());
+        assert_eq!(f.tail(), 8, "an idle log is read 8 lines at a time");
+    }
+
+    #[test]
+    fn follower_should_send_a_restarted_containers_log() {
+        let mut f = Follower::new(FollowLimits::default());
+        let first = log(&[(0, "old"), (1, "old")]);
+        f.start(&first.lines().collect::<Vec<_>>(), Some(10));
+        let restarted = log(&[(5, "new")]);
+        assert_eq!(sent(f.read(&restarted)), ["new"]);
+    }
+
+    #[test]
+    fn follower_should_send_only_the_newest_lines_that_fit_a_poll() {
+        let limits = FollowLimits {
+            max_poll_bytes: 60,
+            ..FollowLimits::default()
+        };
+        let mut f = Follower::new(limits);
+        f.start(&[], None);
+        let all = log(&[(1, "one"), (2, "two"), (3, "three")]);
+        assert_eq!(sent(f.read(&all)), ["two", "three"]);
+        assert!(sent(f.read(&tail_of(&all, f.tail()))).is_empty());
     }
 
     #[test]

@@ -233,6 +233,109 @@ async fn logs_should_tail_and_follow_until_the_container_ends() {
     assert_eq!(String::from_utf8(text).unwrap(), "a\nb\n", "each line once");
 }
 
+/// Issue 15, item 14: `kubectl logs -f` used to download the whole log at every poll, so
+/// the bytes read grew with the square of the log. A follower now reads only about the new
+/// lines each poll (a small tail with timestamps), and each line is sent once, identical
+/// lines included.
+#[tokio::test]
+async fn following_a_log_should_read_only_the_new_lines_each_poll() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let config = vk_aci::AciConfig {
+        logs_poll_interval: Duration::from_millis(100),
+        ..provider_config()
+    };
+    let p = vk_aci::AciProvider::new(
+        client(&em),
+        config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    );
+    let filler = "x".repeat(100);
+    let mut script = String::from("echo same; echo same; ");
+    let mut expected = String::from("same\nsame\n");
+    for i in 0..120 {
+        script.push_str(&format!("echo line-{i:03}-{filler}; sleep 0.025; "));
+        expected.push_str(&format!("line-{i:03}-{filler}\n"));
+        if i % 40 == 0 {
+            script.push_str("echo same; echo same; sleep 0.025; ");
+            expected.push_str("same\nsame\n");
+        }
+    }
+    script.push_str("exit 0");
+    let mut chatty = pod("chatty", &[("app", &["sh", "-c", &script])]);
+    chatty.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    p.create_pod(&chatty, &PodResources::default())
+        .await
+        .unwrap();
+    let follow = LogOptions {
+        follow: true,
+        ..Default::default()
+    };
+    let before = em.log_bytes();
+    let stream = p.logs(&key("chatty"), "app", &follow).await.unwrap();
+    let collected = time::timeout(Duration::from_secs(30), stream.collect::<Vec<_>>())
+        .await
+        .expect("follow ends when the container ends");
+    let text: Vec<u8> = collected
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect();
+    assert_eq!(String::from_utf8(text).unwrap(), expected, "each line once");
+    let read = em.log_bytes() - before;
+    // The whole log with a timestamp on each line: about what reading it once costs.
+    let log = u64::try_from(expected.len() + expected.lines().count() * 32).unwrap();
+    let polls = em.call_count("containers.list_logs");
+    assert!(
+        polls >= 10,
+        "the log was polled while it grew ({polls} reads)"
+    );
+    assert!(
+        read <= 3 * log,
+        "{read} bytes read over {polls} polls to follow a log of about {log} bytes"
+    );
+}
+
+#[tokio::test]
+async fn follow_streams_beyond_the_limit_should_be_refused_until_one_ends() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    let mut config = provider_config();
+    config.logs_follow.max_streams = 1;
+    let p = vk_aci::AciProvider::new(
+        client(&em),
+        config,
+        std::sync::Arc::new(vk_core::clock::SystemClock),
+    );
+    p.create_pod(
+        &pod("tail", &[("app", &["sh", "-c", "echo hi; sleep 1000"])]),
+        &PodResources::default(),
+    )
+    .await
+    .unwrap();
+    let follow = LogOptions {
+        follow: true,
+        ..Default::default()
+    };
+    let mut open = p.logs(&key("tail"), "app", &follow).await.unwrap();
+    assert_eq!(&open.next().await.unwrap().unwrap()[..], b"hi\n");
+    let Err(refused) = p.logs(&key("tail"), "app", &follow).await else {
+        panic!("a second follow stream was let through");
+    };
+    assert!(
+        matches!(&refused, ProviderError::Transient { reason, .. } if reason == "TooManyLogStreams"),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("kubectl logs -f"), "{refused}");
+    let plain = p.logs(&key("tail"), "app", &LogOptions::default()).await;
+    assert!(plain.is_ok(), "reads without -f are not limited");
+    drop(open);
+    time::timeout(Duration::from_secs(10), async {
+        while p.logs(&key("tail"), "app", &follow).await.is_err() {
+            time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the permit comes back when the stream is dropped");
+}
+
 #[tokio::test]
 async fn the_node_should_get_capacity_and_upstream_labels() {
     let em = emulator(EmulatorConfig::instant()).await;
