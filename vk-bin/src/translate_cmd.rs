@@ -19,7 +19,8 @@ use vk_translate::{HookAction, HookPlan};
 use crate::cli::{CheckArgs, ImageArgs, TranslateArgs};
 use crate::error::BadInput;
 
-/// Reads and parses every file (`-` is stdin, read once).
+/// Reads and parses every file (`-` is stdin, read once), and gives the workloads' pods the
+/// API server's defaults.
 fn read_manifests(files: &[impl AsRef<Path>]) -> anyhow::Result<Manifests> {
     let mut manifests = Manifests::default();
     let mut stdin_read = false;
@@ -41,6 +42,10 @@ fn read_manifests(files: &[impl AsRef<Path>]) -> anyhow::Result<Manifests> {
             (file.display().to_string(), text)
         };
         manifests.add(&origin, &text)?;
+    }
+    // Judge the pods the node would receive: with the API server's defaults.
+    for w in &mut manifests.workloads {
+        vk_translate::defaults::apply_api_server_defaults(&mut w.pod);
     }
     Ok(manifests)
 }

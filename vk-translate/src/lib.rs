@@ -39,6 +39,7 @@ pub const API_VERSION: &str = "2025-09-01";
 
 pub mod claims;
 pub mod confidential;
+pub mod defaults;
 mod dns;
 mod downward;
 mod env;
