@@ -178,6 +178,8 @@ pub(crate) struct Inner {
     pub tokens: HashMap<String, Instant>,
     /// How long the token endpoint takes to answer ([`EmulatorHandle::set_token_delay`]).
     pub token_delay: Duration,
+    /// User-assigned identities that exist, lower-cased ([`EmulatorHandle::add_identity`]).
+    pub identities: std::collections::HashSet<String>,
     pub next_ip: u32,
     /// `Microsoft.Network` subnets by lower-cased ARM ID.
     pub subnets: BTreeMap<String, serde_json::Value>,
@@ -292,6 +294,7 @@ impl Emulator {
                 faults: config.faults.clone(),
                 tokens: HashMap::new(),
                 token_delay: Duration::ZERO,
+                identities: std::collections::HashSet::new(),
                 next_ip: 0,
                 subnets: BTreeMap::new(),
                 usage: usage::UsageOverrides::default(),
@@ -400,6 +403,16 @@ impl EmulatorHandle {
     /// ARM does for a revoked or rotated credential.
     pub fn revoke_tokens(&self) {
         self.shared.lock().tokens.clear();
+    }
+
+    /// Create the user-assigned identity `id` (its ARM resource ID): groups may use it.
+    /// ARM refuses a group naming an identity that does not exist (`FailedIdentityOperation`),
+    /// and so does the emulator.
+    pub fn add_identity(&self, id: &str) {
+        self.shared
+            .lock()
+            .identities
+            .insert(id.to_ascii_lowercase());
     }
 
     /// Make the token endpoint take `delay` before answering (a slow identity provider).

@@ -588,6 +588,15 @@ fn put_group(shared: &Shared, sub: &str, rg: &str, name: &str, body: &[u8]) -> R
     if let Err((code, message)) = validate::validate(name, &group) {
         return arm_error(StatusCode::BAD_REQUEST, code, message);
     }
+    if let Some(missing) = validate::unknown_identity(&group, &shared.lock().identities) {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "FailedIdentityOperation",
+            format!(
+                "Identity operation for resource '{name}' failed: the user assigned identity '{missing}' was not found."
+            ),
+        );
+    }
     let now = Instant::now();
     let key = group_key(sub, rg, name);
     group.name = Some(name.to_owned());

@@ -348,6 +348,21 @@ pub(crate) fn not_updatable(old: &ContainerGroup, new: &ContainerGroup) -> Optio
     None
 }
 
+/// The first user-assigned identity of `group` that does not exist (is not in `known`,
+/// lower-cased IDs): ARM refuses a group whose identity it cannot find.
+pub(crate) fn unknown_identity(
+    group: &ContainerGroup,
+    known: &std::collections::HashSet<String>,
+) -> Option<String> {
+    group
+        .identity
+        .as_ref()?
+        .user_assigned_identities
+        .keys()
+        .find(|id| !known.contains(&id.to_ascii_lowercase()))
+        .cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

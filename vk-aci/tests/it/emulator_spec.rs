@@ -47,6 +47,14 @@ async fn the_create_example_should_be_accepted_and_answered_in_the_example_shape
     let http = reqwest::Client::new();
     let ex = example("ContainerGroupsCreateOrUpdate.json");
     let request = &ex["parameters"]["containerGroup"];
+    // The example's identities exist in its subscription; they must here too.
+    for id in request["identity"]["userAssignedIdentities"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys())
+    {
+        em.add_identity(id);
+    }
     let response = http
         .put(group_url(&em, "demo1", ""))
         .json(request)
@@ -545,7 +553,16 @@ async fn spot_confidential_zone_and_identity_fields_should_be_refused_as_arm_doe
         "InvalidImageRegistryCredentialIdentity"
     );
 
-    // The same fields in shapes ACI takes.
+    // An identity that does not exist.
+    let mut ghost = group(vec![container("c", &[])]);
+    ghost.identity = Some(identity(UAI));
+    assert_eq!(
+        refused(ghost, "ghost-identity").await,
+        "FailedIdentityOperation"
+    );
+
+    // The same fields in shapes ACI takes, the identity created first.
+    em.add_identity(UAI);
     let mut fine = spot();
     fine.location = Some("westeurope".into());
     fine.zones = vec!["2".into()];
