@@ -470,19 +470,28 @@ pub async fn require(State(state): State<ServerState>, req: Request, next: Next)
     let credentials = Credentials::of(&req);
     let attrs = Attributes::of(req.method(), req.uri().path());
     match check(&state, credentials, attrs).await {
-        Ok(()) => next.run(req).await,
+        Ok(user) => {
+            // The handlers count streaming sessions per user.
+            let mut req = req;
+            req.extensions_mut().insert(user);
+            next.run(req).await
+        }
         Err(e) => axum::response::IntoResponse::into_response(e),
     }
 }
 
-async fn check(state: &ServerState, credentials: Credentials, attrs: Attributes) -> Result<()> {
+async fn check(
+    state: &ServerState,
+    credentials: Credentials,
+    attrs: Attributes,
+) -> Result<UserInfo> {
     let user = state.auth.authenticate(&credentials).await?;
     state
         .auth
         .authorize(&user, &attrs, &state.node_name)
         .await?;
     tracing::debug!(user = %user.username, verb = attrs.verb, subresource = attrs.subresource, "kubelet api request authorized");
-    Ok(())
+    Ok(user)
 }
 
 /// The user of a verified client certificate: CN is the user name, O entries the groups.

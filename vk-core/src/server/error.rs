@@ -33,6 +33,17 @@ pub enum Error {
     /// spent for now ([`super::AuthConfig::token_review_qps`]).
     #[error("too many requests with unknown bearer tokens, retry later")]
     TooManyTokenReviews,
+    /// The client holds as many exec, attach, port-forward and run sessions as it may
+    /// ([`super::ServerState::max_sessions_per_client`]); one has to end first.
+    #[error(
+        "too many concurrent streaming sessions (exec, attach, port-forward) for {client}: at most {limit} per client, retry when one ends"
+    )]
+    TooManySessions {
+        /// Who holds them: a user, or an address for a request without a user.
+        client: String,
+        /// The cap.
+        limit: usize,
+    },
     /// Asking the API server to authenticate or authorize failed.
     #[error("authentication or authorization unavailable")]
     AuthUnavailable(#[source] kube::Error),
@@ -96,7 +107,9 @@ impl Error {
             Self::Forbidden { .. } | Self::ProtocolNotSupported { .. } => {
                 (StatusCode::FORBIDDEN, "Forbidden")
             }
-            Self::TooManyTokenReviews => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
+            Self::TooManyTokenReviews | Self::TooManySessions { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")
+            }
             Self::AuthUnavailable(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             Self::PodNotFound(_) | Self::ContainerNotFound { .. } | Self::NotFound(_) => {
                 (StatusCode::NOT_FOUND, "NotFound")
@@ -134,8 +147,9 @@ impl IntoResponse for Error {
             tracing::warn!(error = %self, "kubelet api request failed");
         }
         let mut response = (code, Json(self.to_status())).into_response();
-        if let Self::TooManyTokenReviews = self {
-            // The budget refills a review every 1/qps seconds.
+        if let Self::TooManyTokenReviews | Self::TooManySessions { .. } = self {
+            // The budget refills a review every 1/qps seconds; sessions end at any time:
+            // the API server's own 429s ask for a retry after 1 s too.
             response.headers_mut().insert(
                 http::header::RETRY_AFTER,
                 http::HeaderValue::from_static("1"),
@@ -164,6 +178,10 @@ mod tests {
             Error::Unauthenticated,
             Error::InvalidToken("expired".into()),
             Error::TooManyTokenReviews,
+            Error::TooManySessions {
+                client: "user \"u\"".into(),
+                limit: 2,
+            },
             Error::Forbidden {
                 user: "u".into(),
                 verb: "create".into(),

@@ -66,6 +66,7 @@ pub(super) async fn run(
     if command.is_empty() {
         return Err(Error::BadRequest("missing cmd".into()));
     }
+    let _slot = state.sessions.admit(req.extensions())?;
     let (out_w, out_r) = tokio::io::duplex(64 * 1024);
     let (err_w, err_r) = tokio::io::duplex(64 * 1024);
     let io = ExecIo {
@@ -112,6 +113,7 @@ fn upgrade(
     let transport = Transport::requested(req.headers())?;
     let offered = transport.offered(req.headers());
     let config = state.streaming.clone();
+    let slot = state.sessions.admit(req.extensions())?;
     match transport {
         Transport::WebSocket => {
             let protocol = if offered.is_empty() {
@@ -126,7 +128,7 @@ fn upgrade(
             };
             // RFC 6455: no subprotocol in the answer unless the client offered some.
             let chosen = (!offered.is_empty()).then(|| protocol.name());
-            upgrade::switch(req, transport, chosen, "remotecommand", move |io| {
+            upgrade::switch(req, transport, chosen, ("remotecommand", slot), move |io| {
                 serve_websocket(io, protocol, options, config, run)
             })
         }
@@ -146,7 +148,7 @@ fn upgrade(
                 req,
                 transport,
                 Some(protocol.name()),
-                "remotecommand",
+                ("remotecommand", slot),
                 move |io| serve_spdy(io, protocol, options, config, run),
             )
         }

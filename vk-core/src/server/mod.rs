@@ -27,6 +27,7 @@ mod logs;
 mod metrics;
 mod pods;
 mod port_forward;
+mod sessions;
 mod stats;
 pub mod tls;
 mod upgrade;
@@ -35,6 +36,7 @@ pub use auth::{Auth, AuthConfig, AuthorizationMode, ClientCertUser, UserInfo};
 pub use certificate_manager::{CertificateManager, ServingCertificate};
 pub use certificate_request::{CsrError, ServingCsr};
 pub use error::{Error, Result};
+pub use sessions::{ClientAddr, DEFAULT_MAX_SESSIONS_PER_CLIENT};
 pub use tls::{ConnectionLimits, ServingCert, TlsConfig};
 
 /// Where the server finds the pods bound to its node.
@@ -66,6 +68,7 @@ pub struct ServerState {
     registry: Arc<Registry>,
     streaming: StreamingConfig,
     port_forward: bool,
+    sessions: sessions::Sessions,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -96,6 +99,7 @@ impl ServerState {
             registry: Arc::new(Registry::default()),
             streaming: StreamingConfig::default(),
             port_forward: false,
+            sessions: sessions::Sessions::new(DEFAULT_MAX_SESSIONS_PER_CLIENT),
         }
     }
 
@@ -117,6 +121,18 @@ impl ServerState {
     #[must_use]
     pub fn streaming(mut self, streaming: StreamingConfig) -> Self {
         self.streaming = streaming;
+        self
+    }
+
+    /// Most exec, attach, port-forward and `/run` sessions one client (an authenticated
+    /// user, or an IP address for a request without a user) holds at once; more are
+    /// refused with `429 Too Many Requests` until one ends. Default
+    /// [`DEFAULT_MAX_SESSIONS_PER_CLIENT`] (256); at least 1. The API server proxies every
+    /// kubectl user under one identity, so on a busy cluster this bounds all proxied
+    /// sessions to the node together.
+    #[must_use]
+    pub fn max_sessions_per_client(mut self, max: usize) -> Self {
+        self.sessions = sessions::Sessions::new(max);
         self
     }
 

@@ -40,6 +40,7 @@ pub(super) async fn port_forward(
         Box::pin(async move { provider.port_forward(&key, port, io).await })
     });
     let config = state.streaming.clone();
+    let slot = state.sessions.admit(req.extensions())?;
     match transport {
         Transport::Spdy => {
             let speaks = offered
@@ -56,7 +57,7 @@ pub(super) async fn port_forward(
                 req,
                 transport,
                 Some(portforward::PROTOCOL),
-                "port-forward",
+                ("port-forward", slot),
                 move |io| portforward::serve_spdy(io, config, forward),
             )
         }
@@ -74,14 +75,18 @@ pub(super) async fn port_forward(
             };
             let chosen = (!offered.is_empty()).then(|| protocol.name());
             if protocol == WebSocketProtocol::SpdyTunnel {
-                return upgrade::switch(req, transport, chosen, "port-forward", move |io| {
-                    tunnel::serve_tunnel(io, config, forward)
-                });
+                return upgrade::switch(
+                    req,
+                    transport,
+                    chosen,
+                    ("port-forward", slot),
+                    move |io| tunnel::serve_tunnel(io, config, forward),
+                );
             }
             let ports = ports_from_query(req.uri().query().unwrap_or_default())
                 .map_err(Error::BadRequest)?;
             let base64 = protocol == WebSocketProtocol::V4Base64;
-            upgrade::switch(req, transport, chosen, "port-forward", move |io| {
+            upgrade::switch(req, transport, chosen, ("port-forward", slot), move |io| {
                 websocket::serve_websocket(io, base64, ports, config, forward)
             })
         }

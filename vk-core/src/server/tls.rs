@@ -24,6 +24,7 @@ use tower::ServiceExt as _;
 use super::auth::{ClientCertUser, user_of_certificate};
 use super::certificate_manager::{CertificateManager, ServingCertificate};
 use super::certificate_request::ServingCsr;
+use super::sessions::ClientAddr;
 
 /// Why the TLS setup failed.
 #[derive(Debug, thiserror::Error)]
@@ -371,6 +372,7 @@ pub async fn serve_with_limits(
                 if let Some(user) = &user {
                     req.extensions_mut().insert(ClientCertUser(user.clone()));
                 }
+                req.extensions_mut().insert(ClientAddr(peer));
                 req
             });
             let result = hyper::server::conn::http1::Builder::new()

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
+use super::sessions::SessionSlot;
 use super::{Error, Result};
 use crate::stream::remotecommand::PROTOCOL_HEADER;
 use crate::stream::{spdy, websocket};
@@ -65,12 +66,13 @@ impl Transport {
 
 /// Answer `101 Switching Protocols` with `protocol` as the chosen subprotocol (`None`
 /// when the client offered none), and run `serve` on the connection once hyper hands it
-/// over. `session` names the session in logs.
+/// over. `session` names the session in logs; `slot` is its place in the client's count
+/// of sessions, held until the session ends.
 pub(super) fn switch<F, Fut>(
     mut req: Request,
     transport: Transport,
     protocol: Option<&'static str>,
-    session: &'static str,
+    (session, slot): (&'static str, SessionSlot),
     serve: F,
 ) -> Result<Response>
 where
@@ -96,6 +98,7 @@ where
         .remove::<OnUpgrade>()
         .ok_or(Error::UpgradeRequired)?;
     tokio::spawn(async move {
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
                 if let Err(e) = serve(TokioIo::new(upgraded)).await {

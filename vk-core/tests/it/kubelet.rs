@@ -15,3 +15,5 @@ mod kubectl;
 mod authz;
 // Bounds on connections and pending TLS handshakes.
 mod limits;
+// Caps on the streaming sessions of one client.
+mod sessions;

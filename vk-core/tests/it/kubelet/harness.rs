@@ -136,6 +136,18 @@ pub async fn start_limited(
     auth: Auth,
     tune: impl FnOnce(TlsConfig) -> TlsConfig,
 ) -> (SocketAddr, tempfile::TempDir) {
+    start_tuned(pki, provider, port_forward, auth, tune, |s| s).await
+}
+
+/// [`start_limited`], with the server state (its session cap) changed by `tune_state`.
+pub async fn start_tuned(
+    pki: &Pki,
+    provider: Arc<dyn Provider>,
+    port_forward: bool,
+    auth: Auth,
+    tune: impl FnOnce(TlsConfig) -> TlsConfig,
+    tune_state: impl FnOnce(ServerState) -> ServerState,
+) -> (SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("tls.crt");
     let key = dir.path().join("tls.key");
@@ -143,8 +155,10 @@ pub async fn start_limited(
     std::fs::write(&key, &pki.serving_key_pem).unwrap();
     let (store, mut writer) = reflector::store::<Pod>();
     writer.apply_watcher_event(&watcher::Event::Apply(pod("web", "vk")));
-    let state = ServerState::new("vk", provider, Arc::new(store), Arc::new(auth))
-        .port_forward(port_forward);
+    let state = tune_state(
+        ServerState::new("vk", provider, Arc::new(store), Arc::new(auth))
+            .port_forward(port_forward),
+    );
     let config = TlsConfig {
         serving: ServingCert::Files { cert, key },
         ..TlsConfig::self_signed(vec![], vec![])
