@@ -353,7 +353,7 @@ async fn realtime_agent() -> std::net::SocketAddr {
     use axum::routing::get;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let app = axum::Router::new().route(
         "/v1/stats",
         get(move || async move {
