@@ -23,6 +23,8 @@ mod tls;
 mod controllers;
 // Every kubectl verb of the seed walkthrough, kubectl 1.33 and 1.27, as a table.
 mod verbs;
+// Kubernetes protobuf bodies in and out, checked with k8s-pb's messages.
+mod protobuf;
 // Services with EndpointSlices, Jobs with their controller.
 mod workloads;
 // Events through kube's recorder, leases, the standalone binary.

@@ -26,10 +26,29 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
 #[derive(Clone, Debug)]
 pub(crate) struct Object(pub Value);
 
+tokio::task_local! {
+    /// Whether the request being answered asks for protobuf first (set by [`negotiating`]).
+    static WANTS_PROTOBUF: bool;
+}
+
+/// Run `answer` for a request whose `Accept` is `accept`, then answer in protobuf when it
+/// asks for it first and the answer is an object of a built-in kind; JSON otherwise.
+pub(crate) async fn negotiating<F>(accept: &str, answer: F) -> Response<Body>
+where
+    F: Future<Output = Response<Body>>,
+{
+    let protobuf = protobuf::accepts_protobuf_first(accept);
+    let resp = WANTS_PROTOBUF.scope(protobuf, answer).await;
+    if protobuf { negotiate(resp) } else { resp }
+}
+
 /// A JSON answer.
 pub(crate) fn json(code: u16, v: &Value) -> Response<Body> {
     let mut resp = Response::new(full(v.to_string()));
-    resp.extensions_mut().insert(Object(v.clone()));
+    // Kept for [`negotiate`] only when the client asked for protobuf.
+    if WANTS_PROTOBUF.try_with(|p| *p).unwrap_or(false) {
+        resp.extensions_mut().insert(Object(v.clone()));
+    }
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -38,12 +57,8 @@ pub(crate) fn json(code: u16, v: &Value) -> Response<Body> {
     resp
 }
 
-/// Answer in protobuf when the client's `Accept` asks for it first and the answer is an
-/// object of a built-in kind; otherwise leave the JSON answer as it is.
-pub(crate) fn negotiate(accept: &str, mut resp: Response<Body>) -> Response<Body> {
-    if !protobuf::accepts_protobuf_first(accept) {
-        return resp;
-    }
+/// The JSON answer `resp` in protobuf, when it carries an object of a built-in kind.
+fn negotiate(mut resp: Response<Body>) -> Response<Body> {
     let Some(Object(v)) = resp.extensions_mut().remove::<Object>() else {
         return resp;
     };

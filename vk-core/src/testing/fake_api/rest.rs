@@ -47,11 +47,13 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
         return body::error(&ApiError::too_many_requests(secs));
     }
     let accept = header_str(&req, header::ACCEPT);
-    let resp = match route(st, req).await {
-        Ok(resp) => resp,
-        Err(e) => body::error(&e),
-    };
-    body::negotiate(&accept, resp)
+    body::negotiating(&accept, async move {
+        match route(st, req).await {
+            Ok(resp) => resp,
+            Err(e) => body::error(&e),
+        }
+    })
+    .await
 }
 
 fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> String {

@@ -337,6 +337,19 @@ fn table() -> Vec<Row> {
             &["delete", "pod", "one", "-n", "verbs"],
             &["pod \"one\" deleted"],
         ),
+        // Errors come back as Status objects (protobuf ones for kubectl 1.33).
+        Row {
+            args: &["create", "namespace", "verbs"],
+            ok: false,
+            stdout: &["AlreadyExists", "namespaces \"verbs\" already exists"],
+            eventually: false,
+        },
+        Row {
+            args: &["get", "job", "nosuch", "-n", "verbs"],
+            ok: false,
+            stdout: &["NotFound", "jobs.batch \"nosuch\" not found"],
+            eventually: false,
+        },
         row(&["auth", "can-i", "create", "pods"], &["yes"]),
         row(&["get", "--raw", "/version"], &["gitVersion"]),
         row(&["get", "--raw", "/healthz"], &["ok"]),
