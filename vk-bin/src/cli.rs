@@ -192,11 +192,19 @@ pub(crate) struct RunArgs {
     /// Cluster CIDR of the kube-proxy extension in VNet mode. Default: 10.240.0.0/16.
     #[arg(long, env = "CLUSTER_CIDR")]
     pub(crate) cluster_cidr: Option<String>,
-    /// Service account directory (`ca.crt`, `token`) whose credentials the kube-proxy
-    /// extension's kubeconfig carries when the kubeconfig has none; read again for every
-    /// group (projected tokens rotate).
+    /// Service account directory (`ca.crt`, `namespace`): the CA the kube-proxy
+    /// extension's kubeconfig trusts when the kubeconfig names none, and vk-aci's namespace.
     #[arg(long, env = "VK_SERVICE_ACCOUNT_DIR", default_value = vk_aci::provider::kube_proxy::SERVICE_ACCOUNT_DIR)]
     pub(crate) service_account_dir: PathBuf,
+    /// ServiceAccount whose token the kube-proxy extension of VNet mode gets (requested
+    /// through the TokenRequest API; never vk-aci's own token). deploy/ and the Helm chart
+    /// create it with kube-proxy's permissions.
+    #[arg(long, env = "KUBE_PROXY_SERVICE_ACCOUNT", default_value = vk_aci::provider::kube_proxy::DEFAULT_SERVICE_ACCOUNT)]
+    pub(crate) kube_proxy_service_account: String,
+    /// Namespace of that ServiceAccount. Default: vk-aci's own (the `namespace` file of
+    /// the service account directory).
+    #[arg(long, env = "KUBE_PROXY_NAMESPACE")]
+    pub(crate) kube_proxy_namespace: Option<String>,
     /// Node CPU capacity [default: 10000].
     #[arg(long, env = "ACI_QUOTA_CPU")]
     pub(crate) quota_cpu: Option<String>,

@@ -386,6 +386,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ca.crt"), "CA").unwrap();
         std::fs::write(dir.path().join("token"), "tok").unwrap();
+        std::fs::write(dir.path().join("namespace"), "vk-aci").unwrap();
         dir
     }
 

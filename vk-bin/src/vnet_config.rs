@@ -2,18 +2,20 @@
 //! `MASTER_URI`, `CLUSTER_CIDR`, `ENABLE_REAL_TIME_METRICS`): checked here, before anything
 //! starts; the subnet itself is checked against ARM when the node binds.
 //!
-//! The kube-proxy extension's kubeconfig gets its credentials like upstream's: from the
-//! kubeconfig the node runs with when it names a CA and a token or client certificate,
-//! else from the service account directory, whose token is read again for every group.
+//! The kube-proxy extension's kubeconfig trusts the CA of the kubeconfig the node runs
+//! with (else the service account directory's `ca.crt`) and carries a token of kube-proxy's
+//! own ServiceAccount (`--kube-proxy-service-account`, in vk-aci's namespace), requested
+//! through the TokenRequest API: never vk-aci's own credentials, which can read Secrets.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
 use vk_aci::arm::network::{Cidr, SubnetRef};
-use vk_aci::provider::kube_proxy::{KubeProxyCredentials, KubeProxySource, read_service_account};
+
+use vk_aci::provider::kube_proxy::{KubeProxyCredentials, KubeProxySource, ServiceAccountTokens};
 use vk_aci::virtual_node::SubnetSetup;
-use vk_core::error_chain;
 use vk_translate::ClusterCredentials;
 use vk_translate::extensions::DEFAULT_CLUSTER_CIDR;
 
@@ -101,8 +103,12 @@ pub(crate) fn vnet(
         vnet,
         subnet,
     };
-    let credentials =
-        kube_proxy_credentials(args.kubeconfig.as_deref(), &args.service_account_dir)?;
+    let credentials = kube_proxy_credentials(
+        args.kubeconfig.as_deref(),
+        &args.service_account_dir,
+        &args.kube_proxy_service_account,
+        args.kube_proxy_namespace.as_ref(),
+    )?;
     Ok(Some(Vnet {
         subnet: SubnetSetup { subnet, cidr },
         kube_proxy: KubeProxySource {
@@ -141,26 +147,61 @@ fn check_master_uri(master_uri: &str) -> Result<(), BadInput> {
     }
 }
 
-/// The kubeconfig's credentials when it has them, else the service account directory's
-/// (checked readable now; read again for every group).
+/// A token of kube-proxy's ServiceAccount `account` (in `namespace`, else vk-aci's own from
+/// the service account directory), requested when groups need it, for the API server whose
+/// CA the kubeconfig names (else the service account directory's `ca.crt`).
 fn kube_proxy_credentials(
     kubeconfig: Option<&Path>,
     service_account_dir: &Path,
+    account: &str,
+    namespace: Option<&String>,
 ) -> Result<KubeProxyCredentials, BadInput> {
-    if let Some(path) = kubeconfig
-        && let Some(credentials) = kubeconfig_credentials(path)?
-    {
-        return Ok(KubeProxyCredentials::Fixed(credentials));
+    let account = account.trim();
+    if account.is_empty() {
+        return Err(BadInput(
+            "KUBE_PROXY_SERVICE_ACCOUNT / --kube-proxy-service-account: empty".to_owned(),
+        ));
     }
-    read_service_account(service_account_dir).map_err(|e| {
-        BadInput(format!(
-            "VNet mode: the kube-proxy extension needs API server credentials: the kubeconfig has no CA with a token or client certificate, and the service account cannot be read ({}); set VK_SERVICE_ACCOUNT_DIR or run in the cluster",
-            error_chain(&e)
-        ))
-    })?;
-    Ok(KubeProxyCredentials::ServiceAccount(
-        service_account_dir.to_owned(),
-    ))
+    let from_kubeconfig = match kubeconfig {
+        Some(path) => kubeconfig_credentials(path)?.map(|c| c.ca_pem),
+        None => None,
+    };
+    let ca_pem = match from_kubeconfig {
+        Some(ca) => ca,
+        None => {
+            let path = service_account_dir.join("ca.crt");
+            std::fs::read(&path).map_err(|e| {
+                BadInput(format!(
+                    "VNet mode: the kube-proxy extension needs the API server's CA: the kubeconfig names none and {} cannot be read ({e}); set VK_SERVICE_ACCOUNT_DIR or run in the cluster",
+                    path.display()
+                ))
+            })?
+        }
+    };
+    let namespace = match non_empty(namespace) {
+        Some(namespace) => namespace,
+        None => {
+            let path = service_account_dir.join("namespace");
+            std::fs::read_to_string(&path)
+                .ok()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    BadInput(format!(
+                        "VNet mode: the namespace of kube-proxy's service account {account:?} is unknown: {} cannot be read; set KUBE_PROXY_NAMESPACE / --kube-proxy-namespace",
+                        path.display()
+                    ))
+                })?
+        }
+    };
+    Ok(KubeProxyCredentials::TokenRequest(Arc::new(
+        ServiceAccountTokens::connect_later(
+            kubeconfig.map(Path::to_owned),
+            &namespace,
+            account,
+            ca_pem,
+        ),
+    )))
 }
 
 /// CA and user credentials of the kubeconfig's current context (else its first cluster
@@ -295,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn without_kubeconfig_credentials_the_service_account_should_be_required() {
+    fn kube_proxy_should_get_its_own_service_account_in_vk_acis_namespace() {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("config");
         std::fs::write(
@@ -303,12 +344,27 @@ mod tests {
             "clusters:\n- name: c\n  cluster: {server: 'https://x'}\nusers:\n- name: u\n  user: {exec: {command: az}}\n",
         )
         .unwrap();
-        let err = kube_proxy_credentials(Some(&kubeconfig), &dir.path().join("sa")).unwrap_err();
+        let sa = dir.path().join("sa");
+        let err =
+            kube_proxy_credentials(Some(&kubeconfig), &sa, "vk-aci-kube-proxy", None).unwrap_err();
         assert!(err.0.contains("VK_SERVICE_ACCOUNT_DIR"), "{err}");
-        std::fs::create_dir(dir.path().join("sa")).unwrap();
-        std::fs::write(dir.path().join("sa/ca.crt"), "CA").unwrap();
-        std::fs::write(dir.path().join("sa/token"), "tok").unwrap();
-        let found = kube_proxy_credentials(Some(&kubeconfig), &dir.path().join("sa")).unwrap();
-        assert!(matches!(found, KubeProxyCredentials::ServiceAccount(_)));
+        std::fs::create_dir(&sa).unwrap();
+        std::fs::write(sa.join("ca.crt"), "CA").unwrap();
+        let err =
+            kube_proxy_credentials(Some(&kubeconfig), &sa, "vk-aci-kube-proxy", None).unwrap_err();
+        assert!(err.0.contains("KUBE_PROXY_NAMESPACE"), "{err}");
+        std::fs::write(sa.join("namespace"), "vk-system\n").unwrap();
+        let found =
+            kube_proxy_credentials(Some(&kubeconfig), &sa, "vk-aci-kube-proxy", None).unwrap();
+        let KubeProxyCredentials::TokenRequest(tokens) = found else {
+            panic!("a requested token, never vk-aci's own");
+        };
+        assert_eq!(tokens.service_account(), "vk-system/vk-aci-kube-proxy");
+        let flag = "other".to_owned();
+        let found = kube_proxy_credentials(None, &sa, "kp", Some(&flag)).unwrap();
+        let KubeProxyCredentials::TokenRequest(tokens) = found else {
+            panic!("a requested token");
+        };
+        assert_eq!(tokens.service_account(), "other/kp");
     }
 }

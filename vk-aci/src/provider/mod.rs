@@ -227,11 +227,11 @@ impl AciProvider {
         let with_kube_proxy;
         let node = match &self.config.kube_proxy {
             Some(source) => {
-                let options = source.options().map_err(|e| {
+                let options = source.options().await.map_err(|e| {
                     ProviderError::transient(
                         "KubeProxyCredentials",
                         format!(
-                            "the kube-proxy extension's credentials cannot be read: {}",
+                            "the kube-proxy extension's credentials cannot be obtained: {}",
                             error_chain(&e)
                         ),
                     )

@@ -140,6 +140,109 @@ pub(super) fn check_csr_rights(docs: &[Value]) {
     }
 }
 
+/// Issue 15, item 9: kube-proxy's own identity in VNet mode. A ServiceAccount bound to a
+/// ClusterRole with the rules of `system:node-proxier` and nothing more, and a Role that
+/// lets vk-aci's ServiceAccount `vk_aci_account` mint tokens for that ServiceAccount only.
+pub(super) fn check_kube_proxy_rbac(docs: &[Value], vk_aci_account: &str) {
+    let named = |kind: &str, suffix: &str| {
+        docs.iter()
+            .find(|d| {
+                d["kind"] == kind
+                    && d["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.ends_with(suffix))
+            })
+            .unwrap_or_else(|| panic!("no {kind} named *{suffix}"))
+    };
+    let account = named("ServiceAccount", "vk-aci-kube-proxy");
+    assert_eq!(account["automountServiceAccountToken"], false);
+    let namespace = account["metadata"]["namespace"].clone();
+    let role = named("ClusterRole", "-kube-proxy");
+    let rules = role["rules"].as_sequence().unwrap();
+    let list = |rule: &Value, field: &str| -> Vec<String> {
+        rule[field]
+            .as_sequence()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let allows = |group: &str, resource: &str, verb: &str| {
+        rules.iter().any(|rule| {
+            list(rule, "apiGroups").iter().any(|g| g == group)
+                && list(rule, "resources").iter().any(|r| r == resource)
+                && list(rule, "verbs").iter().any(|v| v == verb)
+        })
+    };
+    for (group, resource) in [
+        ("", "endpoints"),
+        ("", "services"),
+        ("", "nodes"),
+        ("discovery.k8s.io", "endpointslices"),
+    ] {
+        for verb in ["get", "list", "watch"] {
+            assert!(
+                allows(group, resource, verb),
+                "kube-proxy: {verb} {resource}"
+            );
+        }
+    }
+    for verb in ["create", "patch", "update"] {
+        assert!(allows("", "events", verb), "kube-proxy: {verb} events");
+    }
+    for rule in rules {
+        let resources = list(rule, "resources");
+        let verbs = list(rule, "verbs");
+        assert!(
+            resources.iter().all(|r| [
+                "endpoints",
+                "services",
+                "nodes",
+                "endpointslices",
+                "events"
+            ]
+            .contains(&r.as_str())),
+            "kube-proxy gets nothing more than system:node-proxier: {resources:?}"
+        );
+        assert!(
+            !verbs.iter().any(|v| v == "*" || v == "delete"),
+            "{verbs:?}"
+        );
+        if resources.iter().any(|r| r != "events") {
+            assert!(
+                verbs
+                    .iter()
+                    .all(|v| ["get", "list", "watch"].contains(&v.as_str())),
+                "kube-proxy only reads: {verbs:?}"
+            );
+        }
+    }
+    let binding = named("ClusterRoleBinding", "-kube-proxy");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["name"], "vk-aci-kube-proxy");
+    assert_eq!(binding["subjects"][0]["namespace"], namespace);
+    let token = named("Role", "-kube-proxy-token");
+    assert_eq!(token["metadata"]["namespace"], namespace);
+    let token_rules = token["rules"].as_sequence().unwrap();
+    assert_eq!(token_rules.len(), 1, "{token_rules:?}");
+    assert_eq!(
+        list(&token_rules[0], "resources"),
+        ["serviceaccounts/token"]
+    );
+    assert_eq!(list(&token_rules[0], "verbs"), ["create"]);
+    assert_eq!(
+        list(&token_rules[0], "resourceNames"),
+        ["vk-aci-kube-proxy"],
+        "tokens for kube-proxy's ServiceAccount only"
+    );
+    let token_binding = named("RoleBinding", "-kube-proxy-token");
+    assert_eq!(token_binding["roleRef"]["name"], token["metadata"]["name"]);
+    assert_eq!(token_binding["subjects"][0]["name"], vk_aci_account);
+    assert_eq!(token_binding["subjects"][0]["namespace"], namespace);
+}
+
 pub(super) fn check_rbac(docs: &[Value]) {
     for (group, resource, verbs) in [
         ("", "nodes", &["get", "create", "patch"][..]),
@@ -193,6 +296,7 @@ fn the_kustomize_base_and_overlays_should_match_the_binary() {
         let docs = render(dir);
         check_statefulset(&docs, &help);
         check_rbac(&docs);
+        check_kube_proxy_rbac(&docs, "vk-aci");
         assert!(
             !grants_csrs(&docs, "create"),
             "{dir}: certificatesigningrequests only with the rotate-server-certificates component"

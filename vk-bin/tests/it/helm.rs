@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 use serde_yaml::Value;
 
 use super::deploy::{
-    check_csr_rights, check_rbac, check_statefulset, documents, grants_csrs, kind, root, run_help,
+    check_csr_rights, check_kube_proxy_rbac, check_rbac, check_statefulset, documents, grants_csrs,
+    kind, root, run_help,
 };
 
 /// `$HELM`, else `target/tools/bin/helm`, else `helm` on PATH.
@@ -140,9 +141,22 @@ taint:
         );
     }
     let docs = render(vnet);
+    let vk_aci_account =
+        kind(&docs, "StatefulSet")["spec"]["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    check_kube_proxy_rbac(&docs, &vk_aci_account);
+    assert!(
+        !render("{}")
+            .iter()
+            .any(|d| d["metadata"]["name"] == "vk-aci-kube-proxy"),
+        "kube-proxy's identity only in VNet mode"
+    );
     let env = env(&docs);
     for name in [
         "ACI_SUBNET_NAME",
+        "KUBE_PROXY_SERVICE_ACCOUNT",
         "ACI_SUBNET_CIDR",
         "ACI_VNET_NAME",
         "MASTER_URI",
