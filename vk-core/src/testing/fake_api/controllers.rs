@@ -7,6 +7,7 @@
 //! deletes unbound pods first, then the newest, with the pods' own grace period. The
 //! scheduler picks the first Ready, schedulable node (by name) whose taints the pod
 //! tolerates and whose labels match its `nodeSelector`; no resources, affinity or spread.
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -33,8 +34,10 @@ pub(crate) fn spawn(st: Arc<State>) {
         ) else {
             return;
         };
+        let mut registered = HashSet::new();
         loop {
             reconcile(&st);
+            register_nodes(&st, &mut registered);
             tokio::select! {
                 m = d.rx.recv() => if m.is_none() { break },
                 m = r.rx.recv() => if m.is_none() { break },
@@ -68,6 +71,25 @@ fn reconcile(st: &State) {
     schedule(st);
     services::reconcile(st);
     services::collect_endpoints(st);
+}
+
+/// The node lifecycle controller's `RegisteredNode` event, once per node (by UID).
+fn register_nodes(st: &State, registered: &mut HashSet<String>) {
+    for node in all(st, ids::nodes()) {
+        let uid = s(&node, "/metadata/uid").to_owned();
+        if registered.insert(uid) {
+            let name = s(&node, "/metadata/name");
+            let message = format!("Node {name} event: Registered Node {name} in Controller");
+            events::record(
+                st,
+                &node,
+                Kind::Normal,
+                "RegisteredNode",
+                &message,
+                "node-controller",
+            );
+        }
+    }
 }
 
 fn all(st: &State, res: resources::ResId) -> Vec<Value> {

@@ -143,6 +143,8 @@ fn table() -> Vec<Row> {
                 "Taints:",
                 "Non-terminated Pods:",
                 "Events:",
+                "RegisteredNode",
+                "node-controller",
             ],
         ),
         row(
@@ -350,6 +352,17 @@ fn table() -> Vec<Row> {
             stdout: &["NotFound", "jobs.batch \"nosuch\" not found"],
             eventually: false,
         },
+        // Its pod does not tolerate the virtual node's taint: Pending, on no node.
+        Row {
+            args: &["logs", "job/once", "-n", "verbs"],
+            ok: false,
+            stdout: &["BadRequest", "does not have a host assigned"],
+            eventually: false,
+        },
+        row(
+            &["delete", "job", "once", "-n", "verbs"],
+            &["job.batch \"once\" deleted"],
+        ),
         row(&["auth", "can-i", "create", "pods"], &["yes"]),
         row(&["get", "--raw", "/version"], &["gitVersion"]),
         row(&["get", "--raw", "/healthz"], &["ok"]),
