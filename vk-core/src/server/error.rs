@@ -116,6 +116,10 @@ impl Error {
             }
             Self::BadRequest(_) | Self::UpgradeRequired => (StatusCode::BAD_REQUEST, "BadRequest"),
             Self::NotSupported(_) => (StatusCode::NOT_IMPLEMENTED, "NotImplemented"),
+            // Busy or briefly unavailable (a limit reached, throttling): try again later.
+            Self::Provider(ProviderError::Transient { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+            }
             Self::Provider(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         }
     }
@@ -197,6 +201,8 @@ mod tests {
             Error::NotSupported("no port-forward".into()),
             Error::Provider(ProviderError::Other("boom".into())),
         ];
+        let busy = Error::from(ProviderError::transient("TooManyLogStreams", "32 open"));
+        assert_eq!(busy.status().0, StatusCode::SERVICE_UNAVAILABLE);
         for e in errors {
             let (code, reason) = e.status();
             let body = e.to_status();
