@@ -163,7 +163,20 @@ async fn route(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>,
             Some(v) => get_only(v),
             None => Err(ApiError::no_route(&path)),
         },
-        Route::Resource(rp) => resource(st, req, rp, user).await,
+        Route::Resource(rp) => {
+            // As kube-apiserver 1.33 warns on every request for the deprecated kind.
+            let deprecated = (rp.res == ids::endpoints()).then(|| {
+                vec![
+                    "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+                        .to_owned(),
+                ]
+            });
+            let resp = resource(st, req, rp, user).await?;
+            Ok(match deprecated {
+                Some(w) => with_warnings(resp, &w),
+                None => resp,
+            })
+        }
     }
 }
 

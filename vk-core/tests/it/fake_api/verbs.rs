@@ -50,7 +50,7 @@ spec:
 ";
 
 /// One row: the arguments, whether kubectl must succeed and what its stdout (its stderr
-/// too for a row that must fail) must contain (`{node}` stands for the node's name,
+/// too for a row that must fail or expects a `Warning:`) must contain (`{node}` stands for the node's name,
 /// `{web}` and `{typo}` for files holding [`WEB`] and [`TYPO`]).
 struct Row {
     args: &'static [&'static str],
@@ -363,6 +363,16 @@ fn table() -> Vec<Row> {
             &["delete", "job", "once", "-n", "verbs"],
             &["job.batch \"once\" deleted"],
         ),
+        Row {
+            args: &["get", "endpoints", "web", "-n", "verbs"],
+            ok: true,
+            stdout: &[
+                "web",
+                ":80",
+                "Warning: v1 Endpoints is deprecated in v1.33+",
+            ],
+            eventually: false,
+        },
         row(&["auth", "can-i", "create", "pods"], &["yes"]),
         row(&["get", "--raw", "/version"], &["gitVersion"]),
         row(&["get", "--raw", "/healthz"], &["ok"]),
@@ -413,7 +423,7 @@ async fn run(version: &str) -> (usize, Vec<String>) {
         let mut pass = false;
         for _ in 0..tries {
             let (ok, out, err) = c.kubectl(version, &args).await;
-            let seen = if r.ok {
+            let seen = if r.ok && !r.stdout.iter().any(|w| w.starts_with("Warning:")) {
                 out.clone()
             } else {
                 format!("{out}{err}")
