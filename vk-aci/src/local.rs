@@ -97,8 +97,11 @@ impl Local {
     /// # Errors
     /// A component could not start or the kubeconfig could not be written.
     pub async fn start(config: LocalConfig) -> Result<Self, LocalError> {
+        // HTTPS with the admin's token in the kubeconfig, as a real cluster: over plain HTTP
+        // kubectl sends no credentials and `kubectl auth can-i` asks as system:anonymous.
         let api = FakeApiServer::builder()
             .listen(config.api_listen)
+            .tls(true)
             .controllers(true)
             .start()
             .await
