@@ -32,7 +32,7 @@ async fn nginx_vn_scaled_1_20_2_should_run_every_pod_and_delete_removed_groups()
     let node = "vk-e2e-scale";
     let process = cluster.spawn_node(node);
     cluster.ready_node(node, &process).await;
-    // (`kubectl create namespace` sends protobuf, which the fake API server does not read.)
+    // The namespace through the API (kubectl is exercised by the walkthrough test).
     let namespaces: Api<Namespace> = Api::all(cluster.api.client());
     let namespace = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "virtualnode"}
