@@ -455,7 +455,10 @@ impl Provider for AciProvider {
     async fn update_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
         let translation = self.translate(pod, resources).await?;
-        let what = format!("pod {key} (container group {})", translation.name);
+        // The group the pod has: an adopted one keeps the name it was created with (before
+        // a cluster identity was set, say), which the translation does not know.
+        let name = self.group_name(&key);
+        let what = format!("pod {key} (container group {name})");
         // Kubernetes lets a pod's spec change only in place: images (which ACI takes with a
         // new PUT), and fields such as resources (in-place resize) that ACI cannot change.
         // Compare pod specs, not translations, so rotated secrets or tokens never count.
@@ -473,31 +476,28 @@ impl Provider for AciProvider {
                 )));
             }
             if pod_images(&old) == pod_images(pod) {
-                self.track(key, pod, translation.name, false, None);
+                self.track(key, pod, name, false, None);
                 return Ok(());
             }
         }
         // After a restart only ARM's view is left: compare images with it.
         let previous = self
             .arm
-            .get::<ContainerGroup>(&translation.name, Priority::Foreground)
+            .get::<ContainerGroup>(&name, Priority::Foreground)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         if images(&previous) == images(&translation.container_group) {
-            self.track(key, pod, translation.name, false, None);
+            self.track(key, pod, name, false, None);
             return Ok(());
         }
         self.arm
-            .begin_create_or_update::<_, ContainerGroup>(
-                &translation.name,
-                &translation.container_group,
-            )
+            .begin_create_or_update::<_, ContainerGroup>(&name, &translation.container_group)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         // New images are new containers: their postStart hooks run again, as on a kubelet.
         let post_start = Self::post_start(&translation);
-        let group = translation.name.clone();
-        self.track(key.clone(), pod, translation.name, true, None);
+        let group = name.clone();
+        self.track(key.clone(), pod, name, true, None);
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
             entry.held = post_start.iter().map(|(c, _)| c.clone()).collect();
         }

@@ -138,3 +138,36 @@ async fn two_clusters_in_one_resource_group_should_neither_share_nor_adopt_group
     assert_eq!(em.group_names().len(), 1);
     assert_eq!(b.list_pods().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_adopted_group_from_before_the_cluster_identity_should_keep_its_name_on_update() {
+    let em = emulator(EmulatorConfig::instant()).await;
+    // Created by a node without a cluster identity (upstream's names).
+    let before = provider(&em);
+    let web = pod("web", &[("app", &[])]);
+    before
+        .create_pod(&web, &PodResources::default())
+        .await
+        .unwrap();
+    let legacy = vk_translate::container_group_name("default", "web");
+    assert_eq!(em.group_names(), std::slice::from_ref(&legacy));
+    // The upgraded node has one; it adopts the group, then the pod's image changes.
+    let after = provider_of_cluster(&em, "cluster-a");
+    assert_eq!(after.list_pods().await.unwrap().len(), 1);
+    let mut updated = web.clone();
+    updated.spec.as_mut().unwrap().containers[0].image = Some("busybox:1.37".into());
+    after
+        .update_pod(&updated, &PodResources::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        em.group_names(),
+        std::slice::from_ref(&legacy),
+        "no second group for the pod"
+    );
+    let spec = em.group_spec(&legacy).unwrap();
+    assert_eq!(
+        spec.properties.containers[0].properties.image.as_deref(),
+        Some("busybox:1.37")
+    );
+}
