@@ -172,3 +172,37 @@ impl std::io::Write for CapturedLogs {
         Ok(())
     }
 }
+
+/// The emulator the runtime tests use: groups take 200 ms `Pending` and 200 ms `Creating`.
+pub fn runtime_emulator_config() -> EmulatorConfig {
+    let mut config = EmulatorConfig::instant();
+    config.timeline.pending = Duration::from_millis(200);
+    config.timeline.creating = Duration::from_millis(200);
+    config
+}
+
+/// vk-core's runtime for node `node` on `api`, with an `AciProvider` over `em` and
+/// test-friendly intervals; run it with `Runtime::run`.
+pub fn aci_runtime(
+    api: &vk_core::testing::FakeApiServer,
+    em: &EmulatorHandle,
+    node: &str,
+    provider_timeout: Duration,
+) -> vk_core::Runtime {
+    let mut config = provider_config();
+    config.node.node_name = node.to_owned();
+    let provider =
+        vk_aci::AciProvider::new(client(em), config, Arc::new(vk_core::clock::SystemClock));
+    vk_core::Runtime::builder(
+        api.client(),
+        Arc::new(provider),
+        vk_core::NodeConfig::named(node),
+    )
+    .resync_period(Duration::from_secs(2))
+    .status_coalescing(Duration::from_millis(10))
+    .retry_backoff(Duration::from_millis(50), Duration::from_millis(500))
+    .provider_timeout(provider_timeout)
+    .lease(Duration::from_secs(40), Duration::from_millis(500))
+    .node_status(Duration::from_millis(500), Duration::from_secs(300))
+    .build()
+}

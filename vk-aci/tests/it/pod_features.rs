@@ -1,6 +1,5 @@
 //! Issue 14 at runtime: vk-core's runtime on the fake API server, AciProvider and the
 //! emulator running claims, lifecycle hooks, Spot evictions and confidential groups.
-use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret};
@@ -11,7 +10,6 @@ use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use vk_aci::emulator::{EmulatorConfig, EmulatorHandle};
 use vk_core::testing::FakeApiServer;
-use vk_core::{NodeConfig, Runtime};
 
 use crate::common::*;
 
@@ -33,25 +31,8 @@ impl Node {
             .start()
             .await
             .expect("fake API server starts");
-        let mut config = EmulatorConfig::instant();
-        config.timeline.pending = Duration::from_millis(200);
-        config.timeline.creating = Duration::from_millis(200);
-        let em = emulator(config).await;
-        let mut provider_config = provider_config();
-        provider_config.node.node_name = NODE.to_owned();
-        let provider = vk_aci::AciProvider::new(
-            client(&em),
-            provider_config,
-            Arc::new(vk_core::clock::SystemClock),
-        );
-        let runtime = Runtime::builder(api.client(), Arc::new(provider), NodeConfig::named(NODE))
-            .resync_period(Duration::from_secs(2))
-            .status_coalescing(Duration::from_millis(10))
-            .retry_backoff(Duration::from_millis(50), Duration::from_millis(500))
-            .provider_timeout(Duration::from_secs(20))
-            .lease(Duration::from_secs(40), Duration::from_millis(500))
-            .node_status(Duration::from_millis(500), Duration::from_secs(300))
-            .build();
+        let em = emulator(runtime_emulator_config()).await;
+        let runtime = aci_runtime(&api, &em, NODE, Duration::from_secs(20));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(runtime.run(async {
             let _ = stopped.await;

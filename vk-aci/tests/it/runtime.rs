@@ -7,7 +7,6 @@ use tokio::sync::oneshot;
 use tokio::time::{self, Duration};
 use vk_aci::emulator::EmulatorConfig;
 use vk_core::testing::FakeApiServer;
-use vk_core::{NodeConfig, Runtime};
 
 use crate::common::*;
 
@@ -30,25 +29,8 @@ fn api_pod(name: &str) -> Pod {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_pods_should_run_on_aci_and_deletes_should_remove_their_groups() {
     let api = FakeApiServer::start().await;
-    let mut config = EmulatorConfig::instant();
-    config.timeline.pending = Duration::from_millis(200);
-    config.timeline.creating = Duration::from_millis(200);
-    let em = emulator(config).await;
-    let mut provider_config = provider_config();
-    provider_config.node.node_name = NODE.to_owned();
-    let provider = vk_aci::AciProvider::new(
-        client(&em),
-        provider_config,
-        Arc::new(vk_core::clock::SystemClock),
-    );
-    let runtime = Runtime::builder(api.client(), Arc::new(provider), NodeConfig::named(NODE))
-        .resync_period(Duration::from_secs(2))
-        .status_coalescing(Duration::from_millis(10))
-        .retry_backoff(Duration::from_millis(50), Duration::from_millis(500))
-        .provider_timeout(Duration::from_secs(10))
-        .lease(Duration::from_secs(40), Duration::from_millis(500))
-        .node_status(Duration::from_millis(500), Duration::from_secs(300))
-        .build();
+    let em = emulator(runtime_emulator_config()).await;
+    let runtime = aci_runtime(&api, &em, NODE, Duration::from_secs(10));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(runtime.run(async {
         let _ = stopped.await;
