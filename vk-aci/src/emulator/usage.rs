@@ -290,7 +290,6 @@ pub(crate) fn aggregate(pieces: &[Piece], from: i128, to: i128) -> Option<Aggreg
         }
         covered += overlap;
         // Nanosecond spans of a query (at most days) are exact in an f64.
-        #[allow(clippy::cast_precision_loss)]
         let weight = overlap as f64;
         weighted += p.value * weight;
         minimum = minimum.min(p.value);
@@ -299,7 +298,6 @@ pub(crate) fn aggregate(pieces: &[Piece], from: i128, to: i128) -> Option<Aggreg
     if covered == 0 {
         return None;
     }
-    #[allow(clippy::cast_precision_loss)]
     let average = weighted / covered as f64;
     Some(Aggregate {
         average,

@@ -280,7 +280,7 @@ impl Stats {
                     })
                     .collect();
                 let counter = |i: &Integral| {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped
+                    // Clamped to u64's range before the cast.
                     let bytes = i.total().clamp(0.0, 1.8e19) as u64;
                     i.until().filter(|u| *u >= fresh_after).map(|_| bytes)
                 };

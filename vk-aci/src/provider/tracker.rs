@@ -297,7 +297,7 @@ pub(crate) async fn run(
             .collect()
             .await;
         let mut entries = tracker.lock();
-        #[allow(clippy::cast_precision_loss)] // pod counts fit f64
+        // Pod counts are exact in an f64.
         let slow = config.slow_interval_min.max(Duration::from_secs_f64(
             entries.len() as f64 / config.reads_per_second.max(0.1) * 1.25,
         ));

@@ -44,7 +44,7 @@ impl Integral {
             if to <= from {
                 continue;
             }
-            #[allow(clippy::cast_precision_loss)] // at most 60
+            // At most 60: exact in an f64.
             let covered = (to - from) as f64;
             let value = p.average * scale * covered;
             let slot = self.minutes.entry(start).or_insert(0.0);
@@ -124,7 +124,7 @@ pub struct Reading {
     pub working_set_bytes: u64,
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped, finite
+// Clamped and finite before the cast.
 fn whole(v: f64) -> u64 {
     // Never 0: metrics-server drops a pod whose container reports 0 CPU time or 0 bytes of
     // memory, and a running container has used some of both.

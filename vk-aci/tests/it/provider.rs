@@ -451,7 +451,6 @@ async fn status_reads_should_stay_inside_the_budget_while_transitions_still_show
     time::sleep(Duration::from_secs(3)).await;
     let reads = em.call_count("container_groups.get") - before;
     let allowed = 5.0 * start.elapsed().as_secs_f64() + 10.0;
-    #[allow(clippy::cast_precision_loss)]
     let reads_f = reads as f64;
     assert!(reads_f <= allowed, "{reads} reads, budget {allowed}");
 }

@@ -166,7 +166,6 @@ async fn cumulative_cpu_should_grow_at_the_rate_the_container_uses() {
             );
             let seconds = at.duration_since(then).as_secs_f64();
             if seconds > 0.0 {
-                #[allow(clippy::cast_precision_loss)]
                 rates.push((total - before) as f64 / 1e9 / seconds);
             }
         }
