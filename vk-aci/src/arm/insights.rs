@@ -3,9 +3,10 @@
 //! API cannot be used. Charged to ARM's read bucket at background priority.
 use http::Method;
 
-use super::client::{ArmClient, Call};
+use super::client::ArmClient;
 use super::error::Result;
 use super::throttle::{Class, Priority};
+use super::transport::Call;
 
 /// The client operation of a per-resource metrics read (its metric label).
 pub const METRICS_LIST_OPERATION: &str = "metrics.list";

@@ -4,9 +4,10 @@ use http::{Method, StatusCode};
 use tokio::time::{self, Duration, Instant};
 use url::Url;
 
-use super::client::{ArmClient, Call, RawResponse, is_terminal};
+use super::client::ArmClient;
 use super::error::{Error, Result, code_and_message};
 use super::throttle::{Class, Priority};
+use super::transport::{Call, RawResponse};
 
 /// What a finished operation looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,4 +201,13 @@ impl Lro {
             },
         }
     }
+}
+
+/// Whether a `provisioningState` is final.
+#[must_use]
+pub fn is_terminal(state: &str) -> bool {
+    matches!(
+        state,
+        "Succeeded" | "Failed" | "Canceled" | "Cancelled" | "Unhealthy" | "NotAccessible"
+    )
 }

@@ -13,11 +13,13 @@ use std::str::FromStr;
 
 use http::{Method, StatusCode};
 use serde_json::json;
+use url::Url;
 
-use super::client::{ArmClient, Call, is_terminal};
+use super::client::ArmClient;
 use super::error::Error;
-use super::lro::{Lro, LroKind};
+use super::lro::{Lro, LroKind, is_terminal};
 use super::throttle::{Class, Priority};
+use super::transport::Call;
 
 /// api-version of the `Microsoft.Network` subnet calls.
 pub const NETWORK_API_VERSION: &str = "2023-09-01";
@@ -158,6 +160,26 @@ pub enum SubnetError {
 // === impl ArmClient ===
 
 impl ArmClient {
+    /// The ARM URL of a subnet (`Microsoft.Network`, its own api-version).
+    fn subnet_url(&self, subnet: &SubnetRef) -> Result<Url, Error> {
+        self.url_with_version(
+            &[
+                "subscriptions",
+                &subnet.subscription_id,
+                "resourceGroups",
+                &subnet.resource_group,
+                "providers",
+                "Microsoft.Network",
+                "virtualNetworks",
+                &subnet.vnet,
+                "subnets",
+                &subnet.subnet,
+            ],
+            NETWORK_API_VERSION,
+            &[],
+        )
+    }
+
     /// Check the delegated subnet of VNet mode, creating it when it is missing and `cidr`
     /// is given; see the [module docs](self).
     ///

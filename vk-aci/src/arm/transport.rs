@@ -76,6 +76,10 @@ impl Transport {
 
     /// Send one call with budget, token, timeout, retries and metrics. Non-success statuses
     /// other than those in `accept` become [`Error::Api`].
+    ///
+    /// The attempts made and the final status (an HTTP status, or `timeout`, `too_large`,
+    /// `transport`) are recorded as `attempts` and `status` on the caller's span when it
+    /// has those fields (the `arm call` and `azure monitor call` spans).
     pub async fn send(&self, call: Call<'_>) -> Result<RawResponse> {
         let Call {
             operation,
@@ -122,6 +126,7 @@ impl Transport {
                     self.metrics
                         .observe(operation, response.status.as_str(), seconds);
                     if response.status.is_success() || accept.contains(&response.status) {
+                        record(attempt, response.status.as_u16());
                         return Ok(response);
                     }
                     let (code, message) = code_and_message(response.status, &response.body);
@@ -157,7 +162,15 @@ impl Transport {
                     self.metrics.retried(operation);
                     time::sleep(delay).await;
                 }
-                _ => return Err(error),
+                _ => {
+                    match &error {
+                        Error::Api { status, .. } => record(attempt, *status),
+                        Error::Timeout { .. } => record(attempt, "timeout"),
+                        Error::TooLarge { .. } => record(attempt, "too_large"),
+                        _ => record(attempt, "transport"),
+                    }
+                    return Err(error);
+                }
             }
         }
     }
@@ -195,4 +208,11 @@ impl Transport {
             body: Bytes::from(body),
         })
     }
+}
+
+/// Record the attempts and final status of a call on the current span.
+fn record(attempts: u32, status: impl tracing::Value) {
+    let span = tracing::Span::current();
+    span.record("attempts", attempts);
+    span.record("status", status);
 }

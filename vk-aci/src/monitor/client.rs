@@ -5,6 +5,8 @@ use http::Method;
 use jiff::Timestamp;
 use serde_json::json;
 use tokio::time::Duration;
+use tracing::Instrument;
+use tracing::field::Empty;
 use url::Url;
 
 use super::response::{BatchBody, ResourceBody, ResourceSeries, Series};
@@ -221,6 +223,14 @@ impl MonitorClient {
         let body = json!({ "resourceids": resource_ids })
             .to_string()
             .into_bytes();
+        // The regional endpoint is not Resource Manager: its own span, without the URL.
+        let span = tracing::debug_span!(
+            "azure monitor call",
+            operation = BATCH_OPERATION,
+            resources = resource_ids.len(),
+            attempts = Empty,
+            status = Empty,
+        );
         let response = transport
             .send(Call {
                 operation: BATCH_OPERATION,
@@ -232,6 +242,7 @@ impl MonitorClient {
                 accept: &[],
                 idempotent: true,
             })
+            .instrument(span)
             .await?;
         let body: BatchBody = decode(BATCH_OPERATION, &response.body)?;
         Ok(body.into_resources())
@@ -261,10 +272,17 @@ impl MonitorClient {
             params.push(("$filter", filter));
             params.push(("top", MAX_SERIES.to_string()));
         }
+        // The `arm call` span of the read (attempts, status) sits inside this one.
+        let span = tracing::debug_span!(
+            "azure monitor call",
+            operation = crate::arm::METRICS_LIST_OPERATION,
+            resource = name,
+        );
         let body = self
             .inner
             .arm
             .group_metrics(name, &self.inner.config.api_version, &params)
+            .instrument(span)
             .await?;
         let body: ResourceBody = decode(crate::arm::METRICS_LIST_OPERATION, &body)?;
         Ok(body.into_series())
