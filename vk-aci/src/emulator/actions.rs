@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
-use super::Shared;
-use super::routes::arm_error;
+use super::arm_http::arm_error;
 use super::state::{Phase, Stopped, group_key};
+use super::store::Shared;
 
 /// Run `action` on the group.
 pub(crate) fn group_action(

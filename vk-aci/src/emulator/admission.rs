@@ -7,8 +7,8 @@ use axum::response::Response;
 use rand::Rng;
 use tokio::time::{self, Duration};
 
-use super::Shared;
-use super::routes::{arm_error, with_retry_after};
+use super::arm_http::{arm_error, with_retry_after};
+use super::store::Shared;
 
 /// Count `operation` and apply faults and authentication.
 ///

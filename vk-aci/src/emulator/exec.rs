@@ -17,8 +17,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
-use super::Shared;
 use super::shell::{Shell, Stdin};
+use super::store::Shared;
 
 type Ws = WebSocketStream<TcpStream>;
 

@@ -15,214 +15,41 @@
 //! ([`usage`], [`EmulatorHandle::set_usage`]), and the network rates ([`monitor`]).
 //!
 //! Time is the tokio clock, so `#[tokio::test(start_paused = true)]` drives it.
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant};
 use url::Url;
-use vk_core::clock::{SharedClock, SystemClock};
 
 mod actions;
 mod admission;
+mod arm_http;
+mod config;
+mod container_groups;
+mod containers;
+mod entra_token;
 mod exec;
 pub mod faults;
+mod location;
 pub mod monitor;
 pub mod quota;
 mod routes;
 pub mod shell;
 pub mod state;
+mod store;
 mod subnets;
 pub mod usage;
 mod validate;
 
-use crate::arm::throttle::{Throttle, ThrottleConfig};
+pub use config::{EmulatorConfig, LroStyle};
 pub use faults::{FaultConfig, Injected};
 pub use monitor::{METRICS_API_VERSION, MetricsThrottleConfig};
 pub use quota::QuotaWindow;
-use state::{Groups, Timeline, WallClock};
+use store::Shared;
 pub use usage::ContainerUsage;
-
-/// How the emulator answers PUT and DELETE: which long-running operation headers it sends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LroStyle {
-    /// `Azure-AsyncOperation` (ACI's own habit).
-    #[default]
-    AsyncOperation,
-    /// `Location` (202 until done).
-    Location,
-    /// No header: the client polls the resource.
-    None,
-}
-
-/// Emulator settings.
-#[derive(Clone, Debug)]
-pub struct EmulatorConfig {
-    /// Where to listen (ARM); the exec WebSocket listener takes another port on the same IP.
-    pub listen: SocketAddr,
-    /// The only api-version accepted.
-    pub api_version: String,
-    /// Group timeline.
-    pub timeline: Timeline,
-    /// LRO headers on PUT/DELETE.
-    pub lro_style: LroStyle,
-    /// Groups per list page (ARM pages at 100; smaller values exercise `nextLink`).
-    pub page_size: usize,
-    /// ARM request buckets; `None` disables throttling.
-    pub throttle: Option<ThrottleConfig>,
-    /// ACI's create and delete quota windows (each counted separately).
-    pub quota: Vec<QuotaWindow>,
-    /// Standing faults.
-    pub faults: FaultConfig,
-    /// Credentials the token endpoint accepts; when set, ARM calls need a token it issued
-    /// that has not expired (else 401 `InvalidAuthenticationToken` or
-    /// `ExpiredAuthenticationToken`, as ARM answers).
-    pub auth: Option<(String, String)>,
-    /// Lifetime of the tokens the token endpoint issues (its `expires_in`).
-    pub token_lifetime: Duration,
-    /// Wall clock for timestamps (read once at start; the tokio clock moves it on).
-    pub clock: SharedClock,
-    /// Region limit on container groups reported by usages.
-    pub group_limit: u64,
-    /// Azure Monitor's ingestion delay: metrics data newer than `now - metrics_delay` is
-    /// not visible yet (Azure shows the latest minutes 1 to 3 minutes late; zero shows the
-    /// current, still-open minute).
-    pub metrics_delay: Duration,
-    /// Token buckets of the metrics endpoints (separate from ARM's); `None` disables them.
-    pub metrics_throttle: Option<MetricsThrottleConfig>,
-}
-
-impl Default for EmulatorConfig {
-    /// Loopback, api-version 2025-09-01, 1 s `Pending` + 2 s `Creating` (ACI takes tens of
-    /// seconds; short enough for demos), immediate deletes, `Azure-AsyncOperation`, pages
-    /// of 100 (ARM's page size), ARM's token buckets, ACI's quota (100/5 min, 300/h), no
-    /// faults, no authentication, the system clock, 100 groups per region (ACI's default
-    /// regional quota), metrics visible at once (no ingestion delay) and Azure Monitor's
-    /// query limits ([`MetricsThrottleConfig::default`]).
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            api_version: crate::arm::DEFAULT_API_VERSION.to_owned(),
-            timeline: Timeline {
-                pending: Duration::from_secs(1),
-                creating: Duration::from_secs(2),
-                deleting: Duration::ZERO,
-            },
-            lro_style: LroStyle::AsyncOperation,
-            page_size: 100,
-            throttle: Some(ThrottleConfig::default()),
-            quota: quota::aci_defaults(),
-            faults: FaultConfig::default(),
-            auth: None,
-            token_lifetime: Duration::from_secs(3599),
-            clock: Arc::new(SystemClock),
-            group_limit: 100,
-            metrics_delay: Duration::ZERO,
-            metrics_throttle: Some(MetricsThrottleConfig::default()),
-        }
-    }
-}
-
-impl EmulatorConfig {
-    /// Instant transitions, no throttling (ARM's or the metrics'), no quota: the fastest
-    /// setup for tests.
-    #[must_use]
-    pub fn instant() -> Self {
-        Self {
-            timeline: Timeline {
-                pending: Duration::ZERO,
-                creating: Duration::ZERO,
-                deleting: Duration::ZERO,
-            },
-            throttle: None,
-            metrics_throttle: None,
-            quota: Vec::new(),
-            ..Self::default()
-        }
-    }
-}
-
-/// A started long-running operation.
-#[derive(Clone, Debug)]
-pub(crate) enum OpRecord {
-    /// A PUT of this group key.
-    Put(String),
-    /// A DELETE of this group key.
-    Delete(String),
-}
-
-/// A pending exec session, redeemed by the WebSocket with the password.
-#[derive(Clone, Debug)]
-pub(crate) struct ExecTicket {
-    pub password: String,
-    pub command: String,
-    pub env: BTreeMap<String, String>,
-    pub hostname: String,
-    /// `<group>/<container>`, for the journal.
-    pub target: String,
-}
-
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub groups: Groups,
-    pub ops: HashMap<String, OpRecord>,
-    pub exec: HashMap<String, ExecTicket>,
-    pub calls: BTreeMap<String, u64>,
-    pub creates: quota::QuotaWindows,
-    pub deletes: quota::QuotaWindows,
-    pub injected: VecDeque<Injected>,
-    pub faults: FaultConfig,
-    /// Issued tokens and when each expires.
-    pub tokens: HashMap<String, Instant>,
-    /// How long the token endpoint takes to answer ([`EmulatorHandle::set_token_delay`]).
-    pub token_delay: Duration,
-    /// User-assigned identities that exist, lower-cased ([`EmulatorHandle::add_identity`]).
-    pub identities: std::collections::HashSet<String>,
-    pub next_ip: u32,
-    /// `Microsoft.Network` subnets by lower-cased ARM ID.
-    pub subnets: BTreeMap<String, serde_json::Value>,
-    /// Usage set by [`EmulatorHandle::set_usage`].
-    pub usage: usage::UsageOverrides,
-    /// Every ARM operation and exec command line, in order ([`EmulatorHandle::journal`]).
-    pub journal: Vec<String>,
-    /// Bytes of log content served by `containers.list_logs` ([`EmulatorHandle::log_bytes`]).
-    pub log_bytes: u64,
-}
-
-/// Journal entries kept; older ones are dropped (a long-running emulator stays small).
-pub(crate) const JOURNAL_CAPACITY: usize = 10_000;
-
-impl Inner {
-    /// Append `entry` to the journal.
-    pub(crate) fn note(&mut self, entry: String) {
-        if self.journal.len() >= JOURNAL_CAPACITY {
-            self.journal.drain(..JOURNAL_CAPACITY / 2);
-        }
-        self.journal.push(entry);
-    }
-}
-
-/// State shared by the handlers.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: EmulatorConfig,
-    pub wall: WallClock,
-    pub throttle: Option<Throttle>,
-    pub metrics_throttle: Option<monitor::MetricsBuckets>,
-    pub base_url: Url,
-    pub exec_addr: SocketAddr,
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// The emulator entry point.
 #[derive(Debug)]
@@ -277,32 +104,7 @@ impl Emulator {
             })?;
         let base_url =
             Url::parse(&format!("http://{local}")).expect("a socket address makes a URL");
-        let shared = Arc::new(Shared {
-            wall: WallClock::new(config.clock.now(), Instant::now()),
-            throttle: config.throttle.map(Throttle::new),
-            metrics_throttle: config.metrics_throttle.map(monitor::MetricsBuckets::new),
-            base_url,
-            exec_addr,
-            inner: Mutex::new(Inner {
-                groups: Groups::new(),
-                ops: HashMap::new(),
-                exec: HashMap::new(),
-                calls: BTreeMap::new(),
-                creates: quota::QuotaWindows::new(config.quota.clone()),
-                deletes: quota::QuotaWindows::new(config.quota.clone()),
-                injected: VecDeque::new(),
-                faults: config.faults.clone(),
-                tokens: HashMap::new(),
-                token_delay: Duration::ZERO,
-                identities: std::collections::HashSet::new(),
-                next_ip: 0,
-                subnets: BTreeMap::new(),
-                usage: usage::UsageOverrides::default(),
-                journal: Vec::new(),
-                log_bytes: 0,
-            }),
-            config,
-        });
+        let shared = Arc::new(Shared::new(config, base_url, exec_addr));
         let router = routes::router(shared.clone());
         let arm_task = tokio::spawn(async move {
             if let Err(error) = axum::serve(arm, router).await {

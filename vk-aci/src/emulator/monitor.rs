@@ -25,7 +25,7 @@ mod query;
 pub(crate) mod throttle;
 mod timeseries;
 
-pub(crate) use endpoints::{MonitorRoute, serve};
 pub use endpoints::{MAX_BATCH_RESOURCES, METRICS_API_VERSION};
+pub(crate) use endpoints::{MonitorRoute, serve};
 pub use throttle::MetricsThrottleConfig;
 pub use timeseries::{NETWORK_RECEIVED_BYTES_PER_SECOND, NETWORK_TRANSMITTED_BYTES_PER_SECOND};

@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::Shared;
-use super::routes::arm_error;
+use super::arm_http::arm_error;
+use super::store::Shared;
 
 /// The key of a subnet: its ARM ID, lower-cased (ARM IDs are case-insensitive).
 pub(crate) fn id(sub: &str, rg: &str, vnet: &str, name: &str) -> String {
