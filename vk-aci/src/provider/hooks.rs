@@ -3,7 +3,7 @@
 //! - `postStart` `exec`: once ARM shows the container running, the command runs through
 //!   ACI's exec API with the [`exec`](super::exec) shell driver (so its exit status is
 //!   known). Until it succeeds the container is held: the pod status shows it waiting
-//!   (`ContainerCreating`), not started, not ready ([`hold`]), as a kubelet shows a
+//!   (`ContainerCreating`), not started, not ready ([`hold`](super::post_start_hold::hold)), as a kubelet shows a
 //!   container whose hook is still running. A hook that fails or runs longer than
 //!   [`POST_START_TIMEOUT`] gives the kubelet's `FailedPostStartHook` Warning event and the
 //!   kubelet's outcome: the container is killed and the restart policy decides. ACI can
@@ -25,9 +25,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateWaiting, Pod, PodCondition, PodStatus,
-};
+use k8s_openapi::api::core::v1::Pod;
 use tokio::io::AsyncWrite;
 use tokio::time::{self, Duration, Instant};
 use vk_core::provider::{ExecIo, PodKey, PodNotifier, ProviderError, ProviderEvent};
@@ -58,9 +56,6 @@ const MAX_OUTPUT: usize = 1024;
 /// First and longest wait before a restarted group's hook runs again (the kubelet's
 /// CrashLoopBackOff: 10 s doubling to 5 min).
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(300));
-
-/// The waiting reason of a container whose `postStart` hook has not finished.
-const HELD_REASON: &str = "ContainerCreating";
 
 // === Hooks ===
 
@@ -102,66 +97,6 @@ impl Hooks {
     /// Forget that `uid`'s `preStop` hooks ran (its group is deleted).
     pub(crate) fn deleted(&self, uid: &str) {
         self.pre_stopped().remove(uid);
-    }
-}
-
-// === Holding a container's status ===
-
-/// Show the containers in `held` as a kubelet shows a container whose `postStart` hook is
-/// still running: waiting (`ContainerCreating`), not started, not ready; the pod not Ready;
-/// `Pending` while no container runs.
-pub(crate) fn hold(status: &mut PodStatus, held: &[String]) {
-    if held.is_empty() {
-        return;
-    }
-    let mut changed = Vec::new();
-    for c in status.container_statuses.iter_mut().flatten() {
-        if !held.contains(&c.name) || c.state.as_ref().is_none_or(|s| s.running.is_none()) {
-            continue;
-        }
-        c.state = Some(ContainerState {
-            waiting: Some(ContainerStateWaiting {
-                reason: Some(HELD_REASON.to_owned()),
-                message: Some("the postStart hook is running".to_owned()),
-            }),
-            ..ContainerState::default()
-        });
-        c.ready = false;
-        c.started = Some(false);
-        changed.push(c.name.clone());
-    }
-    if changed.is_empty() {
-        return;
-    }
-    let any_running = status.container_statuses.iter().flatten().any(|c| {
-        c.state
-            .as_ref()
-            .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-    });
-    if !any_running && status.phase.as_deref() == Some("Running") {
-        status.phase = Some("Pending".to_owned());
-    }
-    let unready: Vec<String> = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .filter(|c| !c.ready)
-        .map(|c| c.name.clone())
-        .collect();
-    for condition in status.conditions.iter_mut().flatten() {
-        if matches!(condition.type_.as_str(), "Ready" | "ContainersReady")
-            && condition.status == "True"
-        {
-            *condition = PodCondition {
-                status: "False".to_owned(),
-                reason: Some("ContainersNotReady".to_owned()),
-                message: Some(format!(
-                    "containers with unready status: [{}]",
-                    unready.join(" ")
-                )),
-                ..condition.clone()
-            };
-        }
     }
 }
 
@@ -523,119 +458,4 @@ pub(crate) async fn pre_stop(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn running_status() -> PodStatus {
-        serde_json::from_value(serde_json::json!({
-            "phase": "Running",
-            "conditions": [
-                {"type": "Ready", "status": "True"},
-                {"type": "ContainersReady", "status": "True"},
-                {"type": "PodScheduled", "status": "True"},
-            ],
-            "containerStatuses": [{
-                "name": "app", "image": "nginx", "imageID": "", "ready": true,
-                "restartCount": 0, "started": true,
-                "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
-            }],
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_held_container_should_show_waiting_and_the_pod_not_ready() {
-        let mut status = running_status();
-        hold(&mut status, &["app".to_owned()]);
-        let c = &status.container_statuses.as_ref().unwrap()[0];
-        assert!(!c.ready);
-        assert_eq!(c.started, Some(false));
-        let waiting = c.state.as_ref().unwrap().waiting.as_ref().unwrap();
-        assert_eq!(waiting.reason.as_deref(), Some("ContainerCreating"));
-        assert_eq!(status.phase.as_deref(), Some("Pending"));
-        let conditions = status.conditions.unwrap();
-        let ready = conditions.iter().find(|c| c.type_ == "Ready").unwrap();
-        assert_eq!(ready.status, "False");
-        assert!(ready.message.as_deref().unwrap().contains("app"));
-        let scheduled = conditions
-            .iter()
-            .find(|c| c.type_ == "PodScheduled")
-            .unwrap();
-        assert_eq!(scheduled.status, "True");
-    }
-
-    #[test]
-    fn nothing_held_should_change_nothing() {
-        let mut status = running_status();
-        hold(&mut status, &[]);
-        assert_eq!(status, running_status());
-        hold(&mut status, &["other".to_owned()]);
-        assert_eq!(status, running_status());
-    }
-
-    /// An ARM client that reaches nothing and does not retry.
-    fn unreachable_arm() -> ArmClient {
-        let config = crate::arm::ArmConfig::new("sub", "rg", "westus")
-            .base_url(url::Url::parse("http://127.0.0.1:1").unwrap())
-            .timeout(Duration::from_secs(2))
-            .retry(crate::arm::RetryPolicy {
-                max_attempts: 1,
-                base_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(1),
-                max_retry_after: Duration::from_millis(1),
-            });
-        ArmClient::new(config, crate::arm::ArmCredential::fixed("t")).unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_retried_delete_should_not_run_pre_stop_hooks_twice() {
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
-            "spec": {"containers": [
-                {"name": "a", "lifecycle": {"preStop": {"exec": {"command": ["x"]}}}},
-            ]},
-        }))
-        .unwrap();
-        let hooks = Hooks::default();
-        let notifier = PodNotifier::new();
-        hooks.set_notifier(notifier.clone());
-        let arm = unreachable_arm();
-        pre_stop(&arm, &hooks, &pod, "ns-p", None).await;
-        let events = notifier.next_events().await;
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].reason(), FAILED_PRE_STOP_HOOK);
-        // The DELETE failed and the runtime retries: the hooks ran already.
-        pre_stop(&arm, &hooks, &pod, "ns-p", None).await;
-        assert!(
-            time::timeout(Duration::from_millis(50), notifier.next_events())
-                .await
-                .is_err(),
-            "no second run"
-        );
-        // Once the group is deleted the UID is forgotten.
-        hooks.deleted("u1");
-        assert!(hooks.pre_stopped().is_empty());
-    }
-
-    #[test]
-    fn pre_stop_hooks_should_come_from_exec_and_sleep_handlers() {
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ns"},
-            "spec": {
-                "terminationGracePeriodSeconds": 7,
-                "containers": [
-                    {"name": "a", "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "x"]}}}},
-                    {"name": "b", "lifecycle": {"preStop": {"sleep": {"seconds": 3}}}},
-                    {"name": "c", "lifecycle": {"preStop": {"httpGet": {"port": 80}}}},
-                    {"name": "d"},
-                ],
-            },
-        }))
-        .unwrap();
-        let hooks = pre_stop_hooks(&pod);
-        assert_eq!(hooks.len(), 2);
-        assert_eq!(hooks[0].0, "a");
-        assert_eq!(hooks[1].1, HookAction::Sleep { seconds: 3 });
-        assert_eq!(grace(&pod), Duration::from_secs(7));
-    }
-}
+mod tests;

@@ -36,6 +36,7 @@ pub mod exec;
 pub mod hooks;
 pub mod kube_proxy;
 pub mod logs;
+mod post_start_hold;
 pub mod realtime;
 pub mod stats;
 pub mod tracker;
@@ -445,7 +446,7 @@ impl Provider for AciProvider {
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
             entry.held = post_start.iter().map(|(c, _)| c.clone()).collect();
             let mut first = first;
-            hooks::hold(&mut first, &entry.held);
+            post_start_hold::hold(&mut first, &entry.held);
             entry.set_put_status(&first);
         }
         self.spawn_post_start(pod, group, post_start);
@@ -584,7 +585,7 @@ impl Provider for AciProvider {
             .unwrap_or_else(|| skeleton_pod(key, None, &group));
         let mut status = vk_translate::status::pod_status(&group, &pod, self.clock.now());
         if let Some(entry) = self.tracker.lock().get_mut(key) {
-            hooks::hold(&mut status, &entry.held);
+            post_start_hold::hold(&mut status, &entry.held);
             entry.set_status(&status);
         }
         Ok(Some(status))

@@ -78,7 +78,7 @@ pub(crate) struct Tracked {
     /// for update comparisons).
     pub sent: bool,
     /// Containers whose `postStart` hook has not succeeded yet: their status is held
-    /// ([`super::hooks::hold`]).
+    /// ([`super::post_start_hold::hold`]).
     pub held: Vec<String>,
 }
 
@@ -332,7 +332,7 @@ pub(crate) fn apply_reads(
         match result {
             Ok(group) => {
                 let mut status = vk_translate::status::pod_status(&group, &pod, wall);
-                super::hooks::hold(&mut status, &entry.held);
+                super::post_start_hold::hold(&mut status, &entry.held);
                 let changed = entry.differs(&status);
                 let transition = in_transition(&status, &group);
                 entry.next_check = now
