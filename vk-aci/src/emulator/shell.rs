@@ -8,31 +8,14 @@
 //! `hostname`, `pwd`, `sleep N`, and `sh`/`bash -c SCRIPT` (a subshell). Anything else
 //! answers `sh: NAME: not found` with status 127, like a shell without that program.
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 
 mod builtins;
+mod stdin;
 mod syntax;
 
+pub use stdin::{NoStdin, Stdin};
 pub use syntax::words;
 use syntax::{Token, assignment, parse_redirects, split_commands, tokenize};
-
-/// Where `cat` reads its standard input from (the exec session).
-pub trait Stdin: Send {
-    /// Bytes typed until end of input (Ctrl-D at the start of a line, or the connection
-    /// closing).
-    fn read_to_eof(&mut self) -> Pin<Box<dyn Future<Output = Vec<u8>> + Send + '_>>;
-}
-
-/// A stdin that is already at its end.
-#[derive(Debug, Default)]
-pub struct NoStdin;
-
-impl Stdin for NoStdin {
-    fn read_to_eof(&mut self) -> Pin<Box<dyn Future<Output = Vec<u8>> + Send + '_>> {
-        Box::pin(async { Vec::new() })
-    }
-}
 
 /// A shell session's state.
 #[derive(Clone, Debug)]

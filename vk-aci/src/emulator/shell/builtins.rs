@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use tokio::time::{self, Duration};
 
-use super::Stdin;
+use super::stdin::Stdin;
 use super::syntax::assignment;
 
 /// `echo [-n] ARGS`.
