@@ -343,6 +343,23 @@ impl PostStart {
     }
 }
 
+/// The `postStart` exec hooks of a translated pod, by container.
+pub(crate) fn post_start_commands(
+    translation: &vk_translate::Translation,
+) -> Vec<(String, Vec<String>)> {
+    translation
+        .hooks
+        .containers
+        .iter()
+        .filter_map(|c| match &c.post_start {
+            Some(vk_translate::HookAction::Exec { command }) => {
+                Some((c.container.clone(), command.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 // === preStop ===
 
 /// The `preStop` hooks in `pod`'s spec the provider runs (`exec` and `sleep`), by

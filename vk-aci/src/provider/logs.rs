@@ -1,8 +1,14 @@
 //! `kubectl logs` over ACI's ListLogs: tail and timestamps from ACI, `since` and
 //! `limitBytes` applied here, and follow by polling a small tail with timestamps
 //! ([`Follower`], bounded by [`FollowLimits`]).
+use bytes::Bytes;
 use jiff::Timestamp;
-use vk_core::provider::LogOptions;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{self, Duration};
+use vk_core::provider::{LogOptions, LogStream};
+use vk_translate::container_group::{ContainerGroup, InstanceState, RestartPolicy};
+
+use crate::arm::{ArmClient, Priority};
 
 /// Limits of `kubectl logs -f` ([`crate::AciConfig::logs_follow`]).
 ///
@@ -205,6 +211,113 @@ pub fn shape_lines(lines: &[&str], opts: &LogOptions) -> String {
         out.push('\n');
     }
     out
+}
+
+/// An open `kubectl logs -f`: what [`follow`] needs.
+pub(crate) struct Follow {
+    /// The client the polls go through (at background priority).
+    pub arm: ArmClient,
+    /// The container group.
+    pub group: String,
+    /// The container.
+    pub container: String,
+    /// What the caller asked for.
+    pub opts: LogOptions,
+    /// The first read (with timestamps).
+    pub first: String,
+    /// Tail, byte and stream limits.
+    pub limits: FollowLimits,
+    /// Time between polls.
+    pub interval: Duration,
+    /// Bytes sent at most (`limitBytes`).
+    pub limit: usize,
+    /// The stream's permit (one per open follow), released when the stream ends.
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// Stream `first`, then poll the container's log until it ends for good, the reader goes
+/// away, or a limit is reached.
+pub(crate) fn follow(follow: Follow) -> LogStream {
+    let Follow {
+        arm,
+        group,
+        container,
+        opts,
+        first,
+        limits,
+        interval,
+        limit,
+        permit,
+    } = follow;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut follower = Follower::new(limits);
+        let mut read = u64::try_from(first.len()).unwrap_or(u64::MAX);
+        let lines: Vec<&str> = first.lines().collect();
+        follower.start(&lines, opts.tail_lines);
+        let mut fresh: Vec<String> = lines.into_iter().map(str::to_owned).collect();
+        drop(first);
+        let mut sent = 0usize;
+        let mut done = false;
+        loop {
+            let refs: Vec<&str> = fresh.iter().map(String::as_str).collect();
+            let mut text = shape_lines(&refs, &opts).into_bytes();
+            text.truncate(limit.saturating_sub(sent));
+            sent += text.len();
+            if !text.is_empty() && tx.send(Ok(Bytes::from(text))).await.is_err() {
+                return;
+            }
+            if done || sent >= limit || read >= limits.max_stream_bytes || tx.is_closed() {
+                return;
+            }
+            // Following is background work: it never delays creates or status reads.
+            done = match arm
+                .get::<ContainerGroup>(&group, Priority::Background)
+                .await
+            {
+                Ok(group) => container_finished(&group, &container),
+                Err(e) => e.is_not_found(),
+            };
+            time::sleep(interval).await;
+            fresh = loop {
+                let tail = follower.tail();
+                let snapshot = match arm
+                    .logs_at(&group, &container, Some(tail), true, Priority::Background)
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(e) if e.is_not_found() => return,
+                    Err(_) => break Vec::new(),
+                };
+                read = read.saturating_add(u64::try_from(snapshot.len()).unwrap_or(u64::MAX));
+                match follower.read(&snapshot) {
+                    Read::Send(lines) => {
+                        break lines.into_iter().map(str::to_owned).collect();
+                    }
+                    Read::Again if read < limits.max_stream_bytes => {}
+                    Read::Again => break Vec::new(),
+                }
+            };
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Box::pin(stream)
+}
+
+/// Whether the container has ended for good (logs -f stops then).
+fn container_finished(group: &ContainerGroup, container: &str) -> bool {
+    let restarts = !matches!(group.properties.restart_policy, Some(RestartPolicy::Never));
+    group
+        .properties
+        .containers
+        .iter()
+        .find(|c| c.name == container)
+        .and_then(|c| c.properties.instance_view.as_ref())
+        .and_then(|v| v.current_state.as_ref())
+        .is_some_and(|s| s.state == Some(InstanceState::Terminated) && !restarts)
 }
 
 #[cfg(test)]

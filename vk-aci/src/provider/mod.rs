@@ -4,123 +4,45 @@
 //! status comes from a budgeted GET scheduler ([`tracker`]) that pushes changes to the
 //! runtime; logs and exec go through ACI's APIs ([`logs`], [`exec`]). Errors become
 //! `ProviderError`s in one place ([`errors`]).
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use k8s_openapi::api::core::v1::{
-    Container as PodContainer, Node, PersistentVolume, Pod, PodSpec, PodStatus,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, Pod, PodStatus};
 use tokio::task::JoinHandle;
-use tokio::time::{self, Duration, Instant};
+use tokio::time::{Duration, Instant};
 use vk_core::clock::SharedClock;
-use vk_core::error_chain;
 use vk_core::provider::{
     ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources, PodStats, Provider,
     ProviderError, ProviderPod, Result,
 };
-use vk_translate::container_group::{
-    ContainerGroup, InstanceState, OperatingSystemTypes, RestartPolicy,
-};
-use vk_translate::{NodeOptions, ReferencedObjects};
+use vk_translate::container_group::{ContainerGroup, OperatingSystemTypes, RestartPolicy};
 
 use crate::arm::{ArmClient, Priority};
 use crate::images::ImageResolver;
 use crate::monitor::MonitorClient;
 
+mod adoption;
 pub mod errors;
 pub mod exec;
 pub mod hooks;
+mod in_place_update;
 pub mod kube_proxy;
 pub mod logs;
+mod node_settings;
 mod post_start_hold;
 pub mod realtime;
 pub mod stats;
 pub mod tracker;
+mod translation;
 pub mod usage;
 pub mod zones;
 
+use adoption::skeleton_pod;
+use in_place_update::{group_images, pod_images, spec_without_images};
+pub use node_settings::{AciConfig, Capacity, NODE_LABELS};
 pub use stats::StatsConfig;
 pub use tracker::StatusConfig;
-
-/// Node capacity announced to the scheduler.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Capacity {
-    /// CPU cores.
-    pub cpu: String,
-    /// Memory.
-    pub memory: String,
-    /// Pods.
-    pub pods: String,
-    /// `nvidia.com/gpu`, only when the region has a GPU quota.
-    pub gpu: Option<String>,
-}
-
-impl Default for Capacity {
-    /// The upstream provider's defaults (`upstream-settings.md` §4): cpu 10000, memory
-    /// 4Ti, pods 5000, no GPU.
-    fn default() -> Self {
-        Self {
-            cpu: "10000".into(),
-            memory: "4Ti".into(),
-            pods: "5000".into(),
-            gpu: None,
-        }
-    }
-}
-
-/// Provider settings.
-#[derive(Clone, Debug)]
-pub struct AciConfig {
-    /// Translation settings (region, OS, IP mode, node name...).
-    pub node: NodeOptions,
-    /// Node capacity.
-    pub capacity: Capacity,
-    /// Status tracking.
-    pub status: StatusConfig,
-    /// Poll interval of `kubectl logs -f`.
-    pub logs_poll_interval: Duration,
-    /// Tail, byte and stream limits of `kubectl logs -f` ([`logs::FollowLimits`]).
-    pub logs_follow: logs::FollowLimits,
-    /// Pod statistics from Azure Monitor.
-    pub stats: StatsConfig,
-    /// The kube-proxy extension of VNet mode, its credentials read for every group
-    /// ([`kube_proxy`]); `None`: no kube-proxy extension.
-    pub kube_proxy: Option<kube_proxy::KubeProxySource>,
-}
-
-impl Default for AciConfig {
-    /// vk-translate's node defaults, upstream capacity, [`StatusConfig::default`], logs
-    /// followed every 2 s (ACI has no log stream; 2 s keeps a follower at 0.5 reads/s)
-    /// within [`logs::FollowLimits::default`].
-    fn default() -> Self {
-        Self {
-            node: NodeOptions::default(),
-            capacity: Capacity::default(),
-            status: StatusConfig::default(),
-            logs_poll_interval: Duration::from_secs(2),
-            logs_follow: logs::FollowLimits::default(),
-            stats: StatsConfig::default(),
-            kube_proxy: None,
-        }
-    }
-}
-
-/// Node labels the upstream provider sets (`upstream-settings.md` §4).
-pub const NODE_LABELS: &[(&str, &str)] = &[
-    (
-        "alpha.service-controller.kubernetes.io/exclude-balancer",
-        "true",
-    ),
-    (
-        "node.kubernetes.io/exclude-from-external-load-balancers",
-        "true",
-    ),
-    ("kubernetes.azure.com/managed", "false"),
-];
 
 /// The ACI provider.
 #[derive(Debug)]
@@ -210,44 +132,7 @@ impl AciProvider {
         pod: &Pod,
         resources: &PodResources,
     ) -> Result<vk_translate::Translation> {
-        let objects = ReferencedObjects {
-            secrets: resources.secrets.clone(),
-            config_maps: resources.config_maps.clone(),
-            service_account_tokens: resources.service_account_tokens.clone(),
-            persistent_volume_claims: resources.persistent_volume_claims.clone(),
-            persistent_volumes: resources.persistent_volumes.clone(),
-            volume_secrets: resources.volume_secrets.clone(),
-        };
-        let images = match &self.images {
-            Some(resolver) => resolver
-                .resolve_pod(pod, &objects)
-                .await
-                .map_err(|e| ProviderError::from(&e))?,
-            None => vk_translate::ResolvedImages::new(),
-        };
-        let with_kube_proxy;
-        let node = match &self.config.kube_proxy {
-            Some(source) => {
-                let options = source.options().await.map_err(|e| {
-                    ProviderError::transient(
-                        "KubeProxyCredentials",
-                        format!(
-                            "the kube-proxy extension's credentials cannot be obtained: {}",
-                            error_chain(&e)
-                        ),
-                    )
-                })?;
-                with_kube_proxy = self.config.node.clone().kube_proxy(options);
-                &with_kube_proxy
-            }
-            None => &self.config.node,
-        };
-        let translation = vk_translate::translate_pod_with_images(pod, &objects, node, &images)
-            .map_err(|e| errors::from_translate(&e))?;
-        for warning in &translation.warnings {
-            tracing::info!(pod = %PodKey::of(pod), %warning, "translation warning");
-        }
-        Ok(translation)
+        translation::translate(pod, resources, self.images.as_deref(), &self.config).await
     }
 
     /// Track `pod`; `sent` when this process just PUT its group.
@@ -283,21 +168,6 @@ impl AciProvider {
         }
     }
 
-    /// The `postStart` exec hooks of a translated pod, by container.
-    fn post_start(translation: &vk_translate::Translation) -> Vec<(String, Vec<String>)> {
-        translation
-            .hooks
-            .containers
-            .iter()
-            .filter_map(|c| match &c.post_start {
-                Some(vk_translate::HookAction::Exec { command }) => {
-                    Some((c.container.clone(), command.clone()))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Run `hooks` (`postStart`) in the background once their containers run.
     fn spawn_post_start(&self, pod: &Pod, group: String, post_start: Vec<(String, Vec<String>)>) {
         if post_start.is_empty() {
@@ -328,95 +198,6 @@ impl AciProvider {
     }
 }
 
-/// A pod built from a group (adopted after a restart, before the runtime hands the pod):
-/// enough for status translation.
-fn skeleton_pod(key: &PodKey, uid: Option<String>, group: &ContainerGroup) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(key.name.clone()),
-            namespace: Some(key.namespace.clone()),
-            uid,
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            containers: group
-                .properties
-                .containers
-                .iter()
-                .map(|c| PodContainer {
-                    name: c.name.clone(),
-                    image: c.properties.image.clone(),
-                    ..Default::default()
-                })
-                .collect(),
-            restart_policy: group
-                .properties
-                .restart_policy
-                .as_ref()
-                .map(|p| p.as_str().to_owned()),
-            ..Default::default()
-        }),
-        status: None,
-    }
-}
-
-/// A pod spec without what may change in place without ACI noticing (images, which are
-/// handled, tolerations and the active deadline, which ACI never sees).
-fn spec_without_images(pod: &Pod) -> Option<serde_json::Value> {
-    let mut spec = pod.spec.clone()?;
-    for c in spec
-        .containers
-        .iter_mut()
-        .chain(spec.init_containers.iter_mut().flatten())
-    {
-        c.image = None;
-    }
-    spec.tolerations = None;
-    spec.active_deadline_seconds = None;
-    serde_json::to_value(spec).ok()
-}
-
-fn pod_images(pod: &Pod) -> Vec<Option<String>> {
-    pod.spec
-        .iter()
-        .flat_map(|s| {
-            s.containers
-                .iter()
-                .chain(s.init_containers.iter().flatten())
-        })
-        .map(|c| c.image.clone())
-        .collect()
-}
-
-fn images(group: &ContainerGroup) -> Vec<Option<String>> {
-    group
-        .properties
-        .containers
-        .iter()
-        .map(|c| c.properties.image.clone())
-        .chain(
-            group
-                .properties
-                .init_containers
-                .iter()
-                .map(|c| c.properties.image.clone()),
-        )
-        .collect()
-}
-
-/// Whether the container has ended for good (logs -f stops then).
-fn container_finished(group: &ContainerGroup, container: &str) -> bool {
-    let restarts = !matches!(group.properties.restart_policy, Some(RestartPolicy::Never));
-    group
-        .properties
-        .containers
-        .iter()
-        .find(|c| c.name == container)
-        .and_then(|c| c.properties.instance_view.as_ref())
-        .and_then(|v| v.current_state.as_ref())
-        .is_some_and(|s| s.state == Some(InstanceState::Terminated) && !restarts)
-}
-
 #[async_trait]
 impl Provider for AciProvider {
     fn name(&self) -> &str {
@@ -440,7 +221,7 @@ impl Provider for AciProvider {
         // PUT answer is the group's first state: the runtime's own first status read is
         // answered from it rather than with another GET.
         let first = vk_translate::status::pod_status(&started.resource, pod, self.clock.now());
-        let post_start = Self::post_start(&translation);
+        let post_start = hooks::post_start_commands(&translation);
         let group = translation.name.clone();
         self.track(key.clone(), pod, translation.name, true, None);
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
@@ -487,7 +268,7 @@ impl Provider for AciProvider {
             .get::<ContainerGroup>(&name, Priority::Foreground)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        if images(&previous) == images(&translation.container_group) {
+        if group_images(&previous) == group_images(&translation.container_group) {
             self.track(key, pod, name, false, None);
             return Ok(());
         }
@@ -496,7 +277,7 @@ impl Provider for AciProvider {
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
         // New images are new containers: their postStart hooks run again, as on a kubelet.
-        let post_start = Self::post_start(&translation);
+        let post_start = hooks::post_start_commands(&translation);
         let group = name.clone();
         self.track(key.clone(), pod, name, true, None);
         if let Some(entry) = self.tracker.lock().get_mut(&key) {
@@ -669,25 +450,7 @@ impl Provider for AciProvider {
     }
 
     fn configure_node(&self, node: &mut Node) {
-        let labels = node.metadata.labels.get_or_insert_with(BTreeMap::new);
-        for (k, v) in NODE_LABELS {
-            labels.insert((*k).to_owned(), (*v).to_owned());
-        }
-        for (k, v) in zones::topology_labels(&self.config.node) {
-            labels.insert(k.to_owned(), v);
-        }
-        let c = &self.config.capacity;
-        let mut resources = BTreeMap::from([
-            ("cpu".to_owned(), Quantity(c.cpu.clone())),
-            ("memory".to_owned(), Quantity(c.memory.clone())),
-            ("pods".to_owned(), Quantity(c.pods.clone())),
-        ]);
-        if let Some(gpu) = &c.gpu {
-            resources.insert("nvidia.com/gpu".to_owned(), Quantity(gpu.clone()));
-        }
-        let status = node.status.get_or_insert_with(Default::default);
-        status.capacity = Some(resources.clone());
-        status.allocatable = Some(resources);
+        node_settings::configure_node(&self.config, node);
     }
 
     async fn ping(&self) -> Result<()> {
@@ -753,63 +516,17 @@ impl Provider for AciProvider {
             .logs(&name, container, opts.tail_lines, true)
             .await
             .map_err(|e| errors::from_arm(e, &what))?;
-        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
-        let arm = self.arm.clone();
-        let opts = opts.clone();
-        let container = container.to_owned();
-        let interval = self.config.logs_poll_interval;
-        tokio::spawn(async move {
-            let _permit = permit;
-            let mut follower = logs::Follower::new(limits);
-            let mut read = u64::try_from(first.len()).unwrap_or(u64::MAX);
-            let lines: Vec<&str> = first.lines().collect();
-            follower.start(&lines, opts.tail_lines);
-            let mut fresh: Vec<String> = lines.into_iter().map(str::to_owned).collect();
-            drop(first);
-            let mut sent = 0usize;
-            let mut done = false;
-            loop {
-                let refs: Vec<&str> = fresh.iter().map(String::as_str).collect();
-                let mut text = logs::shape_lines(&refs, &opts).into_bytes();
-                text.truncate(limit.saturating_sub(sent));
-                sent += text.len();
-                if !text.is_empty() && tx.send(Ok(Bytes::from(text))).await.is_err() {
-                    return;
-                }
-                if done || sent >= limit || read >= limits.max_stream_bytes || tx.is_closed() {
-                    return;
-                }
-                // Following is background work: it never delays creates or status reads.
-                done = match arm.get::<ContainerGroup>(&name, Priority::Background).await {
-                    Ok(group) => container_finished(&group, &container),
-                    Err(e) => e.is_not_found(),
-                };
-                time::sleep(interval).await;
-                fresh = loop {
-                    let tail = follower.tail();
-                    let snapshot = match arm
-                        .logs_at(&name, &container, Some(tail), true, Priority::Background)
-                        .await
-                    {
-                        Ok(s) => s,
-                        Err(e) if e.is_not_found() => return,
-                        Err(_) => break Vec::new(),
-                    };
-                    read = read.saturating_add(u64::try_from(snapshot.len()).unwrap_or(u64::MAX));
-                    match follower.read(&snapshot) {
-                        logs::Read::Send(lines) => {
-                            break lines.into_iter().map(str::to_owned).collect();
-                        }
-                        logs::Read::Again if read < limits.max_stream_bytes => {}
-                        logs::Read::Again => break Vec::new(),
-                    }
-                };
-            }
-        });
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
-        Ok(Box::pin(stream))
+        Ok(logs::follow(logs::Follow {
+            arm: self.arm.clone(),
+            group: name,
+            container: container.to_owned(),
+            opts: opts.clone(),
+            first,
+            limits,
+            interval: self.config.logs_poll_interval,
+            limit,
+            permit,
+        }))
     }
 
     async fn exec(
