@@ -15,7 +15,7 @@ use vk_core::server::{
     Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig,
     UserInfo, router,
 };
-use vk_core::testing::kubelet_client_config;
+use vk_testing::kubelet_client_config;
 
 /// Peak resident set size of process `pid` (`"self"` for this one), in KiB, from
 /// `/proc/<pid>/status` (`VmHWM`); `None` where that cannot be read.

@@ -77,9 +77,6 @@ pub mod provider;
 pub mod runtime;
 pub mod server;
 pub mod stream;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
 
 pub use error_chain::error_chain;
 pub use node::NodeConfig;
