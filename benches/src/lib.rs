@@ -191,7 +191,7 @@ pub async fn start_kubelet(provider: Arc<dyn Provider>, port_forward: bool) -> S
     tokio::spawn(vk_core::server::tls::serve(
         listener,
         config.server_config().unwrap(),
-        config.handshake_timeout,
+        config.connection_limits(),
         app,
         std::future::pending(),
     ));

@@ -77,9 +77,11 @@ pub mod provider;
 pub mod runtime;
 pub mod server;
 pub mod stream;
+pub mod virtual_kubelet;
 
 pub use error_chain::error_chain;
 pub use node::NodeConfig;
 pub use pods::{PodFailure, PodStore};
 pub use provider::{Provider, ProviderError, SharedProvider};
 pub use runtime::{Runtime, RuntimeBuilder, RuntimeError};
+pub use virtual_kubelet::{VirtualKubelet, VirtualKubeletBuilder, VirtualKubeletError};

@@ -60,7 +60,7 @@ async fn start_kubelet(
     tokio::spawn(tls::serve(
         listener,
         server_config,
-        config.handshake_timeout,
+        config.connection_limits(),
         router(state),
         std::future::pending(),
     ));

@@ -261,7 +261,7 @@ async fn cluster(provider: Arc<dyn Provider>, port_forward: bool) -> Cluster {
     tokio::spawn(tls::serve(
         listener,
         config.server_config().unwrap(),
-        config.handshake_timeout,
+        config.connection_limits(),
         router(state).layer(record),
         std::future::pending(),
     ));

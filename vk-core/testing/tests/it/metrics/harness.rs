@@ -96,7 +96,7 @@ impl Cluster {
             let _ = tls::serve(
                 listener,
                 tls_config.server_config().unwrap(),
-                tls_config.handshake_timeout,
+                tls_config.connection_limits(),
                 router(state),
                 async move {
                     let _ = server_stopped.await;
