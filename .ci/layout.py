@@ -136,10 +136,11 @@ def check_crate(crate):
         for use in re.findall(r"\buse\s+([^;]+);", body):
             paths.extend(expand_use(use))
         paths.extend(re.findall(r"(?<![\w:])((?:crate|super|self)(?:::\w+)+)", body))
-        # child modules named bare (`child::Item`) and `mod child;` declarations
+        # child modules named bare in code (`child::item(...)`); declaring one with
+        # `mod child;` is not a dependency by itself
         for child in re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", body, re.M):
             if m + (child,) in modules:
-                pass  # declaring a child is not a dependency by itself
+                paths.extend(re.findall(r"(?<![\w:])(" + child + r"(?:::\w+)+)", body))
         for p in paths:
             segs = [s for s in p.split("::") if s and s != "*"]
             if not segs:

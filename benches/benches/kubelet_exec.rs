@@ -12,8 +12,8 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 use vk_benches::{Echo, connect_tls, start_kubelet};
 use vk_core::stream::spdy::Headers;
-use vk_core::stream::spdy::client::{Client, Received};
 use vk_core::stream::spdy::frame::Frame;
+use vk_testing::spdy_client::{Client, Received};
 
 type Io = TokioIo<hyper::upgrade::Upgraded>;
 

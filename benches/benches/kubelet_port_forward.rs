@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use vk_benches::{Echo, connect_tls, start_kubelet};
 use vk_core::stream::spdy::Headers;
-use vk_core::stream::spdy::client::{Client, Received};
 use vk_core::stream::spdy::frame::Frame;
+use vk_testing::spdy_client::{Client, Received};
 
 /// Bytes echoed per protocol.
 const TOTAL: usize = 64 * 1024 * 1024;

@@ -15,7 +15,7 @@ use vk_core::server::{
     Auth, AuthConfig, AuthorizationMode, ClientCertUser, PodLookup, ServerState, TlsConfig,
     UserInfo, router,
 };
-use vk_core::testing::kubelet_client_config;
+use vk_testing::kubelet_client_config;
 
 /// Peak resident set size of process `pid` (`"self"` for this one), in KiB, from
 /// `/proc/<pid>/status` (`VmHWM`); `None` where that cannot be read.
@@ -191,7 +191,7 @@ pub async fn start_kubelet(provider: Arc<dyn Provider>, port_forward: bool) -> S
     tokio::spawn(vk_core::server::tls::serve(
         listener,
         config.server_config().unwrap(),
-        config.handshake_timeout,
+        config.connection_limits(),
         app,
         std::future::pending(),
     ));

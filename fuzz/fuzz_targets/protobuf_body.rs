@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    vk_core::testing::fake_api::fuzzing::protobuf_body(data);
+    vk_testing::fake_api::fuzzing::protobuf_body(data);
 });

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Duration;
 use vk_core::server::TlsConfig;
-use vk_core::testing::{FakeApiError, FakeApiServer, binder};
+use vk_testing::{FakeApiError, FakeApiServer, binder};
 
 use crate::arm::{ArmConfig, ArmCredential, RetryPolicy, ThrottleConfig};
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorError, EmulatorHandle};

@@ -7,23 +7,13 @@
 //! pods or container groups.
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use futures::FutureExt as _;
-use futures::future::{BoxFuture, Shared};
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
 use tokio::time::Duration;
 use vk_core::clock::{SharedClock, SystemClock};
 use vk_core::leader::LeaderElection;
-use vk_core::server::{
-    self, Auth, AuthConfig, ServerState, ServingCert, ServingCertificate, TlsConfig,
-};
-use vk_core::{NodeConfig, Runtime, RuntimeError};
+use vk_core::server::{AuthConfig, TlsConfig};
+use vk_core::{NodeConfig, VirtualKubelet, VirtualKubeletError};
 
 use crate::arm::{self, ArmClient, ArmConfig, ArmCredential};
 use crate::images::{ImageResolver, ImageResolverConfig};
@@ -34,20 +24,6 @@ use crate::provider::{AciConfig, AciProvider, NODE_LABELS};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VirtualNodeError {
-    /// A listener could not be bound.
-    #[error("binding {what} on {addr}")]
-    Bind {
-        /// Which listener.
-        what: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The kubelet API's TLS material is unusable.
-    #[error("kubelet api tls")]
-    Tls(#[source] server::tls::TlsError),
     /// The ARM client could not be built.
     #[error("arm client")]
     Arm(#[source] arm::Error),
@@ -55,12 +31,9 @@ pub enum VirtualNodeError {
     /// (or ARM could not be asked).
     #[error("vnet mode")]
     Subnet(#[source] arm::network::SubnetError),
-    /// The runtime failed.
-    #[error("runtime")]
-    Runtime(#[source] RuntimeError),
-    /// Another process took the node's Lease: this one stopped acting on the node.
-    #[error("lost the lease {0}; another process acts on the node now")]
-    LeaseLost(String),
+    /// The virtual kubelet (listeners, TLS, runtime, Lease) could not start or failed.
+    #[error(transparent)]
+    Kubelet(VirtualKubeletError),
 }
 
 /// Everything the virtual node process needs besides the Kubernetes client and the Azure
@@ -128,7 +101,8 @@ impl Default for VirtualNodeConfig {
     /// 50 pod sync workers (upstream `--pod-sync-workers`); lease in `kube-node-lease`,
     /// client-go's leader election timing (15 s, renewed every 5 s, retried every 2 s).
     fn default() -> Self {
-        let mut node = NodeConfig::default();
+        // The upstream ACI provider's `--nodename` default.
+        let mut node = NodeConfig::named("vk-aci-test-aks");
         node.labels.extend(
             NODE_LABELS
                 .iter()
@@ -162,73 +136,16 @@ impl Default for VirtualNodeConfig {
 
 /// A virtual node with its listeners bound, ready to [`run`](Self::run).
 pub struct VirtualNode {
-    config: VirtualNodeConfig,
-    client: kube::Client,
+    kubelet: VirtualKubelet,
     provider: Arc<AciProvider>,
-    kubelet: TcpListener,
-    kubelet_addr: SocketAddr,
-    tls: Arc<rustls::ServerConfig>,
-    serving: ServingCertificate,
-    health: Option<(TcpListener, SocketAddr)>,
-    arm_registry: Arc<Registry>,
-    ready: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for VirtualNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VirtualNode")
-            .field("node", &self.config.node.name)
-            .field("kubelet_addr", &self.kubelet_addr)
+            .field("kubelet", &self.kubelet)
             .finish_non_exhaustive()
     }
-}
-
-/// The health endpoints' state.
-#[derive(Clone)]
-struct Health {
-    ready: Arc<AtomicBool>,
-    registries: Arc<std::sync::Mutex<Vec<Arc<Registry>>>>,
-}
-
-async fn livez() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
-    if health.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the node lease",
-        )
-    }
-}
-
-async fn metrics(
-    State(health): State<Health>,
-) -> (StatusCode, [(http::HeaderName, &'static str); 1], String) {
-    let registries = health
-        .registries
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    let mut out = String::new();
-    for registry in registries {
-        let mut one = String::new();
-        if prometheus_client::encoding::text::encode_registry(&mut one, &registry).is_ok() {
-            out.push_str(&one);
-        }
-    }
-    out.push_str("# EOF\n");
-    (
-        StatusCode::OK,
-        [(
-            http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        out,
-    )
 }
 
 // === impl VirtualNode ===
@@ -236,7 +153,8 @@ async fn metrics(
 impl VirtualNode {
     /// Build the ARM client and the provider, check the TLS material, check (or create)
     /// the delegated subnet in VNet mode, and bind the listeners. Nothing talks to the
-    /// cluster yet, and ARM only about the subnet.
+    /// cluster yet (but for the `kube-system` namespace's UID when asked), and ARM only
+    /// about the subnet.
     ///
     /// # Errors
     /// Unusable TLS material, an ARM client that cannot be built, an unusable subnet, a
@@ -246,28 +164,6 @@ impl VirtualNode {
         client: kube::Client,
         credential: ArmCredential,
     ) -> Result<Self, VirtualNodeError> {
-        // A generated or requested certificate is for the node's name and InternalIP.
-        let node = &config.node;
-        let fill = |names: &mut Vec<String>, ips: &mut Vec<std::net::IpAddr>| {
-            if names.is_empty() {
-                names.push(node.name.clone());
-            }
-            if ips.is_empty()
-                && let Some(ip) = node.internal_ip
-            {
-                ips.push(ip);
-            }
-        };
-        match &mut config.tls.serving {
-            ServingCert::SelfSigned { names, ips } => fill(names, ips),
-            ServingCert::CertificateSigningRequest(csr) => {
-                if csr.node_name.is_empty() {
-                    csr.node_name.clone_from(&node.name);
-                }
-                fill(&mut csr.names, &mut csr.ips);
-            }
-            _ => {}
-        }
         if config.cluster_id_from_kube_system && config.aci.node.cluster_id.is_none() {
             config.aci.node = config
                 .aci
@@ -275,89 +171,54 @@ impl VirtualNode {
                 .clone()
                 .cluster_id(kube_system_uid(&client).await.unwrap_or_default());
         }
-        let serving = ServingCertificate::empty();
-        let tls = config
-            .tls
-            .server_config_with(&serving)
-            .map_err(VirtualNodeError::Tls)?;
-        let monitor_credential = credential.with_scope(config.monitor.scope.clone());
-        let arm = ArmClient::new(config.arm.clone(), credential).map_err(VirtualNodeError::Arm)?;
-        let monitor = MonitorClient::new(config.monitor.clone(), monitor_credential, arm.clone())
-            .map_err(VirtualNodeError::Arm)?;
-        if let Some(setup) = &config.subnet {
-            let outcome = arm
-                .ensure_subnet(&setup.subnet, setup.cidr)
-                .await
-                .map_err(VirtualNodeError::Subnet)?;
-            tracing::info!(subnet = %setup.subnet, ?outcome, "vnet mode: delegated subnet ready");
-        }
-        let mut arm_registry = Registry::with_prefix("vk_aci");
-        arm.metrics().register(&mut arm_registry);
-        let kubelet = TcpListener::bind(config.kubelet_listen)
-            .await
-            .map_err(|source| VirtualNodeError::Bind {
-                what: "the kubelet api",
-                addr: config.kubelet_listen,
-                source,
-            })?;
-        let kubelet_addr = kubelet
-            .local_addr()
-            .map_err(|source| VirtualNodeError::Bind {
-                what: "the kubelet api",
-                addr: config.kubelet_listen,
-                source,
-            })?;
-        if config.node.kubelet_port == 0 || config.kubelet_listen.port() == 0 {
-            config.node.kubelet_port = kubelet_addr.port();
-        }
-        let health = match config.health_listen {
-            Some(addr) => {
-                let bind_err = |source| VirtualNodeError::Bind {
-                    what: "the health endpoints",
-                    addr,
-                    source,
-                };
-                let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
-                let bound = listener.local_addr().map_err(bind_err)?;
-                Some((listener, bound))
-            }
-            None => None,
-        };
-        let mut provider = AciProvider::new(arm, config.aci.clone(), Arc::clone(&config.clock))
-            .with_monitor(monitor);
-        if let Some(images) = &config.images {
-            let images = ImageResolverConfig {
-                // The node's OS picks the entry of multi-arch indexes.
-                os_type: config.aci.node.os_type.clone(),
-                ..images.clone()
-            };
-            provider = provider.with_image_resolver(Arc::new(ImageResolver::new(images)));
-        }
-        let provider = Arc::new(provider);
-        Ok(Self {
-            config,
+        let (provider, arm_registry) = provider(&config, credential).await?;
+        let election = LeaderElection::new(
+            client.clone(),
+            &config.lease_namespace,
+            format!("vk-aci-{}", config.node.name),
+            config.identity.clone(),
+        )
+        .timing(
+            config.lease_timing.0,
+            config.lease_timing.1,
+            config.lease_timing.2,
+        );
+        let (workers, resync) = (config.workers, config.resync_period);
+        let kubelet = VirtualKubelet::builder(
             client,
-            provider,
-            kubelet,
-            kubelet_addr,
-            tls,
-            serving,
-            health,
-            arm_registry: Arc::new(arm_registry),
-            ready: Arc::new(AtomicBool::new(false)),
+            Arc::clone(&provider) as vk_core::SharedProvider,
+            config.node,
+        )
+        .kubelet_listen(config.kubelet_listen)
+        .tls(config.tls)
+        .auth(config.auth)
+        .health_listen(config.health_listen)
+        .leader_election(election)
+        .clock(config.clock)
+        .metrics_registry(Arc::new(arm_registry))
+        .runtime(move |runtime| {
+            let runtime = runtime.workers(workers);
+            match resync {
+                Some(period) => runtime.resync_period(period),
+                None => runtime,
+            }
         })
+        .bind()
+        .await
+        .map_err(VirtualNodeError::Kubelet)?;
+        Ok(Self { kubelet, provider })
     }
 
     /// The kubelet API's bound address.
     #[must_use]
     pub fn kubelet_addr(&self) -> SocketAddr {
-        self.kubelet_addr
+        self.kubelet.kubelet_addr()
     }
 
     /// The health endpoints' bound address, if served.
     #[must_use]
     pub fn health_addr(&self) -> Option<SocketAddr> {
-        self.health.as_ref().map(|(_, a)| *a)
+        self.kubelet.health_addr()
     }
 
     /// The provider (ARM client and its metrics).
@@ -366,9 +227,9 @@ impl VirtualNode {
         &self.provider
     }
 
-    /// Wait for the node's Lease, then run the node until `shutdown` resolves. Health
-    /// endpoints answer from the start; `/readyz` turns ready once this process acts on the
-    /// node.
+    /// Wait for the node's Lease (`vk-aci-<node>`), then run the node until `shutdown`
+    /// resolves. Health endpoints answer from the start; `/readyz` turns ready once this
+    /// process acts on the node.
     ///
     /// # Errors
     /// The runtime failed, or another process took the Lease.
@@ -376,153 +237,43 @@ impl VirtualNode {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), VirtualNodeError> {
-        let shutdown: Shared<BoxFuture<'static, ()>> = shutdown.boxed().shared();
-        let registries = Arc::new(std::sync::Mutex::new(vec![Arc::clone(&self.arm_registry)]));
-        let health_task = self.health.map(|(listener, _)| {
-            let app = Router::new()
-                .route("/livez", get(livez))
-                .route("/healthz", get(livez))
-                .route("/readyz", get(readyz))
-                .route("/metrics", get(metrics))
-                .with_state(Health {
-                    ready: Arc::clone(&self.ready),
-                    registries: Arc::clone(&registries),
-                });
-            let stop = shutdown.clone();
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::warn!(error = %e, "health endpoints stopped");
-                }
-            })
-        });
-
-        let node_name = self.config.node.name.clone();
-        let lease_name = format!("vk-aci-{node_name}");
-        let (duration, renew, retry) = self.config.lease_timing;
-        let election = LeaderElection::new(
-            self.client.clone(),
-            &self.config.lease_namespace,
-            lease_name.clone(),
-            self.config.identity.clone(),
-        )
-        .timing(duration, renew, retry)
-        .clock(Arc::clone(&self.config.clock));
-        tracing::info!(node = %node_name, lease = %lease_name, identity = %self.config.identity, "waiting to hold the node lease");
-        let Some(leadership) = election.acquire(shutdown.clone()).await else {
-            tracing::info!("shut down before acquiring the node lease");
-            return Ok(());
-        };
-
-        // Fenced by the Lease: once it is lost (at the renew deadline, before any other
-        // process may take it), provider calls in flight are dropped and no new one is made.
-        let provider = leadership.fence(Arc::clone(&self.provider) as vk_core::SharedProvider);
-        let mut builder = Runtime::builder(
-            self.client.clone(),
-            Arc::clone(&provider),
-            self.config.node.clone(),
-        )
-        .workers(self.config.workers)
-        .clock(Arc::clone(&self.config.clock));
-        if let Some(period) = self.config.resync_period {
-            builder = builder.resync_period(period);
-        }
-        let runtime = builder.build();
-        registries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(runtime.metrics_registry());
-
-        let auth = Arc::new(Auth::new(
-            self.config.auth.clone(),
-            Some(self.client.clone()),
-        ));
-        let state = ServerState::new(
-            node_name.clone(),
-            provider,
-            Arc::new(runtime.pod_store()),
-            auth,
-        )
-        .clock(Arc::clone(&self.config.clock))
-        .registry(runtime.metrics_registry());
-        // With `--rotate-server-certificates`: request the serving certificate from the
-        // cluster (handshakes fail until it is issued) and renew it before it expires.
-        let cert_task = self
-            .config
-            .tls
-            .certificate_manager(self.client.clone(), &self.serving)
-            .map(|manager| {
-                let mut registry = Registry::with_prefix("vk");
-                let manager = manager
-                    .clock(Arc::clone(&self.config.clock))
-                    .register_metrics(&mut registry);
-                registries
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(Arc::new(registry));
-                tokio::spawn(manager.run(shutdown.clone()))
-            });
-        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server_task = tokio::spawn(server::tls::serve_with_limits(
-            self.kubelet,
-            self.tls,
-            self.config.tls.connection_limits(),
-            server::router(state),
-            async move {
-                let _ = server_stopped.await;
-            },
-        ));
-        tracing::info!(node = %node_name, kubelet = %self.kubelet_addr, "kubelet api listening");
-        self.ready.store(true, Ordering::Relaxed);
-
-        let lost = Arc::new(AtomicBool::new(false));
-        // The runtime may also end on its own (a Node it must not take over): then the
-        // watcher stops waiting and hands the leadership back for release.
-        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
-        let stop = {
-            let lost = Arc::clone(&lost);
-            let shutdown = shutdown.clone();
-            async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    () = leadership.lost() => lost.store(true, Ordering::Relaxed),
-                    _ = ended_rx => {}
-                }
-                leadership
-            }
-        };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let watcher = tokio::spawn(async move {
-            let leadership = stop.await;
-            let _ = stop_tx.send(());
-            leadership
-        });
-        let result = runtime
-            .run(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-        self.ready.store(false, Ordering::Relaxed);
-        let _ = ended_tx.send(());
-        let _ = stop_server.send(());
-        let _ = server_task.await;
-        if let Ok(leadership) = watcher.await {
-            leadership.release().await;
-        }
-        if let Some(task) = health_task {
-            task.abort();
-        }
-        if let Some(task) = cert_task {
-            task.abort();
-        }
-        result.map_err(VirtualNodeError::Runtime)?;
-        if lost.load(Ordering::Relaxed) {
-            return Err(VirtualNodeError::LeaseLost(lease_name));
-        }
-        Ok(())
+        self.kubelet
+            .run(shutdown)
+            .await
+            .map_err(VirtualNodeError::Kubelet)
     }
+}
+
+/// The ACI provider (ARM and Azure Monitor clients, image resolver) and the registry of
+/// its ARM metrics; in VNet mode, the delegated subnet is checked (or created) first.
+async fn provider(
+    config: &VirtualNodeConfig,
+    credential: ArmCredential,
+) -> Result<(Arc<AciProvider>, Registry), VirtualNodeError> {
+    let monitor_credential = credential.with_scope(config.monitor.scope.clone());
+    let arm = ArmClient::new(config.arm.clone(), credential).map_err(VirtualNodeError::Arm)?;
+    let monitor = MonitorClient::new(config.monitor.clone(), monitor_credential, arm.clone())
+        .map_err(VirtualNodeError::Arm)?;
+    if let Some(setup) = &config.subnet {
+        let outcome = arm
+            .ensure_subnet(&setup.subnet, setup.cidr)
+            .await
+            .map_err(VirtualNodeError::Subnet)?;
+        tracing::info!(subnet = %setup.subnet, ?outcome, "vnet mode: delegated subnet ready");
+    }
+    let mut arm_registry = Registry::with_prefix("vk_aci");
+    arm.metrics().register(&mut arm_registry);
+    let mut provider =
+        AciProvider::new(arm, config.aci.clone(), Arc::clone(&config.clock)).with_monitor(monitor);
+    if let Some(images) = &config.images {
+        let images = ImageResolverConfig {
+            // The node's OS picks the entry of multi-arch indexes.
+            os_type: config.aci.node.os_type.clone(),
+            ..images.clone()
+        };
+        provider = provider.with_image_resolver(Arc::new(ImageResolver::new(images)));
+    }
+    Ok((Arc::new(provider), arm_registry))
 }
 
 /// The UID of the `kube-system` namespace: a cluster's identity that every cluster has and

@@ -74,7 +74,7 @@ pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<Exi
         let node = VirtualNode::bind(config, client, credential)
             .await
             .map_err(|e| match e {
-                VirtualNodeError::Bind { .. } | VirtualNodeError::Tls(_) => {
+                VirtualNodeError::Kubelet(ref kubelet) if kubelet.is_configuration() => {
                     anyhow::Error::new(BadInput(error_chain(&e)))
                 }
                 // The subnet is missing, different or not delegated: configuration.
@@ -86,7 +86,7 @@ pub(crate) fn run_node(args: &RunArgs, ignored: &[String]) -> anyhow::Result<Exi
         tracing::info!(kubelet = %node.kubelet_addr(), health = ?node.health_addr(), "vk-aci starting");
         node.run(shutdown_signal()).await.map_err(|e| match e {
             // Another kubelet's Node: a configuration problem (exit 2), not a crash.
-            VirtualNodeError::Runtime(ref runtime) if runtime.is_foreign_node() => {
+            VirtualNodeError::Kubelet(ref kubelet) if kubelet.is_configuration() => {
                 anyhow::Error::new(BadInput(error_chain(&e)))
             }
             other => anyhow::Error::new(other),

@@ -75,6 +75,7 @@ impl LeaderError {
 #[derive(Clone, Debug)]
 pub struct LeaderElection {
     api: Api<Lease>,
+    namespace: String,
     name: String,
     identity: String,
     duration: Duration,
@@ -140,6 +141,7 @@ impl LeaderElection {
     ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
+            namespace: namespace.to_owned(),
             name: name.into(),
             identity: identity.into(),
             duration: Duration::from_secs(15),
@@ -183,6 +185,18 @@ impl LeaderElection {
     #[must_use]
     pub fn identity(&self) -> &str {
         &self.identity
+    }
+
+    /// The Lease's namespace.
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The Lease's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The renew deadline in effect: shorter than the lease duration.

@@ -77,12 +77,11 @@ pub mod provider;
 pub mod runtime;
 pub mod server;
 pub mod stream;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
+pub mod virtual_kubelet;
 
 pub use error_chain::error_chain;
 pub use node::NodeConfig;
 pub use pods::{PodFailure, PodStore};
 pub use provider::{Provider, ProviderError, SharedProvider};
 pub use runtime::{Runtime, RuntimeBuilder, RuntimeError};
+pub use virtual_kubelet::{VirtualKubelet, VirtualKubeletBuilder, VirtualKubeletError};

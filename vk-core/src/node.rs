@@ -82,8 +82,8 @@ pub struct NodeConfig {
 impl Default for NodeConfig {
     fn default() -> Self {
         Self {
-            // The upstream ACI virtual kubelet's `--nodename` default.
-            name: "vk-aci-test-aks".to_owned(),
+            // The Go virtual-kubelet's `--nodename` default.
+            name: "virtual-kubelet".to_owned(),
             // The upstream virtual-kubelet taint (`virtual-kubelet.io/provider=<provider>`,
             // NoSchedule), which the AKS virtual nodes docs tell pods to tolerate. An empty
             // value is filled with the provider's name.

@@ -43,8 +43,8 @@ use vk_core::provider::{
     DuplexIo, ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources, PodStats,
     ProviderPod, Result as ProviderResult,
 };
-use vk_core::testing::FakeApiServer;
 use vk_core::{NodeConfig, Provider, Runtime};
+use vk_testing::FakeApiServer;
 
 const NODE: &str = "vk-aci-load";
 const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";

@@ -22,8 +22,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use tokio::time::{self, Duration, Instant};
-use vk_core::testing::{FakeApiServer, MockProvider};
 use vk_core::{NodeConfig, Runtime};
+use vk_testing::{FakeApiServer, MockProvider};
 
 const NODE: &str = "vk-load";
 

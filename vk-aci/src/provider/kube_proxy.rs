@@ -384,7 +384,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_requested_token_should_be_cached_and_renewed_after_half_its_lifetime() {
-        use vk_core::testing::FakeApiServer;
+        use vk_testing::FakeApiServer;
         let api = FakeApiServer::start().await;
         let accounts: Api<ServiceAccount> = Api::namespaced(api.client(), "default");
         let account: ServiceAccount = serde_json::from_value(serde_json::json!({

@@ -184,7 +184,7 @@ pub fn runtime_emulator_config() -> EmulatorConfig {
 /// vk-core's runtime for node `node` on `api`, with an `AciProvider` over `em` and
 /// test-friendly intervals; run it with `Runtime::run`.
 pub fn aci_runtime(
-    api: &vk_core::testing::FakeApiServer,
+    api: &vk_testing::FakeApiServer,
     em: &EmulatorHandle,
     node: &str,
     provider_timeout: Duration,

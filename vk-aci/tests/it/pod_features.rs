@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use vk_aci::emulator::{EmulatorConfig, EmulatorHandle};
-use vk_core::testing::FakeApiServer;
+use vk_testing::FakeApiServer;
 
 use crate::common::*;
 

@@ -6,7 +6,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::oneshot;
 use tokio::time::{self, Duration};
 use vk_aci::emulator::EmulatorConfig;
-use vk_core::testing::FakeApiServer;
+use vk_testing::FakeApiServer;
 
 use crate::common::*;
 

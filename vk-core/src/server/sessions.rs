@@ -27,7 +27,7 @@ use super::error::{Error, Result};
 pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 256;
 
 /// The address a connection came from, stored as a request extension by the TLS accept
-/// loop ([`super::tls::serve_with_limits`]).
+/// loop ([`super::tls::serve`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 

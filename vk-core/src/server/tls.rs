@@ -100,7 +100,7 @@ pub struct TlsConfig {
     pub max_pending_handshakes: usize,
 }
 
-/// Bounds on the connections [`serve_with_limits`] holds, so that a flood of clients (or
+/// Bounds on the connections [`serve`] holds, so that a flood of clients (or
 /// of sockets that never finish their handshake) cannot exhaust memory or file
 /// descriptors. At a bound the server stops accepting: further clients wait in the
 /// kernel's listen backlog until a connection closes or a handshake ends, and are served
@@ -147,7 +147,7 @@ impl TlsConfig {
         }
     }
 
-    /// The bounds [`serve_with_limits`] applies for this configuration.
+    /// The bounds [`serve`] applies for this configuration.
     #[must_use]
     pub fn connection_limits(&self) -> ConnectionLimits {
         ConnectionLimits {
@@ -281,25 +281,10 @@ fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-/// Serve `app` on `listener` with TLS until `shutdown` completes. Each connection's
-/// verified client certificate becomes a [`ClientCertUser`] on its requests. Connections
-/// are bounded by the default [`ConnectionLimits`]; [`serve_with_limits`] takes others.
+/// Serve `app` on `listener` with TLS until `shutdown` completes, within `limits` (from
+/// [`TlsConfig::connection_limits`], or [`ConnectionLimits::default`]). Each connection's
+/// verified client certificate becomes a [`ClientCertUser`] on its requests.
 pub async fn serve(
-    listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    handshake_timeout: Duration,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let limits = ConnectionLimits {
-        handshake_timeout,
-        ..ConnectionLimits::default()
-    };
-    serve_with_limits(listener, tls, limits, app, shutdown).await;
-}
-
-/// [`serve`] within `limits` (from [`TlsConfig::connection_limits`]).
-pub async fn serve_with_limits(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     limits: ConnectionLimits,

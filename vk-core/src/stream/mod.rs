@@ -9,9 +9,6 @@ pub mod remotecommand;
 pub mod spdy;
 pub mod websocket;
 
-#[cfg(test)]
-mod tests;
-
 // Compiled for unit tests too, so the fuzz properties are checked on seeds in CI.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

@@ -3,7 +3,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use tokio::time::{self, Duration};
 use vk_core::leader::LeaderElection;
-use vk_core::testing::FakeApiServer;
+use vk_testing::FakeApiServer;
 
 fn election(api: &FakeApiServer, identity: &str) -> LeaderElection {
     LeaderElection::new(api.client(), "kube-node-lease", "vk-aci-node-a", identity).timing(

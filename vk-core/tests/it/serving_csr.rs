@@ -17,10 +17,8 @@ use vk_core::server::{
     Auth, AuthConfig, CsrError, ServerState, ServingCert, ServingCertificate, ServingCsr,
     TlsConfig, router, tls,
 };
-use vk_core::testing::{FakeApiServer, MockProvider};
+use vk_testing::{FakeApiServer, MockProvider};
 use x509_parser::prelude::{FromDer as _, GeneralName, ParsedExtension, X509Certificate};
-
-use crate::fake_api::kubectl::kubectl;
 
 const NODE: &str = "vk-csr";
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -62,7 +60,7 @@ async fn start_kubelet(
     tokio::spawn(tls::serve(
         listener,
         server_config,
-        config.handshake_timeout,
+        config.connection_limits(),
         router(state),
         std::future::pending(),
     ));
@@ -408,4 +406,20 @@ async fn kubectl_certificate_deny_should_make_the_manager_ask_again() {
     timeout(PATIENCE, serving.ready())
         .await
         .expect("the second request was not served");
+}
+
+/// Real kubectl `version` against `kubeconfig`: (success, stdout, stderr).
+async fn kubectl(
+    version: &str,
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = vk_testing::kubectl::Kubectl::new(version, kubeconfig)
+        .run(args)
+        .await;
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

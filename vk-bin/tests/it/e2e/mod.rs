@@ -9,7 +9,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use vk_aci::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use vk_core::testing::{FakeApiServer, binder};
+use vk_testing::{FakeApiServer, binder};
 
 mod burst;
 mod chaos;
@@ -65,18 +65,14 @@ impl Cluster {
 
     /// Start with the fake API server's builder adjusted by `adjust`.
     pub async fn start_with(
-        adjust: impl FnOnce(
-            vk_core::testing::FakeApiServerBuilder,
-        ) -> vk_core::testing::FakeApiServerBuilder,
+        adjust: impl FnOnce(vk_testing::FakeApiServerBuilder) -> vk_testing::FakeApiServerBuilder,
     ) -> Self {
         Self::start_configured(adjust, |_| {}).await
     }
 
     /// Start with the fake API server's builder and the emulator's settings adjusted.
     pub async fn start_configured(
-        adjust: impl FnOnce(
-            vk_core::testing::FakeApiServerBuilder,
-        ) -> vk_core::testing::FakeApiServerBuilder,
+        adjust: impl FnOnce(vk_testing::FakeApiServerBuilder) -> vk_testing::FakeApiServerBuilder,
         emulator: impl FnOnce(&mut EmulatorConfig),
     ) -> Self {
         let api = adjust(FakeApiServer::builder().controllers(true))

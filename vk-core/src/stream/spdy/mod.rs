@@ -2,9 +2,6 @@
 //!
 //! [`frame`] decodes and encodes frames, [`header_block`] the zlib-compressed header
 //! blocks, [`session`] runs the server side of a connection.
-#[cfg(any(test, feature = "testing"))]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod client;
 pub mod frame;
 pub mod header_block;
 pub mod session;

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use vk_core::server::auth::Credentials;
 use vk_core::server::{Auth, AuthConfig};
-use vk_core::testing::{AccessRequest, FakeApiServer};
+use vk_testing::{AccessRequest, FakeApiServer};
 
 use super::harness::{EchoProvider, request, start_with_auth};
 use super::pki::Pki;

@@ -167,7 +167,7 @@ pub async fn start_tuned(
     let config = tune(config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(tls::serve_with_limits(
+    tokio::spawn(tls::serve(
         listener,
         config.server_config().unwrap(),
         config.connection_limits(),

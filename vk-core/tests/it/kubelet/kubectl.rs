@@ -23,11 +23,10 @@ use vk_core::provider::{
     Result as ProviderResult,
 };
 use vk_core::server::{Auth, AuthConfig, ServerState, TlsConfig, router, tls};
-use vk_core::testing::{FakeApiServer, MockCall, MockProvider, kubelet_client_config};
+use vk_testing::{FakeApiServer, MockCall, MockProvider, kubelet_client_config};
 
 use super::harness::pod;
 
-const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 const NODE: &str = "vk-node";
 
 /// Runs real processes for exec; logs are five lines (and two more with `follow`).
@@ -262,7 +261,7 @@ async fn cluster(provider: Arc<dyn Provider>, port_forward: bool) -> Cluster {
     tokio::spawn(tls::serve(
         listener,
         config.server_config().unwrap(),
-        config.handshake_timeout,
+        config.connection_limits(),
         router(state).layer(record),
         std::future::pending(),
     ));
@@ -296,7 +295,7 @@ async fn kubectl(
     stdin: Option<&str>,
 ) -> Output {
     eprintln!("kubectl.{version} {args:?}");
-    let bin = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
+    let bin = vk_testing::kubectl::kubectl_path(version);
     let mut cmd = Command::new(bin);
     spdy_only(&mut cmd, spdy);
     cmd.arg("--kubeconfig")
@@ -338,7 +337,8 @@ fn spdy_only(cmd: &mut Command, spdy: bool) {
 async fn in_pty(version: &str, spdy: bool, kubeconfig: &Path, args: &str) -> Output {
     eprintln!("kubectl.{version} {args} (in a pty)");
     let line = format!(
-        "{KUBECTL_DIR}/kubectl.{version} --kubeconfig {} {args}",
+        "{} --kubeconfig {} {args}",
+        vk_testing::kubectl::kubectl_path(version).display(),
         kubeconfig.display()
     );
     let mut cmd = Command::new("script");
@@ -577,7 +577,7 @@ async fn spawn_port_forward(
     tokio::process::Child,
     std::collections::HashMap<String, u16>,
 ) {
-    let bin = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
+    let bin = vk_testing::kubectl::kubectl_path(version);
     let mut cmd = Command::new(bin);
     spdy_only(&mut cmd, spdy);
     let mut child = cmd

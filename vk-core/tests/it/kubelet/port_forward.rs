@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use vk_core::provider::{PodResources, Provider};
-use vk_core::testing::MockProvider;
+use vk_testing::MockProvider;
 
 use super::harness::{EchoProvider, pod, start_with};
 use super::pki::Pki;

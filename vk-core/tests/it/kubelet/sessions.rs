@@ -14,7 +14,7 @@ use super::harness::{EchoProvider, pod, start, start_tuned};
 use super::pki::Pki;
 use vk_core::provider::{PodResources, Provider};
 use vk_core::server::{Auth, AuthConfig, AuthorizationMode};
-use vk_core::testing::MockProvider;
+use vk_testing::MockProvider;
 
 type Ws = WebSocketStream<TlsStream<TcpStream>>;
 

@@ -6,7 +6,7 @@ use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use tokio::time::{Duration, timeout};
 use vk_core::stream::spdy::Headers;
-use vk_core::stream::spdy::client::Client;
+use vk_testing::spdy_client::Client;
 
 use super::harness::{EchoProvider, body_string, request, start};
 use super::pki::Pki;

@@ -9,8 +9,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
 use vk_core::provider::{PodKey, PodNotifier, PodResources, ProviderPod, Result};
-use vk_core::testing::FakeApiServer;
 use vk_core::{NodeConfig, Provider, ProviderError, Runtime, RuntimeBuilder};
+use vk_testing::FakeApiServer;
 
 pub const NODE: &str = "vk-test";
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
 use tokio::time::Duration;
-use vk_core::testing::{FakeApiServer, MockProvider};
 use vk_core::{NodeConfig, Runtime, RuntimeBuilder};
+use vk_testing::{FakeApiServer, MockProvider};
 
 use super::harness::{NODE, bind, eventually, key, pod, start, wait_phase};
 

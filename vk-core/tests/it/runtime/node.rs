@@ -4,7 +4,7 @@ use std::sync::Arc;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use vk_core::testing::FakeApiServer;
+use vk_testing::FakeApiServer;
 
 use super::harness::{NODE, TestProvider, builder, eventually, start};
 

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use tokio::time::Duration;
 use vk_core::ProviderError;
-use vk_core::testing::FakeApiServer;
+use vk_testing::FakeApiServer;
 
 use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
 

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 use tokio::time::Duration;
 use vk_core::ProviderError;
-use vk_core::testing::FakeApiServer;
+use vk_testing::FakeApiServer;
 
 use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
 

@@ -1,0 +1,100 @@
+//! Real kubectl builds for tests: find one by version and run it with a kubeconfig.
+//!
+//! Versioned builds are looked up as `kubectl.<version>` (`kubectl` for an empty version)
+//! in the directory `$VK_KUBECTL_DIR`, by default `/usr/lib/google-cloud-sdk/bin` (where
+//! the Google Cloud SDK puts them); `$VK_KUBECTL` overrides the path of every version.
+//!
+//! ```no_run
+//! # async fn example(kubeconfig: &std::path::Path) {
+//! let kubectl = vk_testing::kubectl::Kubectl::new("1.33", kubeconfig);
+//! let pods = kubectl.ok(&["get", "pods", "-o", "name"]).await;
+//! # }
+//! ```
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use tokio::process::Command;
+use tokio::time::{Duration, timeout};
+
+/// The directory searched when `VK_KUBECTL_DIR` is not set.
+pub const DEFAULT_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+
+/// How long one kubectl command may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The kubectl binary of `version` ("1.33"; "" for the unversioned `kubectl`).
+#[must_use]
+pub fn kubectl_path(version: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os("VK_KUBECTL") {
+        return PathBuf::from(path);
+    }
+    let dir = std::env::var_os("VK_KUBECTL_DIR")
+        .map_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR), PathBuf::from);
+    if version.is_empty() {
+        dir.join("kubectl")
+    } else {
+        dir.join(format!("kubectl.{version}"))
+    }
+}
+
+/// One kubectl build pointed at one kubeconfig.
+#[derive(Clone, Debug)]
+pub struct Kubectl {
+    path: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    /// kubectl `version` (see [`kubectl_path`]) with `--kubeconfig kubeconfig`.
+    #[must_use]
+    pub fn new(version: &str, kubeconfig: impl AsRef<Path>) -> Self {
+        Self {
+            path: kubectl_path(version),
+            kubeconfig: kubeconfig.as_ref().to_owned(),
+        }
+    }
+
+    /// The binary.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A command with the kubeconfig set and killed when dropped, to add arguments and
+    /// stdin to.
+    #[must_use]
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.path);
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Run to completion within [`PATIENCE`].
+    ///
+    /// # Panics
+    /// When kubectl cannot be started or hangs (this is a test helper).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        timeout(PATIENCE, self.command().args(args).output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} hung for {PATIENCE:?}"))
+            .unwrap_or_else(|e| panic!("{} cannot run: {e}", self.path.display()))
+    }
+
+    /// Run to completion and return stdout.
+    ///
+    /// # Panics
+    /// When kubectl fails, hangs or cannot be started.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}

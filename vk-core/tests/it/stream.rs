@@ -1,0 +1,6 @@
+//! The streaming layer on in-memory connections, driven by the test kit's SPDY client.
+
+// SPDY sessions, pings, resets and the remotecommand protocols.
+mod sessions;
+// Port-forward's SPDY tunnelled in WebSocket binary messages.
+mod tunnel;
