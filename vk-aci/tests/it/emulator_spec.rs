@@ -255,7 +255,9 @@ async fn puts_beyond_aci_limits_should_be_refused_with_arm_errors() {
     );
 }
 
-#[tokio::test]
+// On the paused tokio clock (the emulator reads time through tokio): each phase is
+// checked just inside its boundaries, with no wait on the real clock.
+#[tokio::test(start_paused = true)]
 async fn groups_should_move_from_pending_through_creating_to_running() {
     let mut config = EmulatorConfig::instant();
     config.timeline.pending = Duration::from_secs(1);
@@ -270,13 +272,17 @@ async fn groups_should_move_from_pending_through_creating_to_running() {
         started.resource.properties.provisioning_state,
         Some(ProvisioningState::Pending)
     );
-    time::sleep(Duration::from_millis(1500)).await;
+    let phase = |g: ContainerGroup| g.properties.provisioning_state;
+    time::advance(Duration::from_millis(900)).await;
     let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
-    assert_eq!(
-        g.properties.provisioning_state,
-        Some(ProvisioningState::Creating)
-    );
-    time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(phase(g), Some(ProvisioningState::Pending), "at 0.9 s");
+    time::advance(Duration::from_millis(200)).await;
+    let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
+    assert_eq!(phase(g), Some(ProvisioningState::Creating), "at 1.1 s");
+    time::advance(Duration::from_millis(1800)).await;
+    let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
+    assert_eq!(phase(g), Some(ProvisioningState::Creating), "at 2.9 s");
+    time::advance(Duration::from_millis(200)).await;
     let g: ContainerGroup = arm.get("life", Priority::Foreground).await.unwrap();
     assert_eq!(
         g.properties.provisioning_state,
@@ -293,7 +299,7 @@ async fn groups_should_move_from_pending_through_creating_to_running() {
     assert!(state.start_time.is_some());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn restart_policies_should_be_honoured() {
     let em = emulator(EmulatorConfig::instant()).await;
     let arm = client(&em);
@@ -307,7 +313,7 @@ async fn restart_policies_should_be_honoured() {
     arm.begin_create_or_update::<_, ContainerGroup>("always", &always)
         .await
         .unwrap();
-    time::sleep(Duration::from_millis(2100)).await;
+    time::advance(Duration::from_millis(2100)).await;
 
     let g: ContainerGroup = arm.get("never", Priority::Foreground).await.unwrap();
     let view = g.properties.containers[0]
