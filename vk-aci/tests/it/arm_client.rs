@@ -45,7 +45,9 @@ async fn create_get_list_delete_should_round_trip_a_group() {
     );
 }
 
-#[tokio::test]
+// Paused clock: the polls' waits (Retry-After, the poll interval) and the emulator's
+// timeline are all tokio time, so nothing waits on the real clock.
+#[tokio::test(start_paused = true)]
 async fn long_running_operations_should_be_followed_in_every_header_style() {
     for style in [LroStyle::AsyncOperation, LroStyle::Location, LroStyle::None] {
         let mut config = EmulatorConfig::instant();
@@ -135,7 +137,7 @@ async fn list_should_follow_next_links() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttled_calls_should_be_retried_after_retry_after() {
     let em = emulator(EmulatorConfig::instant()).await;
     let arm = client(&em);
@@ -143,7 +145,14 @@ async fn throttled_calls_should_be_retried_after_retry_after() {
         .await
         .unwrap();
     em.inject(Injected::status(429, "SubscriptionRequestsThrottled").retry_after(1));
+    let start = tokio::time::Instant::now();
     let got: ContainerGroup = arm.get("t", Priority::Foreground).await.unwrap();
+    // The retry waited Retry-After (1 s), not the policy's 20 ms back-off.
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(got.name.as_deref(), Some("t"));
     assert_eq!(em.call_count("container_groups.get"), 2);
     assert_eq!(arm.metrics().count("container_groups.get", "429"), 1);

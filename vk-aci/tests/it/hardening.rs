@@ -76,7 +76,10 @@ async fn a_401_should_fetch_a_new_token_once_and_go_through() {
     assert_eq!(em.call_count("token"), 2);
 }
 
-#[tokio::test]
+// Paused clock: the token cache, the emulator's token lifetime and its slow answer are
+// all tokio time. Calls that waited behind the refresh would let the clock run to the
+// 5 s timeout and fail.
+#[tokio::test(start_paused = true)]
 async fn a_slow_token_refresh_should_not_hold_up_calls_while_the_token_is_valid() {
     use tokio::time::{self, Duration};
     let mut config = with_auth(EmulatorConfig::instant());
@@ -86,7 +89,7 @@ async fn a_slow_token_refresh_should_not_hold_up_calls_while_the_token_is_valid(
     let em = emulator(config).await;
     let arm = authenticated(&em);
     let _: Vec<ContainerGroup> = arm.list(vk_aci::arm::Priority::Foreground).await.unwrap();
-    time::sleep(Duration::from_millis(2500)).await;
+    time::advance(Duration::from_millis(2500)).await;
     // The identity provider now hangs; the cached token is still valid for minutes.
     em.set_token_delay(Duration::from_secs(25));
     let calls = async {
