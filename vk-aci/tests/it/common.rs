@@ -206,3 +206,26 @@ pub fn aci_runtime(
     .node_status(Duration::from_millis(500), Duration::from_secs(300))
     .build()
 }
+
+/// Wall-clock time that moves with the tokio clock (paused or not) from the system time at
+/// creation, as the emulator's timestamps do: the provider's clock in paused-clock tests,
+/// so both sides agree on what "now" is.
+#[derive(Debug)]
+pub struct TokioWallClock(vk_aci::emulator::state::WallClock);
+
+impl TokioWallClock {
+    /// Anchored at the system time now.
+    pub fn shared() -> vk_core::clock::SharedClock {
+        let anchor = vk_core::clock::Clock::now(&vk_core::clock::SystemClock);
+        Arc::new(Self(vk_aci::emulator::state::WallClock::new(
+            anchor,
+            tokio::time::Instant::now(),
+        )))
+    }
+}
+
+impl vk_core::clock::Clock for TokioWallClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0.timestamp(tokio::time::Instant::now())
+    }
+}

@@ -44,7 +44,7 @@ fn provider_with_monitor(
     };
     let monitor =
         MonitorClient::new(monitor, ArmCredential::fixed(SECRET_TOKEN), arm.clone()).unwrap();
-    AciProvider::new(arm, config, Arc::new(vk_core::clock::SystemClock)).with_monitor(monitor)
+    AciProvider::new(arm, config, TokioWallClock::shared()).with_monitor(monitor)
 }
 
 /// A pod whose containers use what `usage` says from their start (`VK_EMULATOR_USAGE`).
@@ -101,7 +101,7 @@ fn batch_calls(em: &EmulatorHandle) -> u64 {
     em.call_count("metrics.batch")
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stats_should_report_what_each_container_uses() {
     let em = emulator(EmulatorConfig::instant()).await;
     let p = provider_with(client(&em), Some(em.url()), stats_config(Duration::ZERO));
@@ -143,7 +143,7 @@ async fn stats_should_report_what_each_container_uses() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cumulative_cpu_should_grow_at_the_rate_the_container_uses() {
     let em = emulator(EmulatorConfig::instant()).await;
     let p = provider_with(client(&em), Some(em.url()), stats_config(Duration::ZERO));
@@ -180,7 +180,7 @@ async fn cumulative_cpu_should_grow_at_the_rate_the_container_uses() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stats_should_cost_one_batch_call_per_50_pods_and_nothing_while_fresh() {
     let em = emulator(EmulatorConfig::instant()).await;
     let p = provider_with(
@@ -216,7 +216,7 @@ async fn stats_should_cost_one_batch_call_per_50_pods_and_nothing_while_fresh() 
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_the_batch_api_groups_should_be_read_one_a_call_within_the_budget() {
     let em = emulator(EmulatorConfig::instant()).await;
     // An endpoint that answers 404 to the batch path: not the batch API.
@@ -252,7 +252,7 @@ async fn without_the_batch_api_groups_should_be_read_one_a_call_within_the_budge
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn missing_or_late_data_should_be_absent_never_zero() {
     let config = EmulatorConfig {
         // Azure Monitor shows the latest minutes late; here later than the window.
@@ -270,7 +270,7 @@ async fn missing_or_late_data_should_be_absent_never_zero() {
     assert!(c.start_time.is_some(), "the container is still listed");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_metrics_storm_should_neither_spend_nor_wait_for_the_budget_of_creates() {
     let em = emulator(EmulatorConfig::instant()).await;
     // An ARM read budget that a metrics storm would exhaust for hours if it drew from it.
@@ -353,10 +353,11 @@ async fn realtime_agent() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let started = tokio::time::Instant::now();
+    let clock = TokioWallClock::shared();
     let app = axum::Router::new().route(
         "/v1/stats",
         get(move || async move {
-            let now = jiff::Timestamp::now();
+            let now = clock.now();
             let used = started.elapsed().as_nanos() / 4;
             axum::Json(serde_json::json!({
                 "timestamp": now.as_nanosecond(),
@@ -372,7 +373,7 @@ async fn realtime_agent() -> std::net::SocketAddr {
     addr
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_realtime_agent_should_be_preferred_when_azure_monitor_lags() {
     // Azure Monitor has nothing for the last hour; the agent answers at once.
     let config = EmulatorConfig {
