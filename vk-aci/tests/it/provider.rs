@@ -237,18 +237,14 @@ async fn logs_should_tail_and_follow_until_the_container_ends() {
 /// the bytes read grew with the square of the log. A follower now reads only about the new
 /// lines each poll (a small tail with timestamps), and each line is sent once, identical
 /// lines included.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn following_a_log_should_read_only_the_new_lines_each_poll() {
     let em = emulator(EmulatorConfig::instant()).await;
     let config = vk_aci::AciConfig {
         logs_poll_interval: Duration::from_millis(100),
         ..provider_config()
     };
-    let p = vk_aci::AciProvider::new(
-        client(&em),
-        config,
-        std::sync::Arc::new(vk_core::clock::SystemClock),
-    );
+    let p = vk_aci::AciProvider::new(client(&em), config, TokioWallClock::shared());
     let filler = "x".repeat(100);
     let mut script = String::from("echo same; echo same; ");
     let mut expected = String::from("same\nsame\n");
@@ -408,18 +404,14 @@ async fn provider_errors_should_never_show_secrets() {
     assert!(!text.contains("hunter2-s3cret"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn status_reads_should_stay_inside_the_budget_while_transitions_still_show() {
     let em = emulator(EmulatorConfig::instant()).await;
     let mut config = provider_config();
     config.status.reads_per_second = 5.0;
     config.status.fast_interval = std::time::Duration::from_secs(2);
     config.status.slow_interval_min = std::time::Duration::from_secs(60);
-    let p = vk_aci::AciProvider::new(
-        client(&em),
-        config,
-        std::sync::Arc::new(vk_core::clock::SystemClock),
-    );
+    let p = vk_aci::AciProvider::new(client(&em), config, TokioWallClock::shared());
     let notifier = PodNotifier::new();
     assert!(p.notify_pods(notifier.clone()));
     for i in 0..30 {
