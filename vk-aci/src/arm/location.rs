@@ -15,7 +15,7 @@ impl ArmClient {
     /// The region's usage against quota (`{"value": [Usage]}`).
     ///
     /// # Errors
-    /// Any [`Error`].
+    /// Any [`super::Error`].
     pub async fn usages<R: DeserializeOwned>(&self) -> Result<R> {
         const OP: &str = "location.list_usage";
         let url = self.location_url("usages")?;
@@ -37,7 +37,7 @@ impl ArmClient {
     /// The region's capabilities (`{"value": [Capabilities]}`).
     ///
     /// # Errors
-    /// Any [`Error`].
+    /// Any [`super::Error`].
     pub async fn capabilities<R: DeserializeOwned>(&self) -> Result<R> {
         const OP: &str = "location.list_capabilities";
         let url = self.location_url("capabilities")?;

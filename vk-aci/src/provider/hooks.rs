@@ -1,9 +1,9 @@
 //! Container lifecycle hooks, run by the provider since ACI runs none.
 //!
 //! - `postStart` `exec`: once ARM shows the container running, the command runs through
-//!   ACI's exec API with the [`exec`](super::exec) shell driver (so its exit status is
+//!   ACI's exec API with the [`exec`] shell driver (so its exit status is
 //!   known). Until it succeeds the container is held: the pod status shows it waiting
-//!   (`ContainerCreating`), not started, not ready ([`hold`](super::post_start_hold::hold)), as a kubelet shows a
+//!   (`ContainerCreating`), not started, not ready (`post_start_hold`), as a kubelet shows a
 //!   container whose hook is still running. A hook that fails or runs longer than
 //!   [`POST_START_TIMEOUT`] gives the kubelet's `FailedPostStartHook` Warning event and the
 //!   kubelet's outcome: the container is killed and the restart policy decides. ACI can

@@ -181,7 +181,7 @@ impl ArmCredential {
     }
 
     /// The same identity asking for tokens of another audience (`scope`, e.g.
-    /// [`Cloud::metrics_scope`]), with a cache of its own. A fixed token stays as it is.
+    /// [`super::Cloud::metrics_scope`]), with a cache of its own. A fixed token stays as it is.
     #[must_use]
     pub fn with_scope(&self, scope: impl Into<String>) -> Self {
         let scope = scope.into();
