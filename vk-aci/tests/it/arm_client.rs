@@ -486,3 +486,50 @@ fn a_blank_extra_user_agent_should_leave_the_default() {
         concat!("vk-aci/", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Issue 16: one `arm call` span per call, at debug level, with the operation, the group,
+/// and the attempts and final status recorded when it ends.
+#[tokio::test(start_paused = true)]
+async fn each_arm_call_should_have_a_span_with_its_operation_group_attempts_and_status() {
+    let captured = CapturedLogs::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let em = emulator(EmulatorConfig::instant()).await;
+    let arm = client(&em);
+    arm.begin_create_or_update::<_, ContainerGroup>("spanned", &group(vec![container("c", &[])]))
+        .await
+        .unwrap();
+    em.inject(Injected::status(429, "SubscriptionRequestsThrottled").retry_after(1));
+    let _: ContainerGroup = arm.get("spanned", Priority::Foreground).await.unwrap();
+    let text = captured.text();
+    let closed = |what: &str| {
+        text.lines()
+            .any(|l| l.contains(&format!("arm call{{{what}}}")) && l.contains("close"))
+    };
+    assert!(
+        closed(
+            r#"operation="container_groups.create_or_update" resource="spanned" attempts=1 status=201"#
+        ),
+        "{text}"
+    );
+    // The 429 and its retry are one call: one span, two attempts.
+    assert!(
+        closed(r#"operation="container_groups.get" resource="spanned" attempts=2 status=200"#),
+        "{text}"
+    );
+    // Neither the token nor the URL (a followed link may be signed) is in a span.
+    assert!(!text.contains(SECRET_TOKEN), "{text}");
+    assert!(
+        text.lines()
+            .filter_map(|l| l.split_once("arm call{").map(|(_, rest)| rest))
+            .map(|rest| rest.split_once("}:").map_or(rest, |(fields, _)| fields))
+            .all(|fields| !fields.contains("api-version") && !fields.contains("http")),
+        "{text}"
+    );
+}
