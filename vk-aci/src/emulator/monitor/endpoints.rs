@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::super::admission;
-use super::super::arm_http::{arm_error, with_retry_after};
-use super::super::state::{GroupRecord, group_key};
-use super::super::store::Shared;
 use super::definitions::NAMESPACE;
 use super::query::{Api, Params, Query};
 use super::timeseries::{metrics, region};
 use crate::arm::throttle::Priority;
+use crate::emulator::admission;
+use crate::emulator::arm_http::{arm_error, with_retry_after};
+use crate::emulator::state::{GroupRecord, group_key};
+use crate::emulator::store::Shared;
 
 /// The only api-version the metrics endpoints accept (both specs' 2024-02-01).
 pub const METRICS_API_VERSION: &str = "2024-02-01";

@@ -3,6 +3,8 @@
 //! time range, time grain, `$filter`/`filter`, `top`, `orderby` and `rollupby`.
 use jiff::{SignedDuration, Timestamp};
 
+use super::definitions::{Aggregation, METRICS, MetricDef, NAMESPACE};
+
 /// Nanoseconds per second.
 pub(super) const SECOND: i128 = 1_000_000_000;
 
@@ -25,8 +27,6 @@ const GRAINS: [(i128, &str); 8] = [
     (43_200, "12:00:00"),
     (86_400, "1.00:00:00"),
 ];
-
-use super::definitions::{Aggregation, METRICS, MetricDef, NAMESPACE};
 
 /// The time grain of a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

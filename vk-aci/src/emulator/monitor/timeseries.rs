@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use vk_translate::container_group::OperatingSystemTypes;
 
-use super::super::state::GroupRecord;
-use super::super::store::Shared;
-use super::super::usage::{self, ContainerUsage, Piece, UsageOverrides};
 use super::definitions::{Aggregation, Kind, MetricDef};
 use super::query::{Query, Split};
+use crate::emulator::state::GroupRecord;
+use crate::emulator::store::Shared;
+use crate::emulator::usage::{self, ContainerUsage, Piece, UsageOverrides};
 
 /// Bytes per second a running Linux group receives (a little background traffic: DNS,
 /// NTP, the platform's probes).
