@@ -67,10 +67,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod api_call;
 pub mod clock;
+mod error;
 mod error_chain;
 pub mod leader;
 pub mod lease;
+mod metrics;
 pub mod node;
 pub mod pods;
 pub mod provider;

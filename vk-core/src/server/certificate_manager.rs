@@ -296,7 +296,7 @@ impl NodeEvents {
             }),
         };
         match time::timeout(
-            crate::runtime::API_CALL_TIMEOUT,
+            crate::api_call::API_CALL_TIMEOUT,
             self.recorder.publish(&event, &self.node),
         )
         .await
