@@ -29,7 +29,53 @@ pub use volume_secrets::csi_secret_refs;
 ///
 /// Calls may run concurrently for different pods; the runtime never runs two lifecycle
 /// calls for the same pod at once. Every call should finish in bounded time (the runtime
-/// also applies its own timeouts).
+/// also applies its own timeouts: 2 minutes per lifecycle call by default, see
+/// [`RuntimeBuilder::provider_timeout`](crate::RuntimeBuilder::provider_timeout)).
+///
+/// # Who does what
+///
+/// - **The runtime** watches the pods bound to the node, resolves what they reference
+///   ([`PodResources`]), calls [`create_pod`](Self::create_pod) once per pod UID,
+///   [`update_pod`](Self::update_pod) when the spec changes and
+///   [`delete_pod`](Self::delete_pod) when the pod is deleted, retries
+///   [`ProviderError::Transient`] errors with backoff, turns other errors into a
+///   `Failed` pod with the error's reason and message (and an event), writes only the
+///   status fields that changed, and after a deletion writes the terminal status and
+///   removes the pod.
+/// - **The provider** runs the pod and reports its status. `restartPolicy` is the
+///   backend's: the runtime never restarts containers, it reports what
+///   [`pod_status`](Self::pod_status) says (restart counts, `waiting`/`terminated`
+///   states, and a `Succeeded` or `Failed` phase once a `Never` or `OnFailure` pod is
+///   done). A backend that cannot honour a pod's restart policy refuses the pod with
+///   [`ProviderError::unsupported`].
+///
+/// # What `pod_status` fills in
+///
+/// The status the backend sees, as a kubelet would write it:
+/// - `phase` (`Pending`, `Running`, `Succeeded`, `Failed`);
+/// - `conditions`: `PodScheduled`, `PodReadyToStartContainers`, `Initialized`,
+///   `ContainersReady` and `Ready` with their `status` and `lastTransitionTime` (the
+///   status replaces the pod's whole status, so the scheduler's `PodScheduled` is
+///   repeated);
+/// - `containerStatuses` (and `initContainerStatuses`) with `name`, `image`, `imageID`,
+///   `ready`, `started`, `restartCount` and `state` (`waiting` with a reason, `running`
+///   with `startedAt`, `terminated` with `exitCode`, `reason`, `startedAt`, `finishedAt`);
+/// - `podIP`/`podIPs` once the pod has an address.
+///
+/// The runtime adds `hostIP` (the node's InternalIP) when it is missing and keeps
+/// `startTime` and `qosClass` from the current status when the provider leaves them out.
+/// `None` means the backend has no such pod: for a pod it created, the runtime reads
+/// again to be sure, then marks the pod `Failed` (`ProviderPodNotFound`), as the Go
+/// virtual-kubelet does.
+///
+/// # Streaming calls
+///
+/// [`logs`](Self::logs), [`exec`](Self::exec), [`attach`](Self::attach) and
+/// [`port_forward`](Self::port_forward) serve `kubectl logs/exec/attach/port-forward`
+/// through the kubelet API, after authentication and authorization. An error before any
+/// output reaches kubectl as an HTTP error with the error's message; an error from a
+/// running exec reaches it on the error stream (`error: <message>`), and a non-zero exit
+/// code as `command terminated with exit code N`.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// Short provider name for the taint value, node labels and events (e.g. `azure`).
@@ -47,7 +93,8 @@ pub trait Provider: Send + Sync + 'static {
     /// success (or [`ProviderError::NotFound`], which the runtime treats as success).
     async fn delete_pod(&self, pod: &Pod) -> Result<()>;
 
-    /// The pod's current status as the backend sees it, or `None` when it has no such pod.
+    /// The pod's current status as the backend sees it, or `None` when it has no such pod
+    /// (see [What `pod_status` fills in](Self#what-pod_status-fills-in)).
     async fn pod_status(&self, key: &PodKey) -> Result<Option<PodStatus>>;
 
     /// Every pod the backend runs for this node.
@@ -83,7 +130,14 @@ pub trait Provider: Send + Sync + 'static {
         Ok(())
     }
 
-    /// A container's logs.
+    /// A container's logs, as a stream of bytes (lines ending in `\n`).
+    ///
+    /// Honour `follow` (keep the stream open and send new lines until the client goes),
+    /// `tail_lines`, `since` and `timestamps` (each line prefixed with its RFC 3339 time
+    /// and a space); answer [`ProviderError::unsupported`] for `previous` when the backend
+    /// keeps no logs of a previous instance. `limit_bytes` is enforced by the server as
+    /// well, so a provider may ignore it. A follow stream ends when the client
+    /// disconnects: the server drops it.
     async fn logs(&self, key: &PodKey, container: &str, opts: &LogOptions) -> Result<LogStream> {
         let _ = (key, container, opts);
         Err(ProviderError::unsupported(
@@ -92,6 +146,15 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     /// Run `command` in a container and return its exit code.
+    ///
+    /// The I/O contract ([`ExecIo`]): `stdin` reads what the user types until they close it
+    /// (end of file); write the command's output to `stdout` and `stderr` and drop (or shut
+    /// down) them when it ends: the server closes the client's streams once the writers
+    /// are gone and this call returned, waiting at most 5 s for output still in flight.
+    /// With `tty`, `stderr` is `None` (the terminal merges it into `stdout`) and `resize`
+    /// yields the terminal size, first the initial one, then every change. Return
+    /// `Ok(code)` for a command that ran (kubectl exits with `code`), an error when it
+    /// could not run.
     async fn exec(
         &self,
         key: &PodKey,
@@ -105,7 +168,8 @@ pub trait Provider: Send + Sync + 'static {
         ))
     }
 
-    /// Attach to a container's main process and return its exit code when it ends.
+    /// Attach to a container's main process and return its exit code when it ends; the
+    /// I/O contract is [`exec`](Self::exec)'s.
     async fn attach(&self, key: &PodKey, container: &str, io: ExecIo) -> Result<i32> {
         let _ = (key, container, io);
         Err(ProviderError::unsupported(

@@ -16,7 +16,7 @@ pub struct PodStatusUpdate {
     pub status: Option<PodStatus>,
 }
 
-/// Handed to [`Provider::notify_pods`]: the provider calls [`PodNotifier::notify`] whenever
+/// Handed to [`Provider::notify_pods`](crate::Provider::notify_pods): the provider calls [`PodNotifier::notify`] whenever
 /// a pod's status changes. Updates for the same pod coalesce (the latest wins), so the
 /// notifier never blocks and holds at most one pending update per pod.
 #[derive(Clone, Debug, Default)]

@@ -58,7 +58,7 @@ pub struct PodResources {
     pub persistent_volume_claims: BTreeMap<String, PersistentVolumeClaim>,
     /// The PersistentVolumes those claims are bound to, by name.
     pub persistent_volumes: BTreeMap<String, PersistentVolume>,
-    /// The Secrets the PersistentVolumes name ([`Provider::volume_secrets`]), keyed by
+    /// The Secrets the PersistentVolumes name ([`Provider::volume_secrets`](crate::Provider::volume_secrets)), keyed by
     /// `"<namespace>/<name>"` (a PV's Secret may live in another namespace).
     pub volume_secrets: BTreeMap<String, Secret>,
 }

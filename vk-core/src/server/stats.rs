@@ -116,9 +116,7 @@ fn escape(v: &str) -> String {
 
 fn seconds(core_nano_seconds: u64) -> f64 {
     // Precision loss above 2^53 ns (104 days of CPU) is below the metric's resolution.
-    #[allow(clippy::cast_precision_loss)] // documented above
-    let s = core_nano_seconds as f64 / 1e9;
-    s
+    core_nano_seconds as f64 / 1e9
 }
 
 /// One sample: its labels, its value and when it was measured (milliseconds).
