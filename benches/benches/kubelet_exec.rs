@@ -84,7 +84,6 @@ fn main() {
             }
         }
         let secs = started.elapsed().as_secs_f64();
-        #[allow(clippy::cast_precision_loss)] // a few hundred MB
         let mb = received as f64 / 1e6;
         println!("kubelet_exec/stdin_to_stdout_echo: {:.1} MB/s ({mb:.0} MB in {secs:.2} s)", mb / secs);
     });

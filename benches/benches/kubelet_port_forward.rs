@@ -131,7 +131,6 @@ async fn v4_echo(ws: WebSocketStream<TlsStream<TcpStream>>) -> usize {
 
 fn report(name: &str, received: usize, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
-    #[allow(clippy::cast_precision_loss)] // tens of MB
     let mb = received as f64 / 1e6;
     println!(
         "kubelet_port_forward/{name}: {:.1} MB/s ({mb:.0} MB in {secs:.2} s)",

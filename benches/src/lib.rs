@@ -45,7 +45,6 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     // Fields 14 (utime) and 15 (stime) of the whole line are 12 and 13 after the name.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    #[allow(clippy::cast_precision_loss)] // tick counts far below 2^52
     Some((utime + stime) as f64 / TICKS_PER_SECOND)
 }
 

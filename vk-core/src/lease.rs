@@ -9,8 +9,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Owne
 use kube::api::{Api, PostParams};
 use tokio::time::{self, Duration};
 
+use crate::api_call::{ApiCall, api_call};
 use crate::clock::SharedClock;
-use crate::runtime::{ApiCall, Metrics, RuntimeError, api_call};
+use crate::error::RuntimeError;
+use crate::metrics::Metrics;
 
 /// The namespace node Leases live in.
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";

@@ -15,9 +15,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams};
 use tokio::time::{self, Duration, Instant};
 
+use crate::api_call::{ApiCall, api_call};
 use crate::clock::SharedClock;
+use crate::error::RuntimeError;
+use crate::metrics::Metrics;
 use crate::provider::SharedProvider;
-use crate::runtime::{ApiCall, Metrics, RuntimeError, api_call};
 
 /// The field manager of every server-side apply the runtime makes.
 pub const FIELD_MANAGER: &str = "vk-core";

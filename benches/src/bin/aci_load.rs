@@ -380,7 +380,6 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
     let all_bound = started.elapsed();
 
     // Twice the write-budget bound with ARM's limits on, and never under 15 minutes.
-    #[allow(clippy::cast_precision_loss)] // pod counts far below 2^52
     let write_bound = Duration::from_secs_f64(n.saturating_sub(200) as f64 / 10.0);
     let deadline = Duration::from_secs(900).max(if arm_limits {
         write_bound * 2
@@ -451,7 +450,6 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
         all_running.as_secs_f64()
     );
     if arm_limits {
-        #[allow(clippy::cast_precision_loss)] // pod counts far below 2^52
         let bound_s = (n.saturating_sub(200) as f64) / 10.0;
         println!(
             "ARM write-budget bound (200 + 10/s): {bound_s:.1} s; all Running / bound = {:.2}",
@@ -493,7 +491,6 @@ async fn run(n: usize, arm_limits: bool, status_reads: Option<f64>) -> Result<()
             println!("  {line}");
         }
     }
-    #[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
         "peak RSS (VmHWM) of the node process: {:.1} MiB (before binding: {:.1} MiB)",

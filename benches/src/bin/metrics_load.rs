@@ -144,7 +144,6 @@ async fn main() -> ExitCode {
     }
     let elapsed = window.elapsed().as_secs_f64();
     let total = calls(&em) - before;
-    #[allow(clippy::cast_precision_loss)] // small counts
     let per_minute = total as f64 * 60.0 / elapsed;
     println!(
         "{pods} pods, {scrapes} scrapes in {elapsed:.0} s: {total} Azure Monitor calls \

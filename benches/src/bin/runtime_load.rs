@@ -161,7 +161,6 @@ async fn run(n: usize, in_process: bool) -> Result<(), String> {
         all_running.as_secs_f64()
     );
     println!("CPU time of this process (runtime and binder), binding to all Running: {cpu:.2} s");
-    #[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
         "peak RSS (VmHWM) of the runtime process{}: {:.1} MiB (before binding: {:.1} MiB)",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::time::{self, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::{Inner, lock};
+use super::state::{Inner, lock};
 use crate::provider::PodKey;
 
 /// List the provider's pods (retrying with backoff until it answers) and remember them as

@@ -9,11 +9,13 @@ use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::EventType;
 use tokio::time::{Duration, Instant};
 
+use tracing::Instrument as _;
+
+use super::state::{CallError, Inner, PodState, lock};
 use super::status::{self, PodFailure};
 use super::termination;
-use super::{CallError, Inner, PodState, lock};
+use crate::api_call::{ApiCall, api_call};
 use crate::provider::PodKey;
-use crate::runtime::{ApiCall, api_call};
 
 /// What happens after a reconcile: `None` waits for the next change, `Some(d)` retries.
 type Requeue = Option<Duration>;
@@ -52,12 +54,18 @@ pub(crate) fn minimal_pod(key: &PodKey, uid: Option<String>) -> Pod {
     }
 }
 
-/// Reconcile the pod `key`.
+/// Reconcile the pod `key`, in a `reconcile` span carrying the pod's key and UID.
 pub(crate) async fn reconcile(inner: &Inner, key: &PodKey) -> Requeue {
+    let span = tracing::debug_span!("reconcile", pod = %key, uid = tracing::field::Empty);
+    reconcile_pod(inner, key).instrument(span).await
+}
+
+async fn reconcile_pod(inner: &Inner, key: &PodKey) -> Requeue {
     let Some(pod) = inner.store.get(key) else {
         return gone(inner, key).await;
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
+    tracing::Span::current().record("uid", uid.as_str());
     let mut state = lock(&inner.states).get(key).cloned().unwrap_or_default();
 
     // A new pod under an old name: the provider's pod for the old UID goes first.

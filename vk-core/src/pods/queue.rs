@@ -184,7 +184,6 @@ pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32, key: &PodKey)
     let exp = base.saturating_mul(1u32 << attempt.min(20)).min(max);
     // A per-process random hasher gives the jitter without a random-number dependency.
     let r = RandomState::new().hash_one((key, attempt));
-    #[allow(clippy::cast_precision_loss)] // a 16-bit fraction
     let factor = 0.8 + 0.4 * ((r & 0xffff) as f64 / 65536.0);
     exp.mul_f64(factor)
 }

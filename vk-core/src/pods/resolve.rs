@@ -14,8 +14,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, ServiceAccou
 use kube::api::{Api, PostParams};
 
 use super::status::PodFailure;
+use crate::api_call::{ApiCall, api_call};
+use crate::error::RuntimeError;
+use crate::metrics::Metrics;
 use crate::provider::{PodResources, SharedProvider};
-use crate::runtime::{ApiCall, Metrics, RuntimeError, api_call};
 
 /// A Secret or ConfigMap a pod references.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -117,7 +117,7 @@ impl From<&ProviderError> for PodFailure {
 
 /// The status of a pod the runtime gave up on: phase `Failed` with the reason and message.
 #[must_use]
-pub fn failed_status(current: Option<&PodStatus>, failure: &PodFailure) -> PodStatus {
+pub(crate) fn failed_status(current: Option<&PodStatus>, failure: &PodFailure) -> PodStatus {
     PodStatus {
         phase: Some("Failed".to_owned()),
         reason: Some(failure.reason.clone()),
@@ -133,7 +133,7 @@ pub fn failed_status(current: Option<&PodStatus>, failure: &PodFailure) -> PodSt
 /// The status of a pod waiting for a retry: still `Pending`, with the reason and message
 /// on the status and on a `ContainersReady=False` condition.
 #[must_use]
-pub fn pending_status(
+pub(crate) fn pending_status(
     current: Option<&PodStatus>,
     failure: &PodFailure,
     now: jiff::Timestamp,
@@ -157,7 +157,7 @@ pub fn pending_status(
 
 /// Fill in what the runtime knows and the provider may not: the host IP and, from the
 /// current status, start time and QoS class.
-pub fn complete(status: &mut PodStatus, current: Option<&PodStatus>, host_ip: Option<&str>) {
+pub(crate) fn complete(status: &mut PodStatus, current: Option<&PodStatus>, host_ip: Option<&str>) {
     if status.host_ip.is_none() {
         status.host_ip = host_ip.map(str::to_owned);
     }
@@ -203,7 +203,7 @@ fn normalized(status: &PodStatus) -> PodStatus {
 
 /// Whether writing `desired` over `current` would change anything a reader can see.
 #[must_use]
-pub fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
+pub(crate) fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
     let current = current.map(normalized).unwrap_or_default();
     current != normalized(desired)
 }
@@ -211,7 +211,7 @@ pub fn differs(current: Option<&PodStatus>, desired: &PodStatus) -> bool {
 /// A JSON merge patch that makes the pod's status `desired`: fields of `current` that
 /// `desired` lacks are nulled, lists are replaced whole.
 #[must_use]
-pub fn merge_patch(current: Option<&PodStatus>, desired: &PodStatus) -> serde_json::Value {
+pub(crate) fn merge_patch(current: Option<&PodStatus>, desired: &PodStatus) -> serde_json::Value {
     let mut body = serde_json::to_value(desired).unwrap_or_default();
     if let (Some(current), Some(obj)) = (
         current.and_then(|c| serde_json::to_value(c).ok()),

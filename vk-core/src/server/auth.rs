@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::Request;
 use http::Method;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{
@@ -24,7 +22,6 @@ use kube::api::{Api, PostParams};
 use sha2::{Digest, Sha256};
 use tokio::time::{self, Duration, Instant};
 
-use super::ServerState;
 use super::error::{Error, Result};
 
 /// An authenticated user.
@@ -463,35 +460,6 @@ impl Auth {
 
 fn timeout_error(what: &str) -> kube::Error {
     kube::Error::Service(format!("{what} timed out").into())
-}
-
-/// The middleware in front of every route: authenticate, then authorize.
-pub async fn require(State(state): State<ServerState>, req: Request, next: Next) -> Response {
-    let credentials = Credentials::of(&req);
-    let attrs = Attributes::of(req.method(), req.uri().path());
-    match check(&state, credentials, attrs).await {
-        Ok(user) => {
-            // The handlers count streaming sessions per user.
-            let mut req = req;
-            req.extensions_mut().insert(user);
-            next.run(req).await
-        }
-        Err(e) => axum::response::IntoResponse::into_response(e),
-    }
-}
-
-async fn check(
-    state: &ServerState,
-    credentials: Credentials,
-    attrs: Attributes,
-) -> Result<UserInfo> {
-    let user = state.auth.authenticate(&credentials).await?;
-    state
-        .auth
-        .authorize(&user, &attrs, &state.node_name)
-        .await?;
-    tracing::debug!(user = %user.username, verb = attrs.verb, subresource = attrs.subresource, "kubelet api request authorized");
-    Ok(user)
 }
 
 /// The user of a verified client certificate: CN is the user name, O entries the groups.

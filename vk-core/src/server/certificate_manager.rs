@@ -296,7 +296,7 @@ impl NodeEvents {
             }),
         };
         match time::timeout(
-            crate::runtime::API_CALL_TIMEOUT,
+            crate::api_call::API_CALL_TIMEOUT,
             self.recorder.publish(&event, &self.node),
         )
         .await
@@ -373,7 +373,6 @@ impl Rotation {
 fn renewal_fraction(seed: &str) -> f64 {
     // A per-process random hasher gives the jitter without a random-number dependency.
     let r = std::collections::hash_map::RandomState::new().hash_one(seed);
-    #[allow(clippy::cast_precision_loss)] // a 16-bit fraction
     let unit = (r & 0xffff) as f64 / 65536.0;
     0.7 + 0.2 * unit
 }

@@ -28,7 +28,7 @@ use rustls::sign::CertifiedKey;
 use tokio::time::{self, Duration};
 use x509_parser::prelude::{FromDer as _, X509Certificate};
 
-use crate::runtime::API_CALL_TIMEOUT;
+use crate::api_call::API_CALL_TIMEOUT;
 
 /// The signer of kubelet serving certificates.
 pub const KUBELET_SERVING_SIGNER: &str = "kubernetes.io/kubelet-serving";

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use http::header;
 use tokio::io::AsyncReadExt;
 
+use super::error::{Error, Result};
+use super::state::ServerState;
 use super::upgrade::{self, Transport};
-use super::{Error, Result, ServerState};
 use crate::provider::{ExecIo, PodKey};
 use crate::stream::remotecommand::{Protocol, Runner, StreamOptions, serve_spdy};
 use crate::stream::websocket::{WsProtocol, serve_websocket};

@@ -6,7 +6,8 @@ use futures::StreamExt;
 use http::header;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Error, Result, ServerState};
+use super::error::{Error, Result};
+use super::state::ServerState;
 use crate::provider::{LogOptions, PodKey};
 
 pub(super) async fn container_logs(

@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 
-use super::ServerState;
+use super::state::ServerState;
 
 pub(super) async fn metrics(State(state): State<ServerState>) -> Response {
     let mut body = String::new();

@@ -2,7 +2,7 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::ServerState;
+use super::state::ServerState;
 
 pub(super) async fn pods(State(state): State<ServerState>) -> Json<serde_json::Value> {
     let items: Vec<_> = state

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
+use super::error::{Error, Result};
+use super::state::ServerState;
 use super::upgrade::{self, Transport};
-use super::{Error, Result, ServerState};
 use crate::provider::PodKey;
 use crate::stream::portforward::{
     self, Forwarder, WebSocketProtocol, ports_from_query, tunnel, websocket,

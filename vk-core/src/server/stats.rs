@@ -9,7 +9,8 @@ use http::header;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{Result, ServerState};
+use super::error::Result;
+use super::state::ServerState;
 use crate::provider::{ContainerStats, PodStats};
 
 pub(super) async fn summary(State(state): State<ServerState>) -> Result<Json<Value>> {
@@ -115,9 +116,7 @@ fn escape(v: &str) -> String {
 
 fn seconds(core_nano_seconds: u64) -> f64 {
     // Precision loss above 2^53 ns (104 days of CPU) is below the metric's resolution.
-    #[allow(clippy::cast_precision_loss)] // documented above
-    let s = core_nano_seconds as f64 / 1e9;
-    s
+    core_nano_seconds as f64 / 1e9
 }
 
 /// One sample: its labels, its value and when it was measured (milliseconds).
@@ -127,121 +126,19 @@ type Sample = (String, String, i64);
 /// milliseconds, as the kubelet writes them: each container's own measurement time, so
 /// metrics-server's rate between two scrapes divides by the time the data really spans).
 fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
-    let ts = now.as_millisecond();
-    let at = |c: &ContainerStats| c.time.unwrap_or(now).as_millisecond();
+    let error = u8::from(pods.is_none());
+    let pods = pods.unwrap_or_default();
     let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<Sample>| {
+    let families = container_families(pods, now)
+        .into_iter()
+        .chain(pod_and_node_families(pods, now));
+    for (name, kind, help, samples) in families {
         let _ = writeln!(out, "# HELP {name} [STABLE] {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
         for (labels, value, ts) in samples {
             let _ = writeln!(out, "{name}{labels} {value} {ts}");
         }
-    };
-    let error = u8::from(pods.is_none());
-    let pods = pods.unwrap_or_default();
-    let container_labels = |p: &PodStats, c: &ContainerStats| {
-        format!(
-            "{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}}",
-            escape(&c.name),
-            escape(&p.key.namespace),
-            escape(&p.key.name)
-        )
-    };
-    let pod_labels = |p: &PodStats| {
-        format!(
-            "{{namespace=\"{}\",pod=\"{}\"}}",
-            escape(&p.key.namespace),
-            escape(&p.key.name)
-        )
-    };
-    let containers = || {
-        pods.iter()
-            .flat_map(|p| p.containers.iter().map(move |c| (p, c)))
-    };
-    family(
-        "container_cpu_usage_seconds_total",
-        "counter",
-        "Cumulative cpu time consumed by the container in core-seconds",
-        containers()
-            .filter_map(|(p, c)| {
-                Some((
-                    container_labels(p, c),
-                    seconds(c.cpu_usage_core_nano_seconds?).to_string(),
-                    at(c),
-                ))
-            })
-            .collect(),
-    );
-    family(
-        "container_memory_working_set_bytes",
-        "gauge",
-        "Current working set of the container in bytes",
-        containers()
-            .filter_map(|(p, c)| {
-                Some((
-                    container_labels(p, c),
-                    c.memory_working_set_bytes?.to_string(),
-                    at(c),
-                ))
-            })
-            .collect(),
-    );
-    family(
-        "container_start_time_seconds",
-        "gauge",
-        "Start time of the container since unix epoch in seconds",
-        containers()
-            .filter_map(|(p, c)| {
-                Some((
-                    container_labels(p, c),
-                    c.start_time?.as_second().to_string(),
-                    at(c),
-                ))
-            })
-            .collect(),
-    );
-    let totals: Vec<_> = pods
-        .iter()
-        .map(|p| (p, pod_totals(p), pod_time(p, now).as_millisecond()))
-        .collect();
-    // The node's data is as old as its newest pod data.
-    let node_ts = totals.iter().map(|t| t.2).max().unwrap_or(ts);
-    family(
-        "pod_cpu_usage_seconds_total",
-        "counter",
-        "Cumulative cpu time consumed by the pod in core-seconds",
-        totals
-            .iter()
-            .filter_map(|(p, t, at)| Some((pod_labels(p), seconds(t.1?).to_string(), *at)))
-            .collect(),
-    );
-    family(
-        "pod_memory_working_set_bytes",
-        "gauge",
-        "Current working set of the pod in bytes",
-        totals
-            .iter()
-            .filter_map(|(p, t, at)| Some((pod_labels(p), t.2?.to_string(), *at)))
-            .collect(),
-    );
-    family(
-        "node_cpu_usage_seconds_total",
-        "counter",
-        "Cumulative cpu time consumed by the node in core-seconds",
-        sum(totals.iter().map(|(_, t, _)| t.1))
-            .map(|v| (String::new(), seconds(v).to_string(), node_ts))
-            .into_iter()
-            .collect(),
-    );
-    family(
-        "node_memory_working_set_bytes",
-        "gauge",
-        "Current working set of the node in bytes",
-        sum(totals.iter().map(|(_, t, _)| t.2))
-            .map(|v| (String::new(), v.to_string(), node_ts))
-            .into_iter()
-            .collect(),
-    );
+    }
     for name in ["scrape_error", "resource_scrape_error"] {
         let _ = writeln!(
             out,
@@ -251,6 +148,107 @@ fn resource_text(pods: Option<&[PodStats]>, now: Timestamp) -> String {
         let _ = writeln!(out, "{name} {error}");
     }
     out
+}
+
+/// One metric family: name, type, help and samples.
+type Family = (&'static str, &'static str, &'static str, Vec<Sample>);
+
+/// The per-container families: CPU counter, working set, start time.
+fn container_families(pods: &[PodStats], now: Timestamp) -> [Family; 3] {
+    let at = |c: &ContainerStats| c.time.unwrap_or(now).as_millisecond();
+    let labels = |p: &PodStats, c: &ContainerStats| {
+        format!(
+            "{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}}",
+            escape(&c.name),
+            escape(&p.key.namespace),
+            escape(&p.key.name)
+        )
+    };
+    let samples = |value: &dyn Fn(&ContainerStats) -> Option<String>| -> Vec<Sample> {
+        pods.iter()
+            .flat_map(|p| p.containers.iter().map(move |c| (p, c)))
+            .filter_map(|(p, c)| Some((labels(p, c), value(c)?, at(c))))
+            .collect()
+    };
+    [
+        (
+            "container_cpu_usage_seconds_total",
+            "counter",
+            "Cumulative cpu time consumed by the container in core-seconds",
+            samples(&|c| Some(seconds(c.cpu_usage_core_nano_seconds?).to_string())),
+        ),
+        (
+            "container_memory_working_set_bytes",
+            "gauge",
+            "Current working set of the container in bytes",
+            samples(&|c| Some(c.memory_working_set_bytes?.to_string())),
+        ),
+        (
+            "container_start_time_seconds",
+            "gauge",
+            "Start time of the container since unix epoch in seconds",
+            samples(&|c| Some(c.start_time?.as_second().to_string())),
+        ),
+    ]
+}
+
+/// The pod families (sums of their containers) and the node's (sums of its pods).
+fn pod_and_node_families(pods: &[PodStats], now: Timestamp) -> [Family; 4] {
+    let pod_labels = |p: &PodStats| {
+        format!(
+            "{{namespace=\"{}\",pod=\"{}\"}}",
+            escape(&p.key.namespace),
+            escape(&p.key.name)
+        )
+    };
+    let totals: Vec<_> = pods
+        .iter()
+        .map(|p| (p, pod_totals(p), pod_time(p, now).as_millisecond()))
+        .collect();
+    // The node's data is as old as its newest pod data.
+    let node_ts = totals
+        .iter()
+        .map(|t| t.2)
+        .max()
+        .unwrap_or(now.as_millisecond());
+    [
+        (
+            "pod_cpu_usage_seconds_total",
+            "counter",
+            "Cumulative cpu time consumed by the pod in core-seconds",
+            totals
+                .iter()
+                .filter_map(|(p, t, at)| Some((pod_labels(p), seconds(t.1?).to_string(), *at)))
+                .collect(),
+        ),
+        (
+            "pod_memory_working_set_bytes",
+            "gauge",
+            "Current working set of the pod in bytes",
+            totals
+                .iter()
+                .filter_map(|(p, t, at)| Some((pod_labels(p), t.2?.to_string(), *at)))
+                .collect(),
+        ),
+        (
+            "node_cpu_usage_seconds_total",
+            "counter",
+            "Cumulative cpu time consumed by the node in core-seconds",
+            sum(totals.iter().map(|(_, t, _)| t.1))
+                .map(|v| (String::new(), seconds(v).to_string(), node_ts))
+                .into_iter()
+                .collect(),
+        ),
+        (
+            "node_memory_working_set_bytes",
+            "gauge",
+            "Current working set of the node in bytes",
+            sum(totals.iter().map(|(_, t, _)| t.2))
+                .map(|v| (String::new(), v.to_string(), node_ts))
+                .into_iter()
+                .collect(),
+        ),
+    ]
 }
 
 #[cfg(test)]

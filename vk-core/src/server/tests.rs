@@ -13,8 +13,8 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::provider::{
-    ContainerStats, ExecIo, LogOptions, LogStream, PodResources, PodStats, Provider, ProviderPod,
-    Result as ProviderResult,
+    ContainerStats, ExecIo, LogOptions, LogStream, PodKey, PodResources, PodStats, Provider,
+    ProviderPod, Result as ProviderResult,
 };
 
 struct Pods(HashMap<PodKey, Arc<Pod>>);

@@ -10,8 +10,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
+use super::error::{Error, Result};
 use super::sessions::SessionSlot;
-use super::{Error, Result};
 use crate::stream::remotecommand::PROTOCOL_HEADER;
 use crate::stream::{spdy, websocket};
 

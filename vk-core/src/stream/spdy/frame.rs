@@ -4,7 +4,7 @@
 //! carry a version (always 3 here) and a type; data frames carry a stream id.
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Error, Result};
+use crate::stream::{Error, Result};
 
 /// The protocol version this implementation speaks.
 pub const VERSION: u16 = 3;

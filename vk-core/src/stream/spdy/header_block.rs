@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use bytes::{BufMut, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::{Error, Result};
+use crate::stream::{Error, Result};
 
 /// Header names of the SPDY/3 dictionary, each stored with a 4-byte length prefix.
 const DICTIONARY_WORDS: &[&str] = &[

@@ -19,7 +19,7 @@ use tokio_util::sync::{CancellationToken, DropGuard, PollSender};
 
 use super::frame::{FLAG_FIN, Frame, rst};
 use super::header_block::{HeaderDecoder, HeaderEncoder, HeaderLimits, Headers};
-use super::{Error, Result};
+use crate::stream::{Error, Result};
 
 /// Limits and timeouts of a session.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -176,6 +176,7 @@ impl Provider for TestProvider {
     }
 
     async fn pod_status(&self, key: &PodKey) -> Result<Option<PodStatus>> {
+        self.record("status", key);
         Ok(self.has(key).then(|| Self::running(key)))
     }
 
@@ -266,6 +267,21 @@ where
     })
     .await
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Wait until the provider saw `n` more `op` calls (for `key`, or any pod) than now: the
+/// runtime's own progress (resync scans list pods; reconciles read statuses), instead of
+/// a guess at how long a wrong move would take to show.
+pub async fn progress(provider: &TestProvider, op: &str, key: Option<&PodKey>, n: usize) {
+    let count = || match key {
+        Some(key) => provider.count_for(op, key),
+        None => provider.count(op),
+    };
+    let target = count() + n;
+    eventually(&format!("{n} more {op} calls"), || async {
+        (count() >= target).then_some(())
+    })
+    .await;
 }
 
 /// A pod bound to the test node.

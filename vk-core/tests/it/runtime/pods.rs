@@ -11,7 +11,9 @@ use tokio::time::Duration;
 use vk_core::ProviderError;
 use vk_testing::FakeApiServer;
 
-use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
+use super::harness::{
+    TestProvider, bind, builder, eventually, key, phase, pod, progress, start, wait_phase,
+};
 
 async fn events_for(api: &FakeApiServer, name: &str) -> Vec<Event> {
     Api::<Event>::namespaced(api.client(), "default")
@@ -197,8 +199,8 @@ async fn unsupported_pod_should_fail_with_the_providers_message_and_an_event() {
     let ev = wait_event(&api, "gpu", "ProviderCreateFailed").await;
     assert_eq!(ev.type_.as_deref(), Some("Warning"));
     assert!(ev.note.unwrap().contains("GPU type K80 is not offered"));
-    // Not retried.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not retried: two resyncs queue every pod again, and no create follows.
+    progress(&provider, "list", None, 2).await;
     assert_eq!(provider.count("create"), 1);
     rt.stop().await;
 }

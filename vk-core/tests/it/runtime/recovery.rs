@@ -7,7 +7,9 @@ use tokio::time::Duration;
 use vk_core::ProviderError;
 use vk_testing::FakeApiServer;
 
-use super::harness::{TestProvider, bind, builder, eventually, key, phase, pod, start, wait_phase};
+use super::harness::{
+    TestProvider, bind, builder, eventually, key, phase, pod, progress, start, wait_phase,
+};
 
 #[tokio::test]
 async fn restarted_runtime_should_adopt_without_duplicate_creates_or_deletes() {
@@ -27,8 +29,9 @@ async fn restarted_runtime_should_adopt_without_duplicate_creates_or_deletes() {
     let second = start(builder(&api, provider.clone()));
     bind(&api, &pod("d")).await;
     wait_phase(&api, "d", "Running").await;
-    // Give resyncs and orphan scans time to make any wrong move.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Two resync scans (each lists the provider's pods and looks for orphans) had their
+    // chance to make a wrong move.
+    progress(&provider, "list", None, 2).await;
     assert_eq!(provider.count("create"), 4, "only the new pod was created");
     assert_eq!(provider.count("delete"), 0, "no healthy pod was deleted");
     for name in ["a", "b", "c"] {
@@ -111,8 +114,14 @@ async fn a_stale_gone_push_should_not_fail_a_pod_the_backend_still_runs() {
     bind(&api, &pod("kept")).await;
     wait_phase(&api, "kept", "Running").await;
     // A read made for an earlier pod of this name comes back empty and is pushed.
+    let reads = provider.count_for("status", &key("kept"));
     provider.push_gone(&key("kept"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The runtime checks the push with a read of its own, and a resync scan passes.
+    eventually("the gone push to be checked", || async {
+        (provider.count_for("status", &key("kept")) > reads).then_some(())
+    })
+    .await;
+    progress(&provider, "list", None, 1).await;
     assert_eq!(
         phase(&api, "kept").await.as_deref(),
         Some("Running"),
