@@ -223,7 +223,6 @@ fn usage_ratio(metrics: &PodMetricsInfo, target: i64) -> (f64, i64) {
     let len = i128::try_from(metrics.len()).unwrap_or(i128::MAX).max(1);
     let avg = i64::try_from(total / len).unwrap_or(i64::MAX);
     // Precision loss only past 2^53 thousandths.
-    #[allow(clippy::cast_precision_loss)]
     let ratio = avg as f64 / target as f64;
     (ratio, avg)
 }
@@ -231,9 +230,7 @@ fn usage_ratio(metrics: &PodMetricsInfo, target: i64) -> (f64, i64) {
 /// `ceil(ratio * n)` as a replica count.
 fn ceil_replicas(ratio: f64, n: usize) -> i32 {
     // Replica counts are small; NaN and overflow saturate.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-    let r = (ratio * n as f64).ceil() as i32;
-    r
+    (ratio * n as f64).ceil() as i32
 }
 
 fn remove(metrics: &mut PodMetricsInfo, pods: &BTreeSet<String>) {

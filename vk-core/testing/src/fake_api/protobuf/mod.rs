@@ -274,9 +274,7 @@ fn decode_value(buf: &mut &[u8], wire: WireType, kind: &Kind, depth: usize) -> R
         Kind::Bytes => Value::String(STANDARD.encode(take_len(buf, wire)?)),
         Kind::Bool => Value::Bool(varint(buf)? != 0),
         // Two's complement: an int32 is a sign-extended 64-bit varint.
-        #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
         Kind::Int32 => Value::from(varint(buf)? as i64 as i32),
-        #[allow(clippy::cast_possible_wrap)]
         Kind::Int64 => Value::from(varint(buf)? as i64),
         Kind::Double => {
             if wire != WireType::SixtyFourBit || buf.len() < 8 {
@@ -435,7 +433,7 @@ fn encode_message(v: &Value, msg: &schema::Message, out: &mut Vec<u8>, depth: us
     Ok(())
 }
 
-#[allow(clippy::cast_sign_loss)] // two's complement on the wire, as Go writes it
+// Two's complement on the wire, as Go writes it.
 fn encode_value(
     number: u32,
     v: &Value,
