@@ -597,5 +597,5 @@ impl Drop for FakeApiServer {
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use super::protobuf::fuzzing::protobuf_body;
+    pub use crate::fake_api::protobuf::fuzzing::protobuf_body;
 }
