@@ -34,7 +34,6 @@ mod signer;
 mod status;
 mod store;
 mod table;
-mod table_network;
 mod tls;
 mod watch;
 

@@ -1,11 +1,14 @@
 //! Server-side printing: `meta.k8s.io/v1` Tables for `kubectl get` (pods, nodes,
-//! deployments, HPAs, CSRs and, through `table_network`, Services, Endpoints,
+//! deployments, HPAs, CSRs and, through `network`, Services, Endpoints,
 //! EndpointSlices and Jobs get their usual columns; everything else NAME and AGE).
+mod age;
+mod network;
+
 use serde_json::{Value, json};
 
 use super::quantity::Quantity;
 use super::resources::Resource;
-use super::table_network;
+use age::age;
 
 /// Whether an `Accept` header asks for a Table.
 pub(crate) fn wants_table(accept: &str) -> bool {
@@ -33,7 +36,7 @@ fn columns(res: &Resource) -> Vec<Value> {
         0,
         "CreationTimestamp is a timestamp representing the server time when this object was created.",
     );
-    if let Some(cols) = table_network::columns(res.plural) {
+    if let Some(cols) = network::columns(res.plural) {
         return cols;
     }
     match res.plural {
@@ -194,22 +197,6 @@ fn columns(res: &Resource) -> Vec<Value> {
             age,
         ],
         _ => vec![name, age],
-    }
-}
-
-/// A short age like kubectl prints (`5s`, `3m2s`, `4h`, `2d3h`).
-pub(crate) fn age(created: Option<&str>, now: jiff::Timestamp) -> String {
-    let Some(t) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
-        return "<unknown>".into();
-    };
-    let secs = now.as_second().saturating_sub(t.as_second()).max(0);
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
-        s if s < 3 * 3600 => format!("{}m", s / 60),
-        s if s < 8 * 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        s if s < 48 * 3600 => format!("{}h", s / 3600),
-        s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
     }
 }
 
@@ -509,9 +496,7 @@ fn row(res: &Resource, o: &Value, now: jiff::Timestamp) -> Value {
         now,
     );
     let cells = match res.plural {
-        p if table_network::columns(p).is_some() => {
-            table_network::cells(p, o, age, now).unwrap_or_default()
-        }
+        p if network::columns(p).is_some() => network::cells(p, o, age, now).unwrap_or_default(),
         "pods" => pod_cells(o, age),
         "nodes" => node_cells(o, age),
         "deployments" => deployment_cells(o, age),
