@@ -16,9 +16,10 @@ use sha2::{Digest, Sha256};
 use super::events::{self, Kind};
 use super::resources::{self, ids};
 use super::rest;
+use super::state::State;
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey, WatchFrom};
-use super::{State, jobs, services};
+use super::{jobs, services};
 
 /// Start the controllers; they stop with the server.
 pub(crate) fn spawn(st: Arc<State>) {

@@ -5,9 +5,9 @@
 //! describe` and `kubectl events` show them.
 use serde_json::{Map, Value, json};
 
-use super::State;
 use super::resources::{self, ids};
 use super::rest;
+use super::state::State;
 
 /// Field renames between core/v1 (left) and events.k8s.io/v1 (right).
 const RENAMES: &[(&str, &str)] = &[

@@ -9,11 +9,11 @@
 //! tracked without the `batch.kubernetes.io/job-tracking` finalizer.
 use serde_json::{Value, json};
 
-use super::State;
 use super::defaults::set_default;
 use super::events::{self, Kind};
 use super::resources::{self, Resource, ids};
 use super::rest;
+use super::state::State;
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
 

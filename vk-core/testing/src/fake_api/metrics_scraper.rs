@@ -22,10 +22,10 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tokio::time::{self, Duration, MissedTickBehavior};
 
-use super::State;
 use super::metrics_storage::{Batch, MetricsStorage, PodRef, Point};
 use super::proxy;
 use super::resources::ids;
+use super::state::State;
 use super::store::{Filter, ObjKey};
 
 /// Largest `/metrics/resource` body read (a few hundred bytes per container).

@@ -31,6 +31,7 @@ mod routes;
 mod selectors;
 mod services;
 mod signer;
+mod state;
 mod status;
 mod store;
 mod table;
@@ -58,6 +59,7 @@ use auth::Auth;
 use knobs::KnobState;
 use metrics_storage::MetricsStorage;
 use resources::ids;
+use state::State;
 use store::{ObjKey, Store};
 use tls::Pki;
 use vk_core::clock::{SharedClock, SystemClock};
@@ -87,20 +89,6 @@ pub enum FakeApiError {
     /// A helper asked about an object the store does not have.
     #[error("not found: {0}")]
     NotFound(String),
-}
-
-/// Everything request handlers share.
-pub(crate) struct State {
-    pub store: Arc<Store>,
-    pub auth: Auth,
-    pub knobs: Arc<KnobState>,
-    pub counters: Counters,
-    pub clock: SharedClock,
-    pub kubelet_tls: Arc<rustls::ClientConfig>,
-    pub bookmark_interval: Duration,
-    pub stop: CancellationToken,
-    /// The metrics pipeline's storage, when metrics-server runs.
-    pub metrics: Option<Arc<MetricsStorage>>,
 }
 
 // === impl FakeApiServerBuilder ===

@@ -17,11 +17,12 @@ use super::patch::{self, PatchType};
 use super::resources::{self, Resource, Storage, ids};
 use super::routes::{self, ResourcePath, Route};
 use super::selectors::{FieldSelector, LabelSelector};
+use super::state::State;
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey, new_uid};
 use super::{
-    State, defaults, discovery, events, jobs, metrics_api, openapi, openapi_schemas, proxy,
-    services, table, watch,
+    defaults, discovery, events, jobs, metrics_api, openapi, openapi_schemas, proxy, services,
+    table, watch,
 };
 
 /// Query parameters, last value wins (repeated `command=` is read by the proxy itself).

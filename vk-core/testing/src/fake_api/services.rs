@@ -11,10 +11,10 @@ use std::net::Ipv4Addr;
 use rand::Rng as _;
 use serde_json::{Value, json};
 
-use super::State;
 use super::defaults::set_default;
 use super::resources::{self, Resource, ids};
 use super::rest;
+use super::state::State;
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey};
 

@@ -25,12 +25,12 @@ use tokio::time::{self, Duration, Instant, MissedTickBehavior};
 
 use self::behavior::{Behavior, Memory, behavior, limit_without_behavior};
 use self::replicas::{PodMetric, PodMetricsInfo, Proposal, Readiness, Tolerance};
-use super::State;
 use super::metrics_api;
 use super::quantity::{self, Quantity};
 use super::resources::{self, RESOURCES, ResId, ids};
 use super::rest;
 use super::selectors::{FieldSelector, LabelSelector};
+use super::state::State;
 use super::store::{Filter, ObjKey};
 
 /// The field manager of the controller's writes.
