@@ -13,9 +13,14 @@ mod controllers;
 mod conversion;
 mod defaults;
 mod discovery;
+mod endpointslice_controller;
+mod event_recorder;
 mod events;
+mod field_validation;
+mod job_controller;
 mod jobs;
 mod knobs;
+mod list;
 mod metrics_api;
 mod metrics_scraper;
 mod metrics_storage;
@@ -25,6 +30,8 @@ mod patch;
 mod protobuf;
 mod proxy;
 mod quantity;
+mod registry;
+mod request;
 mod resources;
 mod rest;
 mod routes;
@@ -34,6 +41,7 @@ mod signer;
 mod state;
 mod status;
 mod store;
+mod subresources;
 mod table;
 mod tls;
 mod watch;
@@ -296,7 +304,7 @@ impl FakeApiServerBuilder {
 /// The namespaces, service accounts and `kubernetes` Service a new cluster has.
 fn seed(st: &State) {
     for ns in ["default", "kube-system", "kube-node-lease", "kube-public"] {
-        let _ = rest::create(
+        let _ = registry::create(
             st,
             resources::get(ids::namespaces()),
             ids::namespaces(),
@@ -304,7 +312,7 @@ fn seed(st: &State) {
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         );
     }
-    let _ = rest::create(
+    let _ = registry::create(
         st,
         resources::get(ids::services()),
         ids::services(),

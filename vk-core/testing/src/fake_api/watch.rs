@@ -15,8 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::body::Body;
 use super::conversion::Served;
+use super::request::Query;
 use super::resources::{self, ResId};
-use super::rest::Query;
 use super::state::State;
 use super::status::ApiError;
 use super::store::{Filter, WatchFrom, WatchMsg};

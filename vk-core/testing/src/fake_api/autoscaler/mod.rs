@@ -27,8 +27,8 @@ use self::behavior::{Behavior, Memory, behavior, limit_without_behavior};
 use self::replicas::{PodMetric, PodMetricsInfo, Proposal, Readiness, Tolerance};
 use super::metrics_api;
 use super::quantity::{self, Quantity};
+use super::registry;
 use super::resources::{self, RESOURCES, ResId, ids};
-use super::rest;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::state::State;
 use super::store::{Filter, ObjKey};
@@ -380,7 +380,7 @@ impl Controller {
                 "spec": {"replicas": desired},
             });
             let r = resources::get(scale.res);
-            if let Err(e) = rest::update(
+            if let Err(e) = registry::update(
                 &self.st,
                 r,
                 scale.res,
@@ -889,7 +889,7 @@ impl Controller {
         obj["status"] = status;
         let res = ids::horizontal_pod_autoscalers();
         let name = s(hpa, "/metadata/name");
-        if let Err(e) = rest::update(
+        if let Err(e) = registry::update(
             &self.st,
             resources::get(res),
             res,
@@ -962,7 +962,7 @@ impl Controller {
             "reportingComponent": "horizontal-pod-autoscaler",
             "reportingInstance": "",
         });
-        let _ = rest::create(&self.st, resources::get(events), events, ns, event);
+        let _ = registry::create(&self.st, resources::get(events), events, ns, event);
     }
 }
 
