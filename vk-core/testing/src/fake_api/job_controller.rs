@@ -118,47 +118,13 @@ fn step(st: &State, job: &Value, pods: &[Value]) {
         for a in &active {
             delete_pod(st, ns, a);
         }
-        conditions.push(condition(
-            "SuccessCriteriaMet",
-            "CompletionsReached",
-            "Reached expected number of succeeded pods",
-            &now,
-        ));
-        conditions.push(condition(
-            "Complete",
-            "CompletionsReached",
-            "Reached expected number of succeeded pods",
-            &now,
-        ));
+        completed(st, job, &mut conditions, &now);
         status["completionTime"] = json!(now);
-        event_recorder::record(
-            st,
-            job,
-            Kind::Normal,
-            "Completed",
-            "Job completed",
-            JOB_CONTROLLER,
-        );
     } else if over_backoff {
         for a in &active {
             delete_pod(st, ns, a);
         }
-        let message = "Job has reached the specified backoff limit";
-        conditions.push(condition(
-            "FailureTarget",
-            "BackoffLimitExceeded",
-            message,
-            &now,
-        ));
-        conditions.push(condition("Failed", "BackoffLimitExceeded", message, &now));
-        event_recorder::record(
-            st,
-            job,
-            Kind::Warning,
-            "BackoffLimitExceeded",
-            message,
-            JOB_CONTROLLER,
-        );
+        backoff_limit_exceeded(st, job, &mut conditions, &now);
     } else if !suspended {
         let remaining = completions.map_or(parallelism, |c| {
             usize::try_from(c).unwrap_or(0).saturating_sub(succeeded)
@@ -182,21 +148,14 @@ fn step(st: &State, job: &Value, pods: &[Value]) {
         });
         active.len().max(parallelism.min(remaining))
     };
-    for (k, n) in [
-        ("active", active_now),
-        ("succeeded", succeeded),
-        ("failed", failed),
-    ] {
-        match status.as_object_mut() {
-            Some(m) if n == 0 => {
-                m.remove(k);
-            }
-            Some(m) => {
-                m.insert(k.into(), json!(n));
-            }
-            None => {}
-        }
-    }
+    set_counts(
+        &mut status,
+        [
+            ("active", active_now),
+            ("succeeded", succeeded),
+            ("failed", failed),
+        ],
+    );
     status["ready"] = json!(if finishing { 0 } else { ready });
     status["terminating"] = json!(terminating);
     status["uncountedTerminatedPods"] = json!({});
@@ -210,6 +169,65 @@ fn step(st: &State, job: &Value, pods: &[Value]) {
             new["status"] = status;
             Ok(new)
         });
+    }
+}
+
+/// The conditions and event of a Job whose pods reached its completions.
+fn completed(st: &State, job: &Value, conditions: &mut Vec<Value>, now: &str) {
+    conditions.push(condition(
+        "SuccessCriteriaMet",
+        "CompletionsReached",
+        "Reached expected number of succeeded pods",
+        now,
+    ));
+    conditions.push(condition(
+        "Complete",
+        "CompletionsReached",
+        "Reached expected number of succeeded pods",
+        now,
+    ));
+    event_recorder::record(
+        st,
+        job,
+        Kind::Normal,
+        "Completed",
+        "Job completed",
+        JOB_CONTROLLER,
+    );
+}
+
+/// The conditions and event of a Job with more failed pods than its `backoffLimit`.
+fn backoff_limit_exceeded(st: &State, job: &Value, conditions: &mut Vec<Value>, now: &str) {
+    let message = "Job has reached the specified backoff limit";
+    conditions.push(condition(
+        "FailureTarget",
+        "BackoffLimitExceeded",
+        message,
+        now,
+    ));
+    conditions.push(condition("Failed", "BackoffLimitExceeded", message, now));
+    event_recorder::record(
+        st,
+        job,
+        Kind::Warning,
+        "BackoffLimitExceeded",
+        message,
+        JOB_CONTROLLER,
+    );
+}
+
+/// The status's pod counts, left out when zero as the controller leaves them.
+fn set_counts(status: &mut Value, counts: [(&str, usize); 3]) {
+    for (k, n) in counts {
+        match status.as_object_mut() {
+            Some(m) if n == 0 => {
+                m.remove(k);
+            }
+            Some(m) => {
+                m.insert(k.into(), json!(n));
+            }
+            None => {}
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use rand::Rng as _;
+use rand::Rng;
 use serde_json::{Value, json};
 
 use super::defaults::set_default;
@@ -118,32 +118,7 @@ pub(crate) fn admit(st: &State, r: &Resource, v: &mut Value) -> Result<(), ApiEr
             p["targetPort"] = json!(port);
         }
         if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
-            match p
-                .get("nodePort")
-                .and_then(Value::as_i64)
-                .filter(|n| *n != 0)
-            {
-                Some(n) if used_ports.contains(&n) => {
-                    return Err(invalid(format!(
-                        "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is already allocated"
-                    )));
-                }
-                Some(n) if !NODE_PORTS.contains(&u16::try_from(n).unwrap_or(0)) => {
-                    return Err(invalid(format!(
-                        "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767"
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    let n = loop {
-                        let n = i64::from(rng.random_range(NODE_PORTS));
-                        if !used_ports.contains(&n) {
-                            break n;
-                        }
-                    };
-                    p["nodePort"] = json!(n);
-                }
-            }
+            allocate_node_port(&mut p, i, &used_ports, &mut rng).map_err(invalid)?;
         }
         out_ports.push(p);
     }
@@ -163,42 +138,82 @@ pub(crate) fn admit(st: &State, r: &Resource, v: &mut Value) -> Result<(), ApiEr
     let ip = if headless {
         "None".to_owned()
     } else {
-        match s(v, "/spec/clusterIP") {
-            "" => {
-                let (base, bits) = SERVICE_CIDR;
-                let size = 1u32 << (32 - bits);
-                loop {
-                    // Skip the network address and the `kubernetes` Service's.
-                    let ip = Ipv4Addr::from(u32::from(base) + rng.random_range(2..size - 1));
-                    if !used_ips.contains(&ip.to_string()) {
-                        break ip.to_string();
-                    }
-                }
-            }
-            asked => {
-                let Ok(parsed) = asked.parse::<Ipv4Addr>() else {
-                    return Err(invalid(format!(
-                        "spec.clusterIPs[0]: Invalid value: \"{asked}\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
-                    )));
-                };
-                if !in_cidr(parsed) {
-                    return Err(invalid(format!(
-                        "spec.clusterIPs: Invalid value: []string{{\"{asked}\"}}: failed to allocate IP {asked}: the provided IP ({asked}) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
-                    )));
-                }
-                if used_ips.contains(asked) {
-                    return Err(invalid(format!(
-                        "spec.clusterIPs: Invalid value: []string{{\"{asked}\"}}: failed to allocate IP {asked}: provided IP is already allocated"
-                    )));
-                }
-                asked.to_owned()
-            }
-        }
+        allocate_cluster_ip(s(v, "/spec/clusterIP"), &used_ips, &mut rng).map_err(invalid)?
     };
     v["spec"]["clusterIP"] = json!(ip);
     v["spec"]["clusterIPs"] = json!([ip]);
     set_default(v, "/status", json!({"loadBalancer": {}}));
     Ok(())
+}
+
+/// The node port of Service port `i`: the one asked for when free and in range, else a
+/// free one from the range; the error says why the asked one cannot be had.
+fn allocate_node_port(
+    p: &mut Value,
+    i: usize,
+    used_ports: &BTreeSet<i64>,
+    rng: &mut impl Rng,
+) -> Result<(), String> {
+    match p
+        .get("nodePort")
+        .and_then(Value::as_i64)
+        .filter(|n| *n != 0)
+    {
+        Some(n) if used_ports.contains(&n) => Err(format!(
+            "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is already allocated"
+        )),
+        Some(n) if !NODE_PORTS.contains(&u16::try_from(n).unwrap_or(0)) => Err(format!(
+            "spec.ports[{i}].nodePort: Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767"
+        )),
+        Some(_) => Ok(()),
+        None => {
+            let n = loop {
+                let n = i64::from(rng.random_range(NODE_PORTS));
+                if !used_ports.contains(&n) {
+                    break n;
+                }
+            };
+            p["nodePort"] = json!(n);
+            Ok(())
+        }
+    }
+}
+
+/// The ClusterIP of a new Service: `asked` when valid, in the service CIDR and free, else
+/// a free address of the CIDR when none was asked; the error says why `asked` cannot be
+/// had.
+fn allocate_cluster_ip(
+    asked: &str,
+    used_ips: &BTreeSet<String>,
+    rng: &mut impl Rng,
+) -> Result<String, String> {
+    if asked.is_empty() {
+        let (base, bits) = SERVICE_CIDR;
+        let size = 1u32 << (32 - bits);
+        return Ok(loop {
+            // Skip the network address and the `kubernetes` Service's.
+            let ip = Ipv4Addr::from(u32::from(base) + rng.random_range(2..size - 1));
+            if !used_ips.contains(&ip.to_string()) {
+                break ip.to_string();
+            }
+        });
+    }
+    let Ok(parsed) = asked.parse::<Ipv4Addr>() else {
+        return Err(format!(
+            "spec.clusterIPs[0]: Invalid value: \"{asked}\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+        ));
+    };
+    if !in_cidr(parsed) {
+        return Err(format!(
+            "spec.clusterIPs: Invalid value: []string{{\"{asked}\"}}: failed to allocate IP {asked}: the provided IP ({asked}) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
+        ));
+    }
+    if used_ips.contains(asked) {
+        return Err(format!(
+            "spec.clusterIPs: Invalid value: []string{{\"{asked}\"}}: failed to allocate IP {asked}: provided IP is already allocated"
+        ));
+    }
+    Ok(asked.to_owned())
 }
 
 /// The `kubernetes` Service in `default`, which every cluster has.
