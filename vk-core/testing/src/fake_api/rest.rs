@@ -16,7 +16,7 @@ use super::list::{list, list_body};
 use super::patch::PatchType;
 use super::registry::{certificate_request_admission, create, patch_object, scale_of, update};
 use super::request::{
-    delete_opts, field_manager, filter, header_str, parse_query, read_object, truthy,
+    Query, delete_opts, field_manager, filter, header_str, parse_query, read_object, truthy,
 };
 use super::resources::{self, Resource, Storage, ids};
 use super::routes::{self, ResourcePath, Route};
@@ -166,15 +166,8 @@ async fn resource(
     let served = Served::of(rp.res);
     let sr = resources::get(served.storage);
     let mut q = parse_query(req.uri().query());
-    if r.group == "events.k8s.io"
-        && let Some(fs) = q.get_mut("fieldSelector")
-    {
-        // Selectors name events.k8s.io fields; the stored objects are core/v1 Events.
-        *fs = fs
-            .split(',')
-            .map(events::core_field_path)
-            .collect::<Vec<_>>()
-            .join(",");
+    if r.group == "events.k8s.io" {
+        events_field_selector(&mut q);
     }
     let method = req.method().clone();
     if !r.namespaced && rp.ns.is_some() {
@@ -197,28 +190,11 @@ async fn resource(
         sub,
         Some("log" | "exec" | "attach" | "portforward" | "proxy")
     ) {
-        let verb = if method == Method::GET {
-            "get"
-        } else {
-            "create"
-        };
-        st.counters.hit(verb, &r.counter_name(sub));
-        return proxy::forward(&st, req, &rp, r).await;
+        return proxied(&st, req, &rp, r).await;
     }
 
     if r.storage == Storage::Review {
-        if method != Method::POST || rp.name.is_some() {
-            return Err(ApiError::method_not_allowed(method.as_str()));
-        }
-        st.counters.hit("create", r.plural);
-        let v = read_object(req).await?;
-        let now = st.clock.now().as_second();
-        let out = match r.plural {
-            "tokenreviews" => st.auth.review_token(&v, now),
-            "selfsubjectaccessreviews" => auth::review_access(&st.knobs, &v, Some(&user)),
-            _ => auth::review_access(&st.knobs, &v, None),
-        };
-        return Ok(body::json(201, &out));
+        return review(&st, r, req, &rp, &user).await;
     }
 
     let accept = req
@@ -239,35 +215,7 @@ async fn resource(
             st.counters.hit("list", r.plural);
             list(&st, r, served, rp.ns.clone(), &q, want_table)
         }
-        (&Method::GET, Some(name)) => {
-            st.counters.hit("get", &r.counter_name(sub));
-            if rp.legacy_watch {
-                let mut q = q.clone();
-                q.insert("fieldSelector".into(), format!("metadata.name={name}"));
-                let filter = filter(rp.ns.clone(), &q)?;
-                return watch::serve(&st, rp.res, served, filter, &q, want_table);
-            }
-            let obj = st
-                .store
-                .get(&ObjKey::new(served.storage, &ns, name))
-                .ok_or_else(|| ApiError::not_found(r, name))?;
-            let obj = if sub == Some("scale") {
-                scale_of(&obj)
-            } else {
-                served.out(obj)
-            };
-            if want_table && sub.is_none() {
-                let rv = obj["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                return Ok(body::json(
-                    200,
-                    &table::table(r, &[obj], &rv, None, st.clock.now(), true),
-                ));
-            }
-            Ok(body::json(200, &obj))
-        }
+        (&Method::GET, Some(name)) => get(&st, r, served, &rp, name, &q, want_table),
         (&Method::POST, None) => {
             st.counters.hit("create", r.plural);
             let v = read_object(req).await?;
@@ -333,26 +281,129 @@ async fn resource(
                 .delete(&ObjKey::new(served.storage, &ns, name), &opts)?;
             Ok(body::json(200, &served.out(obj)))
         }
-        (&Method::DELETE, None) => {
-            st.counters.hit("deletecollection", r.plural);
-            let opts = delete_opts(&q, req).await?;
-            let f = filter(rp.ns.clone(), &q)?;
-            let (items, rv, _, _) = st.store.list(served.storage, &f, None, None);
-            let mut deleted = Vec::new();
-            for o in items {
-                let key = ObjKey::new(
-                    served.storage,
-                    o["metadata"]["namespace"].as_str().unwrap_or_default(),
-                    o["metadata"]["name"].as_str().unwrap_or_default(),
-                );
-                if let Ok(d) = st.store.delete(&key, &opts) {
-                    deleted.push(served.out(d));
-                }
-            }
-            Ok(body::json(200, &list_body(r, deleted, rv, None, None)))
-        }
+        (&Method::DELETE, None) => delete_collection(&st, r, served, &rp, &q, req).await,
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
+}
+
+/// A subresource served by the node's kubelet (`log`, `exec`, `attach`, `portforward`,
+/// `proxy`), forwarded there.
+async fn proxied(
+    st: &Arc<State>,
+    req: Request<Incoming>,
+    rp: &ResourcePath,
+    r: &Resource,
+) -> Result<Response<Body>, ApiError> {
+    let verb = if req.method() == Method::GET {
+        "get"
+    } else {
+        "create"
+    };
+    st.counters.hit(verb, &r.counter_name(rp.sub.as_deref()));
+    proxy::forward(st, req, rp, r).await
+}
+
+/// Rewrite an `events.k8s.io/v1` field selector for the stored core/v1 Events.
+fn events_field_selector(q: &mut Query) {
+    if let Some(fs) = q.get_mut("fieldSelector") {
+        *fs = fs
+            .split(',')
+            .map(events::core_field_path)
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+}
+
+/// POST of a review (TokenReview, SubjectAccessReview, SelfSubjectAccessReview): answered,
+/// never stored.
+async fn review(
+    st: &State,
+    r: &Resource,
+    req: Request<Incoming>,
+    rp: &ResourcePath,
+    user: &User,
+) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::POST || rp.name.is_some() {
+        return Err(ApiError::method_not_allowed(req.method().as_str()));
+    }
+    st.counters.hit("create", r.plural);
+    let v = read_object(req).await?;
+    let now = st.clock.now().as_second();
+    let out = match r.plural {
+        "tokenreviews" => st.auth.review_token(&v, now),
+        "selfsubjectaccessreviews" => auth::review_access(&st.knobs, &v, Some(user)),
+        _ => auth::review_access(&st.knobs, &v, None),
+    };
+    Ok(body::json(201, &out))
+}
+
+/// GET of one object (or its `scale`), as a Table when asked; a legacy `/watch/` path
+/// watches it instead.
+fn get(
+    st: &Arc<State>,
+    r: &Resource,
+    served: Served,
+    rp: &ResourcePath,
+    name: &str,
+    q: &Query,
+    want_table: bool,
+) -> Result<Response<Body>, ApiError> {
+    let ns = rp.ns.clone().unwrap_or_default();
+    let sub = rp.sub.as_deref();
+    st.counters.hit("get", &r.counter_name(sub));
+    if rp.legacy_watch {
+        let mut q = q.clone();
+        q.insert("fieldSelector".into(), format!("metadata.name={name}"));
+        let filter = filter(rp.ns.clone(), &q)?;
+        return watch::serve(st, rp.res, served, filter, &q, want_table);
+    }
+    let obj = st
+        .store
+        .get(&ObjKey::new(served.storage, &ns, name))
+        .ok_or_else(|| ApiError::not_found(r, name))?;
+    let obj = if sub == Some("scale") {
+        scale_of(&obj)
+    } else {
+        served.out(obj)
+    };
+    if want_table && sub.is_none() {
+        let rv = obj["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        return Ok(body::json(
+            200,
+            &table::table(r, &[obj], &rv, None, st.clock.now(), true),
+        ));
+    }
+    Ok(body::json(200, &obj))
+}
+
+/// DELETE of a collection: every selected object, deleted as one DELETE each.
+async fn delete_collection(
+    st: &State,
+    r: &Resource,
+    served: Served,
+    rp: &ResourcePath,
+    q: &Query,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    st.counters.hit("deletecollection", r.plural);
+    let opts = delete_opts(q, req).await?;
+    let f = filter(rp.ns.clone(), q)?;
+    let (items, rv, _, _) = st.store.list(served.storage, &f, None, None);
+    let mut deleted = Vec::new();
+    for o in items {
+        let key = ObjKey::new(
+            served.storage,
+            o["metadata"]["namespace"].as_str().unwrap_or_default(),
+            o["metadata"]["name"].as_str().unwrap_or_default(),
+        );
+        if let Ok(d) = st.store.delete(&key, &opts) {
+            deleted.push(served.out(d));
+        }
+    }
+    Ok(body::json(200, &list_body(r, deleted, rv, None, None)))
 }
 
 fn write_fault(st: &State, r: &Resource, sub: Option<&str>, name: &str) -> Result<(), ApiError> {
