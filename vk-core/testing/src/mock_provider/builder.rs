@@ -78,8 +78,9 @@ impl MockProviderBuilder {
         self
     }
 
-    /// Whether calls are recorded for [`MockProvider::calls`](super::MockProvider::calls) (default on). Load scenarios
-    /// turn it off: the record grows by a few calls per pod and is never trimmed.
+    /// Whether calls are recorded for [`MockProvider::calls`](super::MockProvider::calls)
+    /// (default on). Load scenarios turn it off: the record grows by a few calls per pod
+    /// and is never trimmed.
     pub fn record_calls(mut self, on: bool) -> Self {
         self.record_calls = on;
         self

@@ -1,6 +1,7 @@
-//! An in-memory [`Provider`](vk_core::provider::Provider): pods move Pending -> Running (-> Succeeded/Failed by rule),
-//! statuses are pushed through the notifier, logs are generated, exec runs a tiny command
-//! set, and every call is recorded (unless [`MockProviderBuilder::record_calls`] is off).
+//! An in-memory [`Provider`](vk_core::provider::Provider): pods move Pending -> Running
+//! (-> Succeeded/Failed by rule), statuses are pushed through the notifier, logs are
+//! generated, exec runs a tiny command set, and every call is recorded (unless
+//! [`MockProviderBuilder::record_calls`] is off).
 //!
 //! The backend keeps what a real one would, not the pod objects: per pod its UID, its
 //! containers (name, image, literal environment) and the state its status is made from,

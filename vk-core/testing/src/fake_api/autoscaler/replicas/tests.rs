@@ -1,3 +1,5 @@
+//! The replica calculator: the tolerance, missing and unready pods, CPU initialization,
+//! requests and AverageValue targets.
 use serde_json::json;
 
 use super::*;
