@@ -1,6 +1,7 @@
 //! Optional controllers (off by default, builder `controllers(true)`): Deployment ->
-//! ReplicaSet -> Pods, Job -> Pods (see `jobs`), a scheduler binding pending pods to Ready
-//! nodes, and the EndpointSlice and Endpoints controllers of Services (see `services`).
+//! ReplicaSet -> Pods, Job -> Pods (see `job_controller`), a scheduler binding pending pods
+//! to Ready nodes, and the EndpointSlice and Endpoints controllers of Services (see
+//! `endpointslice_controller`).
 //!
 //! Simplifications: a Deployment change replaces the pods at once (old ReplicaSets are
 //! scaled to zero, as the `Recreate` strategy does, whatever the strategy says); scale-down
