@@ -1,6 +1,7 @@
 //! Optional controllers (off by default, builder `controllers(true)`): Deployment ->
-//! ReplicaSet -> Pods, Job -> Pods (see `jobs`), a scheduler binding pending pods to Ready
-//! nodes, and the EndpointSlice and Endpoints controllers of Services (see `services`).
+//! ReplicaSet -> Pods, Job -> Pods (see `job_controller`), a scheduler binding pending pods
+//! to Ready nodes, and the EndpointSlice and Endpoints controllers of Services (see
+//! `endpointslice_controller`).
 //!
 //! Simplifications: a Deployment change replaces the pods at once (old ReplicaSets are
 //! scaled to zero, as the `Recreate` strategy does, whatever the strategy says); scale-down
@@ -13,12 +14,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::events::{self, Kind};
+use super::event_recorder::{self, Kind};
+use super::registry;
 use super::resources::{self, ids};
-use super::rest;
+use super::state::State;
 use super::status::ApiError;
 use super::store::{DeleteOpts, Filter, ObjKey, WatchFrom};
-use super::{State, jobs, services};
+use super::{endpointslice_controller, job_controller};
 
 /// Start the controllers; they stop with the server.
 pub(crate) fn spawn(st: Arc<State>) {
@@ -67,10 +69,10 @@ fn reconcile(st: &State) {
     for rs in all(st, ids::replica_sets()) {
         replica_set(st, &rs);
     }
-    jobs::reconcile(st);
+    job_controller::reconcile(st);
     schedule(st);
-    services::reconcile(st);
-    services::collect_endpoints(st);
+    endpointslice_controller::reconcile(st);
+    endpointslice_controller::collect_endpoints(st);
 }
 
 /// The node lifecycle controller's `RegisteredNode` event, once per node (by UID).
@@ -80,7 +82,7 @@ fn register_nodes(st: &State, registered: &mut HashSet<String>) {
         if registered.insert(uid) {
             let name = s(&node, "/metadata/name");
             let message = format!("Node {name} event: Registered Node {name} in Controller");
-            events::record(
+            event_recorder::record(
                 st,
                 &node,
                 Kind::Normal,
@@ -177,7 +179,7 @@ fn deployment(st: &State, dep: &Value) {
             "metadata": {"name": name, "labels": labels, "ownerReferences": owner_ref(dep, "Deployment")},
             "spec": {"replicas": want, "selector": selector, "template": tpl},
         });
-        if rest::create(
+        if registry::create(
             st,
             resources::get(ids::replica_sets()),
             ids::replica_sets(),
@@ -234,7 +236,7 @@ fn deployment(st: &State, dep: &Value) {
 fn scaled(st: &State, dep: &Value, rs: &str, from: i64, to: i64) {
     let direction = if to > from { "up" } else { "down" };
     let message = format!("Scaled {direction} replica set {rs} from {from} to {to}");
-    events::record(
+    event_recorder::record(
         st,
         dep,
         Kind::Normal,
@@ -285,9 +287,10 @@ fn replica_set(st: &State, rs: &Value) {
                 },
                 "spec": tpl.get("spec").cloned().unwrap_or_else(|| json!({})),
             });
-            if let Ok(pod) = rest::create(st, resources::get(ids::pods()), ids::pods(), ns, pod) {
+            if let Ok(pod) = registry::create(st, resources::get(ids::pods()), ids::pods(), ns, pod)
+            {
                 let message = format!("Created pod: {}", s(&pod, "/metadata/name"));
-                events::record(
+                event_recorder::record(
                     st,
                     rs,
                     Kind::Normal,
@@ -309,7 +312,7 @@ fn replica_set(st: &State, rs: &Value) {
             let key = ObjKey::new(ids::pods(), ns, s(p, "/metadata/name"));
             if st.store.delete(&key, &DeleteOpts::default()).is_ok() {
                 let message = format!("Deleted pod: {}", s(p, "/metadata/name"));
-                events::record(
+                event_recorder::record(
                     st,
                     rs,
                     Kind::Normal,
@@ -425,7 +428,7 @@ fn schedule(st: &State) {
             Ok(new)
         });
         if let Ok(pod) = bound {
-            events::scheduled(st, &pod, &node_name);
+            event_recorder::scheduled(st, &pod, &node_name);
         }
     }
 }

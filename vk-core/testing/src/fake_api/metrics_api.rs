@@ -8,13 +8,13 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use tokio::time::Duration;
 
-use super::State;
 use super::body::{self, Body};
 use super::metrics_storage::{MetricsStorage, PodUsage, Usage};
 use super::quantity;
+use super::request::Query;
 use super::resources::ids;
-use super::rest::Query;
 use super::selectors::{FieldSelector, LabelSelector};
+use super::state::State;
 use super::status::ApiError;
 use super::store::{Filter, ObjKey};
 

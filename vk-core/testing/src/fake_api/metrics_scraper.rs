@@ -22,10 +22,10 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tokio::time::{self, Duration, MissedTickBehavior};
 
-use super::State;
 use super::metrics_storage::{Batch, MetricsStorage, PodRef, Point};
 use super::proxy;
 use super::resources::ids;
+use super::state::State;
 use super::store::{Filter, ObjKey};
 
 /// Largest `/metrics/resource` body read (a few hundred bytes per container).
@@ -279,8 +279,7 @@ fn sample(line: &str) -> Result<Sample<'_>, &'static str> {
 }
 
 /// Go's `uint64(f)` for the non-negative values a counter or gauge holds; NaN and
-/// negatives read as zero (that is, missing).
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // saturating on purpose
+/// negatives read as zero (that is, missing): `as` saturates.
 fn whole(f: f64) -> u64 {
     f as u64
 }
@@ -338,7 +337,7 @@ pub(crate) fn decode(text: &str, requested: Timestamp, node: &str) -> Result<Bat
                     }
                     _ => {
                         p.start = if s.value.is_finite() {
-                            #[allow(clippy::cast_possible_truncation)] // seconds since 1970
+                            // Seconds since 1970.
                             let ns = (s.value * 1e9) as i128;
                             Timestamp::from_nanosecond(ns).unwrap_or(Timestamp::MIN)
                         } else {

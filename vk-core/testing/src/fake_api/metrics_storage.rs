@@ -117,10 +117,8 @@ pub(crate) fn usage(last: &Point, prev: &Point) -> Result<Usage, UsageError> {
     }
     // Precision loss above 2^53 core-ns (104 days of CPU per window) is far below what a
     // rate over seconds can show.
-    #[allow(clippy::cast_precision_loss)]
     let delta = (last.cumulative_cpu - prev.cumulative_cpu) as f64;
     // Truncated to whole nanocores, as metrics-server's `uint64(cpuUsage)`.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let cpu = (delta / window.as_secs_f64()) as u64;
     Ok(Usage {
         timestamp: last.timestamp,

@@ -5,6 +5,18 @@
 //! point kube-rs at it with [`FakeApiServer::client`] or kubectl at
 //! [`FakeApiServer::write_kubeconfig`]. See the [module docs](super) for what it serves and
 //! where it knowingly differs from a real API server.
+//!
+//! Inside, `rest` authenticates and routes each request and runs its verb, reading it
+//! through `request`, `body` and `protobuf`; `list`, `watch`, `subresources`, `proxy` (to
+//! the kubelet), `table`, `discovery`, `openapi` and `metrics_api` answer; `registry` is
+//! the storage side of the writes, with `defaults`, the admission of `services` and
+//! `jobs`, `apply`, `patch` and `field_validation`; `conversion` and `events` serve one
+//! storage in two versions. Objects live in `store`, described by `resources`, selected by
+//! `selectors`; `status` holds the API errors, `auth` the tokens and reviews, `knobs` the
+//! fault injection and counters, `tls` the cluster PKI and `state` what everything shares.
+//! The controllers (`controllers`, `job_controller`, `endpointslice_controller`,
+//! `autoscaler`, `signer`, `metrics_scraper` with `metrics_storage`) write through
+//! `registry` and record events with `event_recorder`.
 mod apply;
 mod auth;
 mod autoscaler;
@@ -13,9 +25,15 @@ mod controllers;
 mod conversion;
 mod defaults;
 mod discovery;
+mod endpointslice_controller;
+mod error;
+mod event_recorder;
 mod events;
+mod field_validation;
+mod job_controller;
 mod jobs;
 mod knobs;
+mod list;
 mod metrics_api;
 mod metrics_scraper;
 mod metrics_storage;
@@ -25,16 +43,19 @@ mod patch;
 mod protobuf;
 mod proxy;
 mod quantity;
+mod registry;
+mod request;
 mod resources;
 mod rest;
 mod routes;
 mod selectors;
 mod services;
 mod signer;
+mod state;
 mod status;
 mod store;
+mod subresources;
 mod table;
-mod table_network;
 mod tls;
 mod watch;
 
@@ -52,6 +73,7 @@ use tokio::time::Duration;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+pub use error::FakeApiError;
 pub use knobs::{AccessPolicy, AccessRequest, Counters, Knobs};
 pub use tls::{KUBELET_CLIENT_CN, KUBELET_CLIENT_O, TlsError};
 
@@ -59,50 +81,10 @@ use auth::Auth;
 use knobs::KnobState;
 use metrics_storage::MetricsStorage;
 use resources::ids;
+use state::State;
 use store::{ObjKey, Store};
 use tls::Pki;
 use vk_core::clock::{SharedClock, SystemClock};
-
-/// Why the fake API server could not start or answer a helper call.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FakeApiError {
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The fake cluster's certificates could not be made.
-    #[error("cannot set up tls")]
-    Tls(#[source] TlsError),
-    /// The kubeconfig could not be written.
-    #[error("cannot write the kubeconfig")]
-    Kubeconfig(#[source] std::io::Error),
-    /// A kube-rs client or config could not be built.
-    #[error("cannot build a kube client")]
-    Client(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A helper asked about an object the store does not have.
-    #[error("not found: {0}")]
-    NotFound(String),
-}
-
-/// Everything request handlers share.
-pub(crate) struct State {
-    pub store: Arc<Store>,
-    pub auth: Auth,
-    pub knobs: Arc<KnobState>,
-    pub counters: Counters,
-    pub clock: SharedClock,
-    pub kubelet_tls: Arc<rustls::ClientConfig>,
-    pub bookmark_interval: Duration,
-    pub stop: CancellationToken,
-    /// The metrics pipeline's storage, when metrics-server runs.
-    pub metrics: Option<Arc<MetricsStorage>>,
-}
 
 // === impl FakeApiServerBuilder ===
 
@@ -309,7 +291,7 @@ impl FakeApiServerBuilder {
 /// The namespaces, service accounts and `kubernetes` Service a new cluster has.
 fn seed(st: &State) {
     for ns in ["default", "kube-system", "kube-node-lease", "kube-public"] {
-        let _ = rest::create(
+        let _ = registry::create(
             st,
             resources::get(ids::namespaces()),
             ids::namespaces(),
@@ -317,7 +299,7 @@ fn seed(st: &State) {
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         );
     }
-    let _ = rest::create(
+    let _ = registry::create(
         st,
         resources::get(ids::services()),
         ids::services(),
@@ -597,5 +579,5 @@ impl Drop for FakeApiServer {
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use super::protobuf::fuzzing::protobuf_body;
+    pub use crate::fake_api::protobuf::fuzzing::protobuf_body;
 }

@@ -21,10 +21,10 @@ use tokio::time::{Duration, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::State;
 use super::body::{self, Body};
 use super::resources::{Resource, ids};
 use super::routes::ResourcePath;
+use super::state::State;
 use super::status::ApiError;
 use super::store::ObjKey;
 

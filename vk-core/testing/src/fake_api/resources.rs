@@ -346,7 +346,7 @@ pub(crate) fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
 
 /// Well-known ids used by the server itself.
 pub(crate) mod ids {
-    use super::{ResId, find};
+    use crate::fake_api::resources::{ResId, find};
 
     /// `namespaces`.
     pub fn namespaces() -> ResId {

@@ -23,8 +23,8 @@ use x509_parser::oid_registry::{
 };
 use x509_parser::prelude::FromDer as _;
 
-use super::State;
 use super::resources::ids;
+use super::state::State;
 use super::store::{Filter, ObjKey, WatchFrom};
 use super::tls::Pki;
 

@@ -13,11 +13,11 @@ use tokio::sync::mpsc;
 use tokio::time::{self, Duration};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::State;
 use super::body::Body;
 use super::conversion::Served;
+use super::request::Query;
 use super::resources::{self, ResId};
-use super::rest::Query;
+use super::state::State;
 use super::status::ApiError;
 use super::store::{Filter, WatchFrom, WatchMsg};
 use super::table;

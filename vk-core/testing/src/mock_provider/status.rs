@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::MockContainer;
+use super::container::MockContainer;
 
 fn condition(ty: &str, ok: bool, at: Timestamp) -> PodCondition {
     PodCondition {

@@ -3,6 +3,12 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::time::{Duration, advance, timeout};
 
+use k8s_openapi::api::core::v1::Pod;
+use vk_core::provider::{
+    ExecIo, LogOptions, PodKey, PodNotifier, PodResources, Provider, ProviderError,
+};
+
+use super::annotations::parse_duration;
 use super::*;
 use vk_core::provider::BoxWrite;
 

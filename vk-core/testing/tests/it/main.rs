@@ -4,3 +4,5 @@
 mod fake_api;
 // metrics-server, `kubectl top` and the HPA controller against a MockProvider node.
 mod metrics;
+// The provider-author example of the README.
+mod readme;

@@ -370,7 +370,6 @@ fn changed_within(events: &[ScaleEvent], period_seconds: i32, now: Instant) -> i
 
 // Replica counts are small; percentages round as upstream (up when adding, down when
 // removing).
-#[allow(clippy::cast_possible_truncation)]
 fn proposals(
     current: i32,
     ups: &[ScaleEvent],

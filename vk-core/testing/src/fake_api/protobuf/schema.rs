@@ -2,7 +2,10 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{Error, Result};
+use super::error::{Error, Result};
+
+/// How deep messages may nest; the real decoder has the same kind of bound.
+pub(super) const MAX_DEPTH: usize = 64;
 
 /// The table, parsed on first use.
 pub(super) static SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(TABLE));

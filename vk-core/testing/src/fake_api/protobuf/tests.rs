@@ -6,6 +6,9 @@ use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
 use prost::Message as _;
 use serde_json::json;
 
+use super::decoder::{decode_message, go_duration};
+use super::encoder::{encode_len, parse_go_duration};
+use super::schema::SCHEMA;
 use super::*;
 
 /// The envelope around a k8s-pb message, as Go writes it.

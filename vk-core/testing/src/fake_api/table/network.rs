@@ -2,6 +2,8 @@
 //! kube-apiserver's printers (pkg/printers/internalversion) print them.
 use serde_json::{Value, json};
 
+use super::age::age;
+
 fn s<'a>(v: &'a Value, p: &str) -> &'a str {
     v.pointer(p).and_then(Value::as_str).unwrap_or_default()
 }
@@ -339,7 +341,7 @@ fn job_duration(o: &Value, now: jiff::Timestamp) -> String {
     };
     let end = ts("/status/completionTime").unwrap_or(now);
     let end_str = end.to_string();
-    let mut d = super::table::age(Some(&start.to_string()), end);
+    let mut d = age(Some(&start.to_string()), end);
     if d == "<unknown>" {
         d = end_str;
     }

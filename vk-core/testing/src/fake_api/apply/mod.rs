@@ -5,220 +5,16 @@
 //! `addresses` by `type`, `containers` by `name`, ...) are list-maps: each item is owned on
 //! its own, so two managers applying different node conditions do not clobber each other.
 //! Other lists are atomic.
-use std::collections::BTreeMap;
+mod fields_v1;
 
 use serde_json::{Map, Value, json};
 
 use super::patch::merge_key;
 use super::resources::Resource;
 use super::status::ApiError;
-
-/// A FieldsV1 set: `f:<field>`, `k:<key json>` and `.` (the item itself) elements.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Fields(BTreeMap<String, Fields>);
-
-type Path = Vec<String>;
-
-impl Fields {
-    fn from_json(v: &Value) -> Self {
-        let mut out = BTreeMap::new();
-        if let Some(m) = v.as_object() {
-            for (k, c) in m {
-                out.insert(k.clone(), Self::from_json(c));
-            }
-        }
-        Self(out)
-    }
-
-    fn to_json(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
-                .collect::<Map<String, Value>>(),
-        )
-    }
-
-    fn leaves(&self, prefix: &mut Path, out: &mut Vec<Path>) {
-        for (k, c) in &self.0 {
-            prefix.push(k.clone());
-            if c.0.is_empty() {
-                out.push(prefix.clone());
-            } else {
-                c.leaves(prefix, out);
-            }
-            prefix.pop();
-        }
-    }
-
-    fn leaf_paths(&self) -> Vec<Path> {
-        let mut out = Vec::new();
-        self.leaves(&mut Vec::new(), &mut out);
-        out
-    }
-
-    /// Whether this set owns `path`: the path is a leaf here, or lies under one.
-    fn owns(&self, path: &[String]) -> bool {
-        let mut node = self;
-        for (i, el) in path.iter().enumerate() {
-            match node.0.get(el) {
-                Some(c) if c.0.is_empty() => return true,
-                Some(c) => node = c,
-                None => {
-                    // Owning the item marker "." owns the item, not its fields.
-                    let _ = i;
-                    return false;
-                }
-            }
-        }
-        false
-    }
-
-    /// Whether any leaf of this set lies under `prefix`.
-    fn touches(&self, prefix: &[String]) -> bool {
-        let mut node = self;
-        for el in prefix {
-            match node.0.get(el) {
-                Some(c) if c.0.is_empty() => return true,
-                Some(c) => node = c,
-                None => return false,
-            }
-        }
-        true
-    }
-
-    fn remove(&mut self, path: &[String]) {
-        let Some((first, rest)) = path.split_first() else {
-            return;
-        };
-        if rest.is_empty() {
-            self.0.remove(first);
-            return;
-        }
-        if let Some(c) = self.0.get_mut(first) {
-            c.remove(rest);
-            if c.0.is_empty() {
-                self.0.remove(first);
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn insert(&mut self, path: &[String]) {
-        let Some((first, rest)) = path.split_first() else {
-            return;
-        };
-        let child = self.0.entry(first.clone()).or_default();
-        child.insert(rest);
-    }
-}
-
-/// The fields set in `v` (an applied configuration or part of it).
-fn fields_of(v: &Value) -> Fields {
-    let mut out = BTreeMap::new();
-    if let Some(m) = v.as_object() {
-        for (k, c) in m {
-            out.insert(format!("f:{k}"), field_node(k, c));
-        }
-    }
-    Fields(out)
-}
-
-fn field_node(name: &str, v: &Value) -> Fields {
-    match v {
-        Value::Object(m) if !m.is_empty() => fields_of(v),
-        Value::Array(items) => match merge_key(name) {
-            Some(key) if items.iter().all(|i| i.get(key).is_some()) && !items.is_empty() => {
-                let mut out = BTreeMap::new();
-                for item in items {
-                    let mut node = fields_of(item);
-                    node.0.insert(".".into(), Fields::default());
-                    out.insert(item_key(key, &item[key]), node);
-                }
-                Fields(out)
-            }
-            _ => Fields::default(),
-        },
-        _ => Fields::default(),
-    }
-}
-
-fn item_key(key: &str, value: &Value) -> String {
-    format!("k:{}", json!({ key: value }))
-}
-
-/// The value at a FieldsV1 path, if present.
-fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
-    let Some((first, rest)) = path.split_first() else {
-        return Some(v);
-    };
-    if first == "." {
-        return Some(v);
-    }
-    if let Some(f) = first.strip_prefix("f:") {
-        return get_path(v.get(f)?, rest);
-    }
-    if let Some(k) = first.strip_prefix("k:") {
-        let want: Map<String, Value> = serde_json::from_str(k).ok()?;
-        let item = v
-            .as_array()?
-            .iter()
-            .find(|i| want.iter().all(|(wk, wv)| i.get(wk) == Some(wv)))?;
-        return get_path(item, rest);
-    }
-    None
-}
-
-/// Remove the value at a FieldsV1 path (a `.` path removes the list item).
-fn remove_path(v: &mut Value, path: &[String]) {
-    let Some((first, rest)) = path.split_first() else {
-        return;
-    };
-    if let Some(f) = first.strip_prefix("f:") {
-        if rest.is_empty() {
-            if let Some(m) = v.as_object_mut() {
-                m.remove(f);
-            }
-        } else if let Some(c) = v.get_mut(f) {
-            remove_path(c, rest);
-        }
-        return;
-    }
-    if let Some(k) = first.strip_prefix("k:") {
-        let Ok(want) = serde_json::from_str::<Map<String, Value>>(k) else {
-            return;
-        };
-        let Some(items) = v.as_array_mut() else {
-            return;
-        };
-        let Some(pos) = items
-            .iter()
-            .position(|i| want.iter().all(|(wk, wv)| i.get(wk) == Some(wv)))
-        else {
-            return;
-        };
-        if rest.first().map(String::as_str) == Some(".") {
-            items.remove(pos);
-        } else {
-            remove_path(&mut items[pos], rest);
-        }
-    }
-}
-
-/// Whether `path` is a key field of a list item (`k:{"type":"Ready"}` then `f:type`):
-/// those go with the item, never on their own.
-fn is_item_key(path: &[String]) -> bool {
-    let [.., item, field] = path else {
-        return false;
-    };
-    let (Some(k), Some(f)) = (item.strip_prefix("k:"), field.strip_prefix("f:")) else {
-        return false;
-    };
-    serde_json::from_str::<Map<String, Value>>(k).is_ok_and(|m| m.contains_key(f))
-}
+use fields_v1::{
+    Entry, Path, entries_of, fields_of, get_path, is_item_key, path_display, remove_path,
+};
 
 /// Merge an applied configuration into an object: maps recurse, list-maps merge by key,
 /// everything else is replaced.
@@ -247,54 +43,6 @@ fn merge_applied(target: &mut Value, applied: &Value) {
             }
         }
     }
-}
-
-fn path_display(path: &[String]) -> String {
-    let mut out = String::new();
-    for el in path {
-        if let Some(f) = el.strip_prefix("f:") {
-            out.push('.');
-            out.push_str(f);
-        } else if let Some(k) = el.strip_prefix("k:") {
-            let inner = serde_json::from_str::<Map<String, Value>>(k)
-                .map(|m| {
-                    m.iter()
-                        .map(|(a, b)| format!("{a}={b}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            out.push_str(&format!("[{inner}]"));
-        }
-    }
-    out
-}
-
-/// One `managedFields` entry.
-#[derive(Clone, Debug)]
-struct Entry {
-    raw: Value,
-    manager: String,
-    operation: String,
-    subresource: String,
-    fields: Fields,
-}
-
-fn entries_of(obj: &Value) -> Vec<Entry> {
-    obj.pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|e| Entry {
-                    raw: e.clone(),
-                    manager: e["manager"].as_str().unwrap_or_default().to_owned(),
-                    operation: e["operation"].as_str().unwrap_or_default().to_owned(),
-                    subresource: e["subresource"].as_str().unwrap_or_default().to_owned(),
-                    fields: Fields::from_json(&e["fieldsV1"]),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A server-side apply request.
@@ -365,26 +113,7 @@ pub(crate) fn apply(current: Option<&Value>, req: &ApplyRequest<'_>) -> Result<V
     }
     if !conflicts.is_empty() {
         if !req.force {
-            let list: Vec<String> = conflicts
-                .iter()
-                .map(|(m, p)| format!("conflict with \"{m}\": {}", path_display(p)))
-                .collect();
-            let mut err = ApiError::conflict(
-                res,
-                req.name,
-                &format!(
-                    "Apply failed with {} conflict{}: {}",
-                    conflicts.len(),
-                    if conflicts.len() == 1 { "" } else { "s" },
-                    list.join("; ")
-                ),
-            );
-            err.message = format!(
-                "Apply failed with {} conflict(s): {}",
-                conflicts.len(),
-                list.join("; ")
-            );
-            return Err(err);
+            return Err(conflict_error(res, req.name, &conflicts));
         }
         for (m, p) in &conflicts {
             for e in entries.iter_mut().filter(|e| &e.manager == m) {
@@ -446,6 +175,31 @@ pub(crate) fn apply(current: Option<&Value>, req: &ApplyRequest<'_>) -> Result<V
         m.insert("apiVersion".into(), json!(res.api_version()));
     }
     Ok(obj)
+}
+
+/// The 409 of an apply that would change fields other managers own, worded as the API
+/// server words it.
+fn conflict_error(res: &Resource, name: &str, conflicts: &[(String, Path)]) -> ApiError {
+    let list: Vec<String> = conflicts
+        .iter()
+        .map(|(m, p)| format!("conflict with \"{m}\": {}", path_display(p)))
+        .collect();
+    let mut err = ApiError::conflict(
+        res,
+        name,
+        &format!(
+            "Apply failed with {} conflict{}: {}",
+            conflicts.len(),
+            if conflicts.len() == 1 { "" } else { "s" },
+            list.join("; ")
+        ),
+    );
+    err.message = format!(
+        "Apply failed with {} conflict(s): {}",
+        conflicts.len(),
+        list.join("; ")
+    );
+    err
 }
 
 /// The part of an applied object a request may set: `status` only on the status

@@ -1,211 +1,34 @@
 //! The one generic in-memory store: JSON objects keyed by resource, namespace and name,
 //! with a global resourceVersion, an event log for watch resumption and live watchers.
+mod deletion;
+mod filter;
+mod key;
+mod objects;
+mod watch;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::resources::{self, ResId, ids};
-use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use vk_core::clock::SharedClock;
 
-/// Where an object lives.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct ObjKey {
-    /// The resource.
-    pub res: ResId,
-    /// Namespace, empty for cluster-scoped objects.
-    pub ns: String,
-    /// Name.
-    pub name: String,
-}
+pub(crate) use deletion::DeleteOpts;
+pub(crate) use filter::Filter;
+pub(crate) use key::ObjKey;
+pub(crate) use objects::{new_uid, uid_of};
+pub(crate) use watch::{EventType, WatchFrom, WatchHandle, WatchMsg};
 
-impl ObjKey {
-    /// A key.
-    pub fn new(res: ResId, ns: &str, name: &str) -> Self {
-        Self {
-            res,
-            ns: ns.to_owned(),
-            name: name.to_owned(),
-        }
-    }
-}
-
-/// What happened to an object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EventType {
-    /// Created, or started matching a watch's selectors.
-    Added,
-    /// Changed.
-    Modified,
-    /// Removed, or stopped matching a watch's selectors.
-    Deleted,
-}
-
-impl EventType {
-    /// The watch event `type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Added => "ADDED",
-            Self::Modified => "MODIFIED",
-            Self::Deleted => "DELETED",
-        }
-    }
-}
-
-/// One entry of the event log.
-#[derive(Clone, Debug)]
-struct LoggedEvent {
-    rv: u64,
-    kind: EventType,
-    key: ObjKey,
-    obj: Arc<Value>,
-    prev: Option<Arc<Value>>,
-}
-
-/// Which objects a list or watch selects.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Filter {
-    /// Namespace, or all namespaces.
-    pub ns: Option<String>,
-    /// `labelSelector`.
-    pub labels: LabelSelector,
-    /// `fieldSelector`.
-    pub fields: FieldSelector,
-}
-
-impl Filter {
-    fn matches(&self, key: &ObjKey, obj: &Value) -> bool {
-        self.ns.as_ref().is_none_or(|ns| *ns == key.ns)
-            && self.labels.matches(obj)
-            && self.fields.matches(obj)
-    }
-}
-
-/// What a watcher receives, in order.
-#[derive(Clone, Debug)]
-pub(crate) enum WatchMsg {
-    /// An event for an object.
-    Event(EventType, Arc<Value>),
-    /// A bookmark at this resourceVersion.
-    Bookmark(u64),
-}
-
-struct Watcher {
-    id: u64,
-    res: ResId,
-    filter: Filter,
-    tx: mpsc::UnboundedSender<WatchMsg>,
-}
-
-/// Where a watch starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WatchFrom {
-    /// Current state as synthetic ADDED events, then changes (no resourceVersion, or "0").
-    Now,
-    /// Every change after this resourceVersion.
-    After(u64),
-}
-
-/// A registered watch.
-pub(crate) struct WatchHandle {
-    /// Id for [`Store::bookmark`] and [`Store::unwatch`].
-    pub id: u64,
-    /// Events to send first.
-    pub initial: Vec<WatchMsg>,
-    /// Live events.
-    pub rx: mpsc::UnboundedReceiver<WatchMsg>,
-    /// The store's resourceVersion when the watch was registered.
-    pub rv: u64,
-}
-
-/// Options of a delete.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct DeleteOpts {
-    /// `gracePeriodSeconds`.
-    pub grace: Option<i64>,
-    /// `preconditions.uid`.
-    pub uid: Option<String>,
-    /// `preconditions.resourceVersion`.
-    pub rv: Option<String>,
-    /// `propagationPolicy: Orphan` keeps dependents.
-    pub orphan: bool,
-}
-
-struct Inner {
-    rv: u64,
-    objects: BTreeMap<ObjKey, Arc<Value>>,
-    log: VecDeque<LoggedEvent>,
-    log_capacity: usize,
-    /// Events at or below this resourceVersion are gone from the log.
-    compacted: u64,
-    watchers: Vec<Watcher>,
-    next_watcher: u64,
-}
+use objects::{Inner, has_finalizers, meta_mut, name_suffix};
+use watch::{Watcher, transition};
 
 /// The store.
 pub(crate) struct Store {
     inner: Mutex<Inner>,
     clock: SharedClock,
-}
-
-/// A random RFC 4122 version 4 UID.
-pub(crate) fn new_uid() -> String {
-    let mut b: [u8; 16] = rand::rng().random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// Five characters from the alphabet the API server uses for `generateName`.
-fn name_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..5)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-fn rv_of(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-}
-
-/// The object's `metadata.uid`.
-pub(crate) fn uid_of(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/uid").and_then(Value::as_str)
-}
-
-fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
-    if !obj.is_object() {
-        *obj = json!({});
-    }
-    let map = obj
-        .as_object_mut()
-        .expect("invariant: made an object above");
-    let meta = map.entry("metadata").or_insert_with(|| json!({}));
-    if !meta.is_object() {
-        *meta = json!({});
-    }
-    meta.as_object_mut()
-        .expect("invariant: metadata made an object above")
-}
-
-fn has_finalizers(obj: &Value) -> bool {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .is_some_and(|f| !f.is_empty())
 }
 
 impl Store {
@@ -536,24 +359,6 @@ impl Store {
     }
 }
 
-/// What a watcher with `filter` sees of `ev`: selectors turn a change that makes an object
-/// start matching into ADDED and one that makes it stop matching into DELETED.
-fn transition(filter: &Filter, ev: &LoggedEvent) -> Option<WatchMsg> {
-    let now = filter.matches(&ev.key, &ev.obj);
-    let before = ev.prev.as_ref().is_some_and(|p| filter.matches(&ev.key, p));
-    let kind = match ev.kind {
-        EventType::Added => now.then_some(EventType::Added)?,
-        EventType::Deleted => (now || before).then_some(EventType::Deleted)?,
-        EventType::Modified => match (before, now) {
-            (true, true) => EventType::Modified,
-            (false, true) => EventType::Added,
-            (true, false) => EventType::Deleted,
-            (false, false) => return None,
-        },
-    };
-    Some(WatchMsg::Event(kind, ev.obj.clone()))
-}
-
 /// Keep what clients cannot change through a write: uid, creation time, deletion marks,
 /// kind and apiVersion.
 fn carry_system_metadata(current: &Value, new: &mut Value, kind: &str, api_version: &str) {
@@ -580,194 +385,5 @@ fn carry_system_metadata(current: &Value, new: &mut Value, kind: &str, api_versi
     if let Some(map) = new.as_object_mut() {
         map.insert("kind".into(), json!(kind));
         map.insert("apiVersion".into(), json!(api_version));
-    }
-}
-
-impl Inner {
-    fn record(
-        &mut self,
-        rv: u64,
-        kind: EventType,
-        key: ObjKey,
-        obj: Arc<Value>,
-        prev: Option<Arc<Value>>,
-    ) {
-        let ev = LoggedEvent {
-            rv,
-            kind,
-            key,
-            obj,
-            prev,
-        };
-        self.watchers.retain(|w| {
-            if w.res != ev.key.res {
-                return !w.tx.is_closed();
-            }
-            match transition(&w.filter, &ev) {
-                Some(msg) => w.tx.send(msg).is_ok(),
-                None => !w.tx.is_closed(),
-            }
-        });
-        self.log.push_back(ev);
-        while self.log.len() > self.log_capacity {
-            if let Some(old) = self.log.pop_front() {
-                self.compacted = old.rv;
-            }
-        }
-    }
-
-    fn remove(&mut self, key: &ObjKey, mut last: Value) -> Value {
-        self.rv += 1;
-        let rv = self.rv;
-        meta_mut(&mut last).insert("resourceVersion".into(), json!(rv.to_string()));
-        let prev = self.objects.remove(key);
-        let last = Arc::new(last);
-        self.record(rv, EventType::Deleted, key.clone(), last.clone(), prev);
-        (*last).clone()
-    }
-
-    fn delete(
-        &mut self,
-        key: &ObjKey,
-        opts: &DeleteOpts,
-        now: jiff::Timestamp,
-    ) -> Result<Value, ApiError> {
-        let r = resources::get(key.res);
-        let current = self
-            .objects
-            .get(key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(r, &key.name))?;
-        if let Some(uid) = &opts.uid {
-            let have = uid_of(&current).unwrap_or_default();
-            if uid != have {
-                return Err(ApiError::conflict(
-                    r,
-                    &key.name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"
-                    ),
-                ));
-            }
-        }
-        if let Some(rv) = &opts.rv {
-            let have = rv_of(&current).unwrap_or_default();
-            if rv != have {
-                return Err(ApiError::conflict(
-                    r,
-                    &key.name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {have}"
-                    ),
-                ));
-            }
-        }
-        let stamp = |secs: i64| {
-            let t = now
-                .saturating_add(jiff::SignedDuration::from_secs(secs))
-                .unwrap_or(now);
-            t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-        };
-        let mut obj = (*current).clone();
-        let grace = if key.res == ids::pods() {
-            let bound = current
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .is_some_and(|n| !n.is_empty());
-            let finished = matches!(
-                current.pointer("/status/phase").and_then(Value::as_str),
-                Some("Succeeded" | "Failed")
-            );
-            let default = current
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64)
-                .or_else(|| {
-                    current
-                        .pointer("/spec/terminationGracePeriodSeconds")
-                        .and_then(Value::as_i64)
-                })
-                .unwrap_or(30);
-            let g = opts.grace.unwrap_or(default).max(0);
-            if !bound || finished { 0 } else { g }
-        } else {
-            0
-        };
-        if grace > 0 || has_finalizers(&current) {
-            let existing = current
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64);
-            if current.pointer("/metadata/deletionTimestamp").is_some()
-                && existing.is_some_and(|e| e <= grace)
-            {
-                // Already terminating with a shorter or equal grace: nothing changes.
-                return Ok((*current).clone());
-            }
-            let meta = meta_mut(&mut obj);
-            meta.insert("deletionTimestamp".into(), json!(stamp(grace)));
-            meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
-            self.rv += 1;
-            let rv = self.rv;
-            meta.insert("resourceVersion".into(), json!(rv.to_string()));
-            let obj = Arc::new(obj);
-            self.objects.insert(key.clone(), obj.clone());
-            self.record(
-                rv,
-                EventType::Modified,
-                key.clone(),
-                obj.clone(),
-                Some(current),
-            );
-            return Ok((*obj).clone());
-        }
-        if current.pointer("/metadata/deletionTimestamp").is_none() {
-            let meta = meta_mut(&mut obj);
-            meta.insert("deletionTimestamp".into(), json!(stamp(0)));
-            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-        }
-        let uid = uid_of(&current).unwrap_or_default().to_owned();
-        let last = self.remove(key, obj);
-        if key.res == ids::namespaces() {
-            let inside: Vec<ObjKey> = self
-                .objects
-                .keys()
-                .filter(|k| k.ns == key.name && resources::get(k.res).namespaced)
-                .cloned()
-                .collect();
-            for k in inside {
-                if let Some(o) = self.objects.get(&k).cloned() {
-                    let mut o = (*o).clone();
-                    meta_mut(&mut o).insert("deletionTimestamp".into(), json!(stamp(0)));
-                    self.remove(&k, o);
-                }
-            }
-        }
-        if !opts.orphan {
-            self.collect_garbage(&uid, now);
-        }
-        Ok(last)
-    }
-
-    /// Delete (gracefully, like the garbage collector's background deletion) every object
-    /// owned by `uid`.
-    fn collect_garbage(&mut self, uid: &str, now: jiff::Timestamp) {
-        if uid.is_empty() {
-            return;
-        }
-        let owned: Vec<ObjKey> = self
-            .objects
-            .iter()
-            .filter(|(_, o)| {
-                o.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| {
-                        refs.iter()
-                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                    })
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in owned {
-            let _ = self.delete(&k, &DeleteOpts::default(), now);
-        }
     }
 }
