@@ -52,7 +52,7 @@ async fn connect(addr: SocketAddr) -> (Client<Io>, u32, u32) {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let addr = start_kubelet(Arc::new(Echo), false).await;
+        let addr = start_kubelet(Arc::new(Echo)).await;
 
         let rounds = 50u32;
         let started = Instant::now();

@@ -141,7 +141,7 @@ fn report(name: &str, received: usize, started: Instant) {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let addr = start_kubelet(Arc::new(Echo), true).await;
+        let addr = start_kubelet(Arc::new(Echo)).await;
 
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(connect_tls(addr).await))

@@ -134,6 +134,10 @@ impl Provider for Echo {
         }
         Ok(0)
     }
+    fn supports_port_forward(&self) -> bool {
+        true
+    }
+
     async fn port_forward(&self, _: &PodKey, _: u16, io: Box<dyn DuplexIo>) -> ProviderResult<()> {
         let (mut r, mut w) = tokio::io::split(io);
         let _ = tokio::io::copy(&mut r, &mut w).await;
@@ -149,7 +153,7 @@ impl Provider for Echo {
 /// # Panics
 ///
 /// Loopback cannot be bound or the self-signed TLS configuration cannot be built.
-pub async fn start_kubelet(provider: Arc<dyn Provider>, port_forward: bool) -> SocketAddr {
+pub async fn start_kubelet(provider: Arc<dyn Provider>) -> SocketAddr {
     let pod = Pod {
         spec: Some(PodSpec {
             containers: vec![Container {
@@ -172,8 +176,7 @@ pub async fn start_kubelet(provider: Arc<dyn Provider>, port_forward: bool) -> S
         provider,
         Arc::new(OnePod(Arc::new(pod))),
         Arc::new(auth),
-    )
-    .port_forward(port_forward);
+    );
     // The benchmark client authenticates like the API server's client certificate would.
     let app = router(state).layer(tower::util::MapRequestLayer::new(
         |mut req: axum::extract::Request| {

@@ -167,6 +167,10 @@ impl Provider for Timed {
         self.inner.name()
     }
 
+    fn supports_port_forward(&self) -> bool {
+        self.inner.supports_port_forward()
+    }
+
     async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> ProviderResult<()> {
         let name = pod.metadata.name.clone().unwrap_or_default();
         self.timings()

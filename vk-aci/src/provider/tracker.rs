@@ -389,7 +389,7 @@ mod tests {
             key.clone(),
             Tracked::new(&pod(tracked_uid), "default-web-0".into()),
         )]);
-        let notifier = PodNotifier::new();
+        let (notifier, updates) = PodNotifier::channel();
         apply_reads(
             &mut entries,
             vec![(key, pod(read_uid), Err(not_found()))],
@@ -398,7 +398,7 @@ mod tests {
             &StatusConfig::default(),
             Duration::from_secs(60),
         );
-        (entries, notifier.drain().len())
+        (entries, updates.drain().len())
     }
 
     #[tokio::test]

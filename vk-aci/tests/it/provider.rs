@@ -45,14 +45,14 @@ async fn status_changes_should_be_pushed_to_the_notifier() {
     config.timeline.creating = Duration::from_millis(300);
     let em = emulator(config).await;
     let p = provider(&em);
-    let notifier = PodNotifier::new();
+    let (notifier, updates) = PodNotifier::channel();
     assert!(p.notify_pods(notifier.clone()));
     p.create_pod(&pod("push", &[("app", &[])]), &PodResources::default())
         .await
         .unwrap();
     let running = time::timeout(Duration::from_secs(10), async {
         loop {
-            for update in notifier.next_batch().await {
+            for update in updates.next_batch().await {
                 let phase = update.status.and_then(|s| s.phase);
                 if update.key == key("push") && phase.as_deref() == Some("Running") {
                     return;
@@ -412,7 +412,7 @@ async fn status_reads_should_stay_inside_the_budget_while_transitions_still_show
     config.status.fast_interval = std::time::Duration::from_secs(2);
     config.status.slow_interval_min = std::time::Duration::from_secs(60);
     let p = vk_aci::AciProvider::new(client(&em), config, TokioWallClock::shared());
-    let notifier = PodNotifier::new();
+    let (notifier, updates) = PodNotifier::channel();
     assert!(p.notify_pods(notifier.clone()));
     for i in 0..30 {
         p.create_pod(
@@ -426,7 +426,7 @@ async fn status_reads_should_stay_inside_the_budget_while_transitions_still_show
     let mut running = std::collections::HashSet::new();
     time::timeout(Duration::from_secs(20), async {
         while running.len() < 30 {
-            for update in notifier.next_batch().await {
+            for update in updates.next_batch().await {
                 if update.status.and_then(|s| s.phase).as_deref() == Some("Running") {
                     running.insert(update.key);
                 }
@@ -461,7 +461,7 @@ async fn a_burst_of_new_pods_should_spend_the_transition_budget_not_the_steady_o
         config,
         std::sync::Arc::new(vk_core::clock::SystemClock),
     );
-    let notifier = PodNotifier::new();
+    let (notifier, updates) = PodNotifier::channel();
     assert!(p.notify_pods(notifier.clone()));
     for i in 0..30 {
         p.create_pod(
@@ -474,7 +474,7 @@ async fn a_burst_of_new_pods_should_spend_the_transition_budget_not_the_steady_o
     let mut running = std::collections::HashSet::new();
     time::timeout(Duration::from_secs(12), async {
         while running.len() < 30 {
-            for update in notifier.next_batch().await {
+            for update in updates.next_batch().await {
                 if update.status.and_then(|s| s.phase).as_deref() == Some("Running") {
                     running.insert(update.key);
                 }
@@ -492,13 +492,13 @@ async fn a_pod_lifecycle_should_cost_a_handful_of_arm_calls() {
     config.timeline.creating = Duration::from_millis(500);
     let em = emulator(config).await;
     let p = provider(&em);
-    let notifier = PodNotifier::new();
+    let (notifier, updates) = PodNotifier::channel();
     assert!(p.notify_pods(notifier.clone()));
     let life = pod("life", &[("app", &[])]);
     p.create_pod(&life, &PodResources::default()).await.unwrap();
     time::timeout(Duration::from_secs(10), async {
         loop {
-            if notifier
+            if updates
                 .next_batch()
                 .await
                 .into_iter()

@@ -60,6 +60,10 @@ impl Provider for Fenced {
         self.inner.name()
     }
 
+    fn supports_port_forward(&self) -> bool {
+        self.inner.supports_port_forward()
+    }
+
     async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> ProviderResult<()> {
         self.held(self.inner.create_pod(pod, resources)).await
     }

@@ -24,7 +24,7 @@ use crate::api_call::{ApiCall, api_call};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::node::NodeConfig;
-use crate::provider::{PodKey, PodNotifier, SharedProvider};
+use crate::provider::{PodKey, PodNotifier, PodUpdates, SharedProvider};
 
 pub mod claims;
 mod cleanup;
@@ -100,8 +100,9 @@ impl PodController {
         tokio::pin!(shutdown);
 
         // Push or poll.
-        let notifier = PodNotifier::new();
-        let push = inner.provider.notify_pods(notifier.clone());
+        let (notifier, updates) = PodNotifier::channel();
+        let updates = Arc::new(updates);
+        let push = inner.provider.notify_pods(notifier);
         inner.push.store(push, std::sync::atomic::Ordering::Relaxed);
 
         // Adopt what the provider already runs before anything is created.
@@ -122,11 +123,11 @@ impl PodController {
         }
         tasks.spawn(receive_events(
             Arc::clone(&inner),
-            notifier.clone(),
+            Arc::clone(&updates),
             token.clone(),
         ));
         if push {
-            tasks.spawn(receive_pushed(Arc::clone(&inner), notifier, token.clone()));
+            tasks.spawn(receive_pushed(Arc::clone(&inner), updates, token.clone()));
         } else {
             tasks.spawn(poll(Arc::clone(&inner), token.clone()));
         }
@@ -248,11 +249,11 @@ async fn worker(inner: Arc<Inner>, token: CancellationToken, urgent_only: bool) 
 
 /// Receive pushed statuses: remember the latest per pod and queue the pod after the
 /// coalescing interval.
-async fn receive_pushed(inner: Arc<Inner>, notifier: PodNotifier, token: CancellationToken) {
+async fn receive_pushed(inner: Arc<Inner>, updates: Arc<PodUpdates>, token: CancellationToken) {
     loop {
         let batch = tokio::select! {
             () = token.cancelled() => return,
-            batch = notifier.next_batch() => batch,
+            batch = updates.next_batch() => batch,
         };
         let mut pushed = lock(&inner.pushed);
         let keys: Vec<PodKey> = batch
@@ -273,11 +274,11 @@ async fn receive_pushed(inner: Arc<Inner>, notifier: PodNotifier, token: Cancell
 
 /// Record the provider's events against their pods (pods the API no longer has are
 /// skipped: nobody would see the event).
-async fn receive_events(inner: Arc<Inner>, notifier: PodNotifier, token: CancellationToken) {
+async fn receive_events(inner: Arc<Inner>, updates: Arc<PodUpdates>, token: CancellationToken) {
     loop {
         let events = tokio::select! {
             () = token.cancelled() => return,
-            events = notifier.next_events() => events,
+            events = updates.next_events() => events,
         };
         for e in events {
             let Some(pod) = inner.store.get(e.key()) else {

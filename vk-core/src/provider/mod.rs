@@ -17,7 +17,7 @@ mod streaming;
 mod volume_secrets;
 
 pub use error::{BoxError, ProviderError, Result};
-pub use notifier::{PodNotifier, PodStatusUpdate, ProviderEvent};
+pub use notifier::{PodNotifier, PodStatusUpdate, PodUpdates, ProviderEvent};
 pub use pod::{PodKey, PodResources, ProviderPod};
 pub use stats::{ContainerStats, PodStats};
 pub use streaming::{BoxRead, BoxWrite, DuplexIo, ExecIo, LogOptions, LogStream, TerminalSize};
@@ -177,7 +177,15 @@ pub trait Provider: Send + Sync + 'static {
         ))
     }
 
-    /// Forward one connection to `port` in the pod.
+    /// Whether [`port_forward`](Self::port_forward) is implemented (default `false`).
+    /// When it is not, the kubelet API answers `/portForward` with a clear error before
+    /// any upgrade, which kubectl shows.
+    fn supports_port_forward(&self) -> bool {
+        false
+    }
+
+    /// Forward one connection to `port` in the pod (see
+    /// [`supports_port_forward`](Self::supports_port_forward)).
     async fn port_forward(&self, key: &PodKey, port: u16, stream: Box<dyn DuplexIo>) -> Result<()> {
         let _ = (key, port, stream);
         Err(ProviderError::unsupported(
@@ -210,22 +218,22 @@ mod tests {
 
     #[tokio::test]
     async fn notifier_coalesces_updates_for_the_same_pod() {
-        let n = PodNotifier::new();
+        let (n, updates) = PodNotifier::channel();
         let key = PodKey::new("default", "a");
         n.notify(key.clone(), None);
         n.notify(key.clone(), Some(PodStatus::default()));
         n.notify(PodKey::new("default", "b"), None);
-        let mut batch = n.next_batch().await;
+        let mut batch = updates.next_batch().await;
         batch.sort_by(|a, b| a.key.cmp(&b.key));
         assert_eq!(batch.len(), 2);
         assert_eq!(batch[0].key, key);
         assert!(batch[0].status.is_some(), "the latest update wins");
-        assert!(n.drain().is_empty());
+        assert!(updates.drain().is_empty());
     }
 
     #[tokio::test]
     async fn provider_events_should_come_out_in_order() {
-        let n = PodNotifier::new();
+        let (n, updates) = PodNotifier::channel();
         let key = PodKey::new("default", "a");
         n.event(ProviderEvent::warning(
             key.clone(),
@@ -233,11 +241,11 @@ mod tests {
             "m1",
         ));
         n.event(ProviderEvent::normal(key.clone(), "Other", "m2"));
-        let events = n.next_events().await;
+        let events = updates.next_events().await;
         assert_eq!(events.len(), 2);
         assert!(events[0].is_warning() && events[0].reason() == "FailedPostStartHook");
         assert!(!events[1].is_warning() && events[1].message() == "m2");
-        assert!(n.drain().is_empty(), "events are not status updates");
+        assert!(updates.drain().is_empty(), "events are not status updates");
     }
 
     #[test]

@@ -16,11 +16,21 @@ pub struct PodStatusUpdate {
     pub status: Option<PodStatus>,
 }
 
-/// Handed to [`Provider::notify_pods`](crate::Provider::notify_pods): the provider calls [`PodNotifier::notify`] whenever
-/// a pod's status changes. Updates for the same pod coalesce (the latest wins), so the
-/// notifier never blocks and holds at most one pending update per pod.
-#[derive(Clone, Debug, Default)]
+/// Handed to [`Provider::notify_pods`](crate::Provider::notify_pods): the provider calls
+/// [`PodNotifier::notify`] whenever a pod's status changes, and [`PodNotifier::event`] to
+/// record events. Updates for the same pod coalesce (the latest wins), so the notifier
+/// never blocks and holds at most one pending update per pod.
+///
+/// It is the sending half of [`PodNotifier::channel`]; the runtime holds the receiving
+/// half ([`PodUpdates`]). A provider's own tests make a channel to see what it pushes.
+#[derive(Clone, Debug)]
 pub struct PodNotifier {
+    inner: Arc<NotifierInner>,
+}
+
+/// The receiving half of [`PodNotifier::channel`]: what the provider pushed, in batches.
+#[derive(Debug)]
+pub struct PodUpdates {
     inner: Arc<NotifierInner>,
 }
 
@@ -92,13 +102,19 @@ impl ProviderEvent {
 }
 
 impl PodNotifier {
-    /// A new notifier with nothing pending.
+    /// A notifier and the receiver of what is sent through it, nothing pending.
     #[must_use]
-    pub fn new() -> Self {
-        Self::default()
+    pub fn channel() -> (Self, PodUpdates) {
+        let inner = Arc::new(NotifierInner::default());
+        (
+            Self {
+                inner: Arc::clone(&inner),
+            },
+            PodUpdates { inner },
+        )
     }
 
-    /// Record a status change for `key`.
+    /// Record a status change for `key`; `None` says the backend no longer has the pod.
     pub fn notify(&self, key: PodKey, status: Option<PodStatus>) {
         self.inner
             .pending
@@ -106,17 +122,6 @@ impl PodNotifier {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(key, status);
         self.inner.wake.notify_one();
-    }
-
-    /// Take every pending update (runtime side). Waits until there is at least one.
-    pub async fn next_batch(&self) -> Vec<PodStatusUpdate> {
-        loop {
-            let batch = self.drain();
-            if !batch.is_empty() {
-                return batch;
-            }
-            self.inner.wake.notified().await;
-        }
     }
 
     /// Record an event about one of the provider's pods (best effort: never blocks, and
@@ -134,9 +139,22 @@ impl PodNotifier {
         drop(events);
         self.inner.events_wake.notify_one();
     }
+}
 
-    /// Take every pending event (runtime side), in the order they were sent. Waits until
-    /// there is at least one.
+impl PodUpdates {
+    /// Take every pending update. Waits until there is at least one.
+    pub async fn next_batch(&self) -> Vec<PodStatusUpdate> {
+        loop {
+            let batch = self.drain();
+            if !batch.is_empty() {
+                return batch;
+            }
+            self.inner.wake.notified().await;
+        }
+    }
+
+    /// Take every pending event, in the order they were sent. Waits until there is at
+    /// least one.
     pub async fn next_events(&self) -> Vec<ProviderEvent> {
         loop {
             let events = std::mem::take(
@@ -154,6 +172,7 @@ impl PodNotifier {
     }
 
     /// Take every pending update without waiting.
+    #[must_use]
     pub fn drain(&self) -> Vec<PodStatusUpdate> {
         let mut pending = self
             .inner

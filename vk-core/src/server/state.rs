@@ -64,6 +64,9 @@ impl ServerState {
         pods: Arc<dyn PodLookup>,
         auth: Arc<Auth>,
     ) -> Self {
+        // The provider says whether it forwards ports; if not, `/portForward` answers a
+        // clear error before any upgrade.
+        let port_forward = provider.supports_port_forward();
         Self {
             node_name: node_name.into().into(),
             provider,
@@ -72,7 +75,7 @@ impl ServerState {
             clock: Arc::new(SystemClock),
             registry: Arc::new(Registry::default()),
             streaming: StreamingConfig::default(),
-            port_forward: false,
+            port_forward,
             sessions: sessions::Sessions::new(DEFAULT_MAX_SESSIONS_PER_CLIENT),
         }
     }
@@ -107,14 +110,6 @@ impl ServerState {
     #[must_use]
     pub fn max_sessions_per_client(mut self, max: usize) -> Self {
         self.sessions = sessions::Sessions::new(max);
-        self
-    }
-
-    /// Whether the provider implements [`crate::Provider::port_forward`]. Off by default:
-    /// `/portForward` then answers a clear error before any upgrade, which kubectl shows.
-    #[must_use]
-    pub fn port_forward(mut self, enabled: bool) -> Self {
-        self.port_forward = enabled;
         self
     }
 

@@ -24,17 +24,17 @@ async fn a_retried_delete_should_not_run_pre_stop_hooks_twice() {
     }))
     .unwrap();
     let hooks = Hooks::default();
-    let notifier = PodNotifier::new();
+    let (notifier, updates) = PodNotifier::channel();
     hooks.set_notifier(notifier.clone());
     let arm = unreachable_arm();
     pre_stop(&arm, &hooks, &pod, "ns-p", None).await;
-    let events = notifier.next_events().await;
+    let events = updates.next_events().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].reason(), FAILED_PRE_STOP_HOOK);
     // The DELETE failed and the runtime retries: the hooks ran already.
     pre_stop(&arm, &hooks, &pod, "ns-p", None).await;
     assert!(
-        time::timeout(Duration::from_millis(50), notifier.next_events())
+        time::timeout(Duration::from_millis(50), updates.next_events())
             .await
             .is_err(),
         "no second run"

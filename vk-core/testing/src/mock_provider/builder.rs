@@ -14,6 +14,7 @@ pub struct MockProviderBuilder {
     pub(super) log_lines: u64,
     pub(super) log_interval: Duration,
     pub(super) record_calls: bool,
+    pub(super) port_forward: bool,
     pub(super) clock: Option<SharedClock>,
 }
 
@@ -29,6 +30,7 @@ impl Default for MockProviderBuilder {
             log_lines: 3,
             log_interval: Duration::from_secs(1),
             record_calls: true,
+            port_forward: true,
             clock: None,
         }
     }
@@ -83,6 +85,14 @@ impl MockProviderBuilder {
     /// and is never trimmed.
     pub fn record_calls(mut self, on: bool) -> Self {
         self.record_calls = on;
+        self
+    }
+
+    /// Whether it says it forwards ports ([`vk_core::Provider::supports_port_forward`];
+    /// default on: connections to any port of a running pod echo what they receive).
+    /// Off, the kubelet API refuses `/portForward` as for a backend without it.
+    pub fn port_forward(mut self, on: bool) -> Self {
+        self.port_forward = on;
         self
     }
 

@@ -30,6 +30,10 @@ impl Provider for MockProvider {
         &self.inner.cfg.name
     }
 
+    fn supports_port_forward(&self) -> bool {
+        self.inner.cfg.port_forward
+    }
+
     async fn create_pod(&self, pod: &Pod, resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
         self.record(|| MockCall::CreatePod {

@@ -37,19 +37,19 @@ async fn a_pod_should_go_pending_then_running_then_succeed_by_annotation() {
     let p = MockProvider::builder()
         .start_delay(Duration::from_secs(1))
         .build();
-    let notifier = PodNotifier::new();
+    let (notifier, updates) = PodNotifier::channel();
     assert!(p.notify_pods(notifier.clone()));
     let pod = pod("job", json!({EXIT_AFTER_ANNOTATION: "2s"}));
     p.create_pod(&pod, &PodResources::default()).await.unwrap();
     assert_eq!(phase(&p, "job").as_deref(), Some("Pending"));
     settle().await;
-    let batch = notifier.drain();
+    let batch = updates.drain();
     assert_eq!(batch.len(), 1);
 
     advance(Duration::from_millis(1001)).await;
     settle().await;
     assert_eq!(phase(&p, "job").as_deref(), Some("Running"));
-    let status = notifier.drain().remove(0).status.unwrap();
+    let status = updates.drain().remove(0).status.unwrap();
     assert!(status.pod_ip.is_some());
 
     advance(Duration::from_millis(2001)).await;

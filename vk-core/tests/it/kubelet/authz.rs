@@ -56,7 +56,7 @@ async fn streaming_over_a_websocket_get_should_need_create_on_nodes_proxy() {
     let (api, asked) = cluster().await;
     let pki = Pki::new("kube-apiserver-kubelet-client");
     let auth = Auth::new(AuthConfig::default(), Some(api.client()));
-    let (addr, _dir) = start_with_auth(&pki, Arc::new(EchoProvider), false, auth).await;
+    let (addr, _dir) = start_with_auth(&pki, Arc::new(EchoProvider), auth).await;
     let reader = api.service_account_token("default", "reader", &[]);
     let operator = api.service_account_token("default", "operator", &[]);
 

@@ -98,15 +98,11 @@ pub fn pod(name: &str, node: &str) -> Pod {
 
 /// Start the server with TLS from files, trusting `pki`'s CA for client certificates.
 pub async fn start(pki: &Pki, provider: Arc<dyn Provider>) -> (SocketAddr, tempfile::TempDir) {
-    start_with(pki, provider, false).await
+    start_with(pki, provider).await
 }
 
-/// [`start`], saying whether the provider can port-forward.
-pub async fn start_with(
-    pki: &Pki,
-    provider: Arc<dyn Provider>,
-    port_forward: bool,
-) -> (SocketAddr, tempfile::TempDir) {
+/// [`start`] (the provider says whether it forwards ports).
+pub async fn start_with(pki: &Pki, provider: Arc<dyn Provider>) -> (SocketAddr, tempfile::TempDir) {
     let auth = Auth::new(
         AuthConfig {
             authorization: AuthorizationMode::AlwaysAllow,
@@ -114,17 +110,16 @@ pub async fn start_with(
         },
         None,
     );
-    start_with_auth(pki, provider, port_forward, auth).await
+    start_with_auth(pki, provider, auth).await
 }
 
 /// [`start_with`], with requests checked by `auth`.
 pub async fn start_with_auth(
     pki: &Pki,
     provider: Arc<dyn Provider>,
-    port_forward: bool,
     auth: Auth,
 ) -> (SocketAddr, tempfile::TempDir) {
-    start_limited(pki, provider, port_forward, auth, |c| c).await
+    start_limited(pki, provider, auth, |c| c).await
 }
 
 /// [`start_with_auth`], with the TLS configuration (its connection limits) changed by
@@ -132,18 +127,16 @@ pub async fn start_with_auth(
 pub async fn start_limited(
     pki: &Pki,
     provider: Arc<dyn Provider>,
-    port_forward: bool,
     auth: Auth,
     tune: impl FnOnce(TlsConfig) -> TlsConfig,
 ) -> (SocketAddr, tempfile::TempDir) {
-    start_tuned(pki, provider, port_forward, auth, tune, |s| s).await
+    start_tuned(pki, provider, auth, tune, |s| s).await
 }
 
 /// [`start_limited`], with the server state (its session cap) changed by `tune_state`.
 pub async fn start_tuned(
     pki: &Pki,
     provider: Arc<dyn Provider>,
-    port_forward: bool,
     auth: Auth,
     tune: impl FnOnce(TlsConfig) -> TlsConfig,
     tune_state: impl FnOnce(ServerState) -> ServerState,
@@ -155,10 +148,12 @@ pub async fn start_tuned(
     std::fs::write(&key, &pki.serving_key_pem).unwrap();
     let (store, mut writer) = reflector::store::<Pod>();
     writer.apply_watcher_event(&watcher::Event::Apply(pod("web", "vk")));
-    let state = tune_state(
-        ServerState::new("vk", provider, Arc::new(store), Arc::new(auth))
-            .port_forward(port_forward),
-    );
+    let state = tune_state(ServerState::new(
+        "vk",
+        provider,
+        Arc::new(store),
+        Arc::new(auth),
+    ));
     let config = TlsConfig {
         serving: ServingCert::Files { cert, key },
         ..TlsConfig::self_signed(vec![], vec![])

@@ -156,7 +156,7 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-async fn cluster(provider: Arc<dyn Provider>, port_forward: bool) -> Cluster {
+async fn cluster(provider: Arc<dyn Provider>) -> Cluster {
     let fake = FakeApiServer::start().await;
     let client = fake.client();
     let dir = tempfile::tempdir().unwrap();
@@ -236,8 +236,7 @@ async fn cluster(provider: Arc<dyn Provider>, port_forward: bool) -> Cluster {
         .unwrap();
 
     let auth = Auth::new(AuthConfig::default(), Some(client));
-    let state = ServerState::new(NODE, provider, Arc::new(store), Arc::new(auth))
-        .port_forward(port_forward);
+    let state = ServerState::new(NODE, provider, Arc::new(store), Arc::new(auth));
     let upgrades = Arc::new(Mutex::new(Vec::new()));
     let seen = upgrades.clone();
     let record = axum::middleware::from_fn(move |req: axum::extract::Request, next: Next| {
@@ -363,7 +362,7 @@ async fn in_pty(version: &str, spdy: bool, kubeconfig: &Path, args: &str) -> Out
 }
 
 async fn scenario(version: &str, spdy: bool) {
-    let c = cluster(Arc::new(ProcessProvider), false).await;
+    let c = cluster(Arc::new(ProcessProvider)).await;
     let k = |args: &'static [&'static str], stdin: Option<&'static str>| {
         kubectl(version, spdy, &c.kubeconfig, args, stdin)
     };
@@ -515,12 +514,13 @@ async fn mock_scenario(version: &str) {
         MockProvider::builder()
             .start_delay(Duration::ZERO)
             .log_lines(3)
+            .port_forward(false)
             .build(),
     );
     mock.create_pod(&pod("web", NODE), &PodResources::default())
         .await
         .unwrap();
-    let c = cluster(mock.clone(), false).await;
+    let c = cluster(mock.clone()).await;
     let k = |args: &'static [&'static str], stdin: Option<&'static str>| {
         kubectl(version, false, &c.kubeconfig, args, stdin)
     };
@@ -630,7 +630,7 @@ async fn port_forward_echoes(version: &str, spdy: bool) -> Vec<String> {
     mock.create_pod(&pod("web", NODE), &PodResources::default())
         .await
         .unwrap();
-    let c = cluster(mock.clone(), true).await;
+    let c = cluster(mock.clone()).await;
     let (mut child, local) =
         spawn_port_forward(version, spdy, &c.kubeconfig, &[":8080", ":9090"]).await;
     for (remote, round) in [("8080", 1), ("9090", 1), ("8080", 2)] {
@@ -697,7 +697,7 @@ async fn kubectl_1_27_should_port_forward_over_spdy() {
 async fn kubectl_1_33_should_show_a_forwarding_failure_over_websocket() {
     // The provider does not know the pod: forwarding fails with its message.
     let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
-    let c = cluster(mock.clone(), true).await;
+    let c = cluster(mock.clone()).await;
     let (mut child, local) = spawn_port_forward("1.33", false, &c.kubeconfig, &[":8080"]).await;
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local["8080"]))
         .await

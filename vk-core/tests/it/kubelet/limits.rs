@@ -22,7 +22,7 @@ async fn start(pki: &Pki, connections: usize, handshakes: usize) -> SocketAddr {
         },
         None,
     );
-    let (addr, dir) = start_limited(pki, Arc::new(EchoProvider), false, auth, |c| TlsConfig {
+    let (addr, dir) = start_limited(pki, Arc::new(EchoProvider), auth, |c| TlsConfig {
         max_connections: connections,
         max_pending_handshakes: handshakes,
         ..c

@@ -59,7 +59,7 @@ async fn mock_with_web() -> Arc<MockProvider> {
 #[tokio::test]
 async fn websocket_v4_should_forward_two_ports_with_their_channels() {
     let pki = Pki::new("kube-apiserver-kubelet-client");
-    let (addr, _dir) = start_with(&pki, mock_with_web().await, true).await;
+    let (addr, _dir) = start_with(&pki, mock_with_web().await).await;
     let (mut ws, res) = open(
         &pki,
         addr,
@@ -129,7 +129,7 @@ async fn websocket_v4_base64_should_report_a_provider_failure_on_the_error_chann
     let pki = Pki::new("kube-apiserver-kubelet-client");
     // The provider does not know the pod: forwarding fails.
     let mock = Arc::new(MockProvider::builder().start_delay(Duration::ZERO).build());
-    let (addr, _dir) = start_with(&pki, mock, true).await;
+    let (addr, _dir) = start_with(&pki, mock).await;
     let (mut ws, res) = open(
         &pki,
         addr,
@@ -178,7 +178,7 @@ fn refusal(e: tungstenite::Error) -> (u16, String) {
 #[tokio::test]
 async fn websocket_port_forward_should_be_refused_with_a_status_when_the_provider_cannot() {
     let pki = Pki::new("kube-apiserver-kubelet-client");
-    let (addr, _dir) = start_with(&pki, Arc::new(EchoProvider), false).await;
+    let (addr, _dir) = start_with(&pki, Arc::new(EchoProvider)).await;
     for protocols in ["v4.channel.k8s.io", "SPDY/3.1+portforward.k8s.io"] {
         let e = open(&pki, addr, "/portForward/default/web?port=80", protocols)
             .await
@@ -201,7 +201,7 @@ async fn websocket_port_forward_should_be_refused_with_a_status_when_the_provide
 #[tokio::test]
 async fn websocket_port_forward_should_refuse_bad_requests_before_upgrading() {
     let pki = Pki::new("kube-apiserver-kubelet-client");
-    let (addr, _dir) = start_with(&pki, mock_with_web().await, true).await;
+    let (addr, _dir) = start_with(&pki, mock_with_web().await).await;
     let cases = [
         (
             "/portForward/default/web",

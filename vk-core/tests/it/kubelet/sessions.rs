@@ -114,15 +114,7 @@ async fn exec_and_port_forward_sessions_should_share_the_configured_cap() {
         },
         None,
     );
-    let (addr, _dir) = start_tuned(
-        &pki,
-        mock,
-        true,
-        auth,
-        |c| c,
-        |s| s.max_sessions_per_client(2),
-    )
-    .await;
+    let (addr, _dir) = start_tuned(&pki, mock, auth, |c| c, |s| s.max_sessions_per_client(2)).await;
     let _forward = open(&pki, addr, "/portForward/default/web?port=8080")
         .await
         .expect("a port-forward under the cap");
