@@ -16,7 +16,8 @@
 //! - stdout and stderr go to a log file per container, served to `kubectl logs` (with
 //!   `--follow` and `--tail`); `kubectl exec` runs a command in the pod's directory with the
 //!   container's environment (without a TTY) and returns its exit code.
-//! - Deleting a pod kills its containers' process groups.
+//! - Deleting a pod kills its containers' process groups, and so does stopping the
+//!   example (which records nothing: started again, it runs the node's pods afresh).
 //!
 //! Run it against the cluster of your current kubeconfig context, with the address the API
 //! server reaches this machine's port 10250 at; pods must tolerate the node's taint
@@ -156,21 +157,26 @@ fn start(
     });
     let watched = Arc::clone(&container);
     let task = tokio::spawn(async move {
+        let group = Group(pid); // dropped with the runtime too: no process outlives us
         let code = tokio::select! {
             status = child.wait() => exit_code(status),
             () = stop.cancelled() => 137,
         };
-        kill_group(pid); // what it left behind, or all of it when stopped
+        drop(group); // kills what it left behind, or all of it when stopped
         let _ = child.wait().await;
         *watched.exit.lock().expect("not poisoned") = Some(code);
     });
     Ok((container, task))
 }
 
-/// Kill what is left of the process group `pid` leads.
-fn kill_group(pid: u32) {
-    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-        let _ = kill_process_group(pid, Signal::KILL);
+/// Kills what is left of the process group it names when dropped.
+struct Group(u32);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = i32::try_from(self.0).ok().and_then(Pid::from_raw) {
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
     }
 }
 
@@ -214,7 +220,9 @@ impl Provider for ProcessProvider {
     async fn create_pod(&self, pod: &Pod, _resources: &PodResources) -> Result<()> {
         let key = PodKey::of(pod);
         let spec = pod.spec.as_ref().ok_or_else(|| unsupported("no spec"))?;
-        if spec.restart_policy.as_deref() != Some("Never") || spec.init_containers.is_some() {
+        if spec.restart_policy.as_deref() != Some("Never")
+            || spec.init_containers.as_ref().is_some_and(|c| !c.is_empty())
+        {
             return Err(unsupported(
                 "restartPolicy must be Never, no initContainers",
             ));
