@@ -387,6 +387,12 @@ impl Harness {
         self.patience
     }
 
+    /// Change the bound on the waits from now on (a test that expects one to time out
+    /// shortens it).
+    pub fn set_patience(&mut self, patience: Duration) {
+        self.patience = patience;
+    }
+
     /// Stop the virtual kubelet (it stops serving and leaves the pods in the provider),
     /// then the fake API server.
     ///
