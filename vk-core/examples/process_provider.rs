@@ -14,7 +14,7 @@
 //! - The runtime polls the status: `Running`, then each container's exit code, and the pod
 //!   `Succeeded` or `Failed` when all have exited.
 //! - stdout and stderr go to a log file per container, served to `kubectl logs` (with
-//!   `--follow` and `--tail`); `kubectl exec` runs a command in the pod's directory with the
+//!   `--follow` and `--tail`; other options are ignored); `kubectl exec` runs a command in the pod's directory with the
 //!   container's environment (without a TTY) and returns its exit code.
 //! - Deleting a pod kills its containers' process groups, and so does stopping the
 //!   example (which records nothing: started again, it runs the node's pods afresh).

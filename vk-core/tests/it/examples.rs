@@ -169,7 +169,8 @@ async fn process_pod_should_serve_kubectl_1_27_over_spdy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_pods_should_end_succeeded_or_failed_with_their_exit_codes() {
     let h = Harness::start(Arc::new(ProcessProvider::default())).await;
-    h.create_pod(job("ok", "echo done")).await;
+    h.create_pod(job("ok", "echo one; echo two; echo done"))
+        .await;
     h.create_pod(job("fails", "echo failing >&2; exit 4")).await;
     let exit_code = |p: &Pod| {
         let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
@@ -180,7 +181,13 @@ async fn process_pods_should_end_succeeded_or_failed_with_their_exit_codes() {
     let failed = h.wait_for_phase("fails", "Failed").await;
     assert_eq!(exit_code(&failed), Some(4));
     let kubectl = h.kubectl("1.33");
-    assert_eq!(kubectl.ok(&["logs", "ok"]).await, "done\n");
+    assert_eq!(kubectl.ok(&["logs", "ok"]).await, "one\ntwo\ndone\n");
+    assert_eq!(kubectl.ok(&["logs", "ok", "--tail=2"]).await, "two\ndone\n");
+    // Following the log of a container that has exited ends with the log.
+    assert_eq!(
+        kubectl.ok(&["logs", "ok", "--follow"]).await,
+        "one\ntwo\ndone\n"
+    );
     assert_eq!(kubectl.ok(&["logs", "fails"]).await, "failing\n");
     h.shutdown().await.expect("the node stops cleanly");
 }

@@ -470,3 +470,18 @@ impl Drop for Harness {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Harness, HarnessBuilder, HarnessError};
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn harness_types_are_send() {
+        // Tests hand the harness to spawned tasks.
+        assert_send::<Harness>();
+        assert_send::<HarnessBuilder>();
+        assert_send::<HarnessError>();
+    }
+}
