@@ -2,8 +2,9 @@
 //! for trusted batch jobs and scripts, and a worked example of `logs` and `exec`.
 //!
 //! - A container runs its `command` then `args` (there is no image to take an entrypoint
-//!   from, so one must be set) in a fresh directory per pod, as the user running this
-//!   example, with `PATH`, `HOSTNAME` and the container's literal `env`.
+//!   from, so one must be set) in a fresh directory per pod, which also holds the logs, as
+//!   the user running this example, with `PATH`, `HOSTNAME` and the container's literal
+//!   `env`.
 //! - The image must be a shell base image (`busybox`, `alpine`, `debian` or `ubuntu`, any
 //!   registry or tag): the commands such pods run (`sh`, `echo`, `sleep`...) exist here too.
 //!   Any other image's program does not, so such a pod is refused with
@@ -14,8 +15,9 @@
 //! - The runtime polls the status: `Running`, then each container's exit code, and the pod
 //!   `Succeeded` or `Failed` when all have exited.
 //! - stdout and stderr go to a log file per container, served to `kubectl logs` (with
-//!   `--follow` and `--tail`; other options are ignored); `kubectl exec` runs a command in the pod's directory with the
-//!   container's environment (without a TTY) and returns its exit code.
+//!   `--follow` and `--tail`; other options are ignored); `kubectl exec` runs a command in
+//!   the pod's directory with the container's environment (without a TTY) and returns its
+//!   exit code.
 //! - Deleting a pod kills its containers' process groups, and so does stopping the
 //!   example (which records nothing: started again, it runs the node's pods afresh).
 //!
