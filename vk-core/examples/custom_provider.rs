@@ -1,28 +1,34 @@
 //! A custom provider for a trivial backend: pods "run" as entries in a map.
 //!
 //! This is the whole of what a backend has to write to become a node of a cluster with
-//! `vk-core`: the five lifecycle calls, optionally pushed status, and node capacity.
-//! Everything else (Node, Lease, watching pods, resolving Secrets, status writes, deletion,
-//! adoption after restarts, orphan clean-up) is the runtime's.
+//! `vk-core`: the five lifecycle calls, optionally pushed status, node capacity, and the
+//! streaming calls it supports (here `kubectl logs`, a fixed line, and `kubectl exec`, which
+//! echoes its arguments). Everything else (Node, Lease, watching pods, resolving Secrets,
+//! status writes, deletion, adoption after restarts, orphan clean-up, the kubelet HTTPS API
+//! with its authentication) is [`VirtualKubelet`]'s.
 //!
-//! Run it against the cluster of your current kubeconfig context:
+//! Run it against the cluster of your current kubeconfig context, with the address the API
+//! server reaches this machine's port 10250 at:
 //!
 //! ```text
-//! cargo run -p vk-core --example custom_provider
+//! VKUBELET_POD_IP=10.0.0.4 cargo run -p vk-core --example custom_provider
 //! kubectl get node map-node
 //! ```
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use k8s_openapi::api::core::v1::{Node, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use vk_core::provider::{PodKey, PodNotifier, PodResources, ProviderPod, Result};
-use vk_core::{NodeConfig, Provider, ProviderError, Runtime};
+use tokio::io::AsyncWriteExt as _;
+use vk_core::provider::{ExecIo, LogOptions, LogStream, PodKey, PodNotifier, PodResources};
+use vk_core::provider::{ProviderPod, Result};
+use vk_core::{NodeConfig, Provider, ProviderError, VirtualKubelet};
 
 /// The "backend": pods by key, each with the UID it was created for.
 #[derive(Default)]
-struct MapProvider {
+pub(crate) struct MapProvider {
     pods: Mutex<HashMap<PodKey, String>>,
     notifier: Mutex<Option<PodNotifier>>,
 }
@@ -100,6 +106,26 @@ impl Provider for MapProvider {
             .collect())
     }
 
+    async fn logs(&self, key: &PodKey, container: &str, _opts: &LogOptions) -> Result<LogStream> {
+        self.pod_status(key)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(key))?;
+        let line = Bytes::from(format!("{key}/{container} lives in a map\n"));
+        Ok(Box::pin(futures::stream::once(async { Ok(line) })))
+    }
+
+    async fn exec(&self, key: &PodKey, _: &str, command: &[String], io: ExecIo) -> Result<i32> {
+        self.pod_status(key)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(key))?;
+        if let Some(mut stdout) = io.stdout {
+            let line = format!("{}\n", command.get(1..).unwrap_or_default().join(" "));
+            let written = stdout.write_all(line.as_bytes()).await;
+            written.map_err(|e| ProviderError::Other(e.into()))?;
+        }
+        Ok(0)
+    }
+
     fn notify_pods(&self, notifier: PodNotifier) -> bool {
         *self.notifier.lock().expect("not poisoned") = Some(notifier);
         true
@@ -120,13 +146,14 @@ impl Provider for MapProvider {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = kube::Client::try_default().await?;
-    let runtime = Runtime::builder(
-        client,
-        Arc::new(MapProvider::default()),
-        NodeConfig::named("map-node"),
-    )
-    .build();
-    runtime
+    let mut node = NodeConfig::named("map-node");
+    // Where the API server sends `kubectl logs` and `exec` (the Go virtual-kubelet's variable).
+    node.internal_ip = std::env::var("VKUBELET_POD_IP")
+        .ok()
+        .and_then(|ip| ip.parse().ok());
+    // The kubelet API on 0.0.0.0:10250 with a self-signed certificate, checking callers
+    // with TokenReview and SubjectAccessReview.
+    VirtualKubelet::builder(client, Arc::new(MapProvider::default()), node)
         .run(async {
             let _ = tokio::signal::ctrl_c().await;
         })

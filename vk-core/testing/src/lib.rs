@@ -152,6 +152,7 @@
 
 pub mod binder;
 pub mod fake_api;
+pub mod harness;
 pub mod kubectl;
 pub mod kubelet_client;
 pub mod mock_provider;
@@ -160,5 +161,6 @@ pub mod spdy_client;
 pub use fake_api::{
     AccessPolicy, AccessRequest, Counters, FakeApiError, FakeApiServer, FakeApiServerBuilder, Knobs,
 };
+pub use harness::{Harness, HarnessBuilder, HarnessError};
 pub use kubelet_client::kubelet_client_config;
 pub use mock_provider::{ContainerUsage, MockCall, MockProvider, MockProviderBuilder};

@@ -10,3 +10,7 @@ mod stream;
 mod leader;
 // The kubelet serving certificate from kubelet-serving CertificateSigningRequests.
 mod serving_csr;
+// vk_testing::harness: the whole node around a provider, on the fake API server.
+mod harness;
+// The examples' providers through the harness, with real kubectl.
+mod examples;
