@@ -20,8 +20,7 @@ use k8s_openapi::api::core::v1 as k8s;
 
 use crate::container_group::{AzureFileVolume, Volume};
 use crate::error::Findings;
-use crate::pod::{PodContext, ReferencedObjects};
-use crate::registry::secret_bytes;
+use crate::pod_context::{PodContext, ReferencedObjects, secret_bytes};
 use crate::volumes::{AZURE_FILE_CSI_DRIVER, STORAGE_ACCOUNT_KEY_KEY, STORAGE_ACCOUNT_NAME_KEY};
 
 /// The claim phase of a claim bound to a volume.

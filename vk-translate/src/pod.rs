@@ -17,36 +17,17 @@ use crate::error::{Findings, Result, TranslateError, Warning};
 use crate::hooks::HookPlan;
 use crate::images::ResolvedImages;
 use crate::node::NodeOptions;
+use crate::pod_context::PodContext;
 use crate::resources::Granted;
 use crate::{
     confidential, dns, env, hooks, identity, names, ports, priority, probes, registry, resources,
     security, volumes, zones,
 };
 
+pub use crate::pod_context::ReferencedObjects;
+
 /// Most containers in one group (aci-spec README).
 pub const MAX_CONTAINERS: usize = 60;
-
-/// The Secrets, ConfigMaps, tokens and volume claims a pod references, resolved by the
-/// caller (mirrors `vk_core::provider::PodResources`).
-#[derive(Clone, Debug, Default)]
-pub struct ReferencedObjects {
-    /// Secrets by name.
-    pub secrets: BTreeMap<String, k8s::Secret>,
-    /// ConfigMaps by name.
-    pub config_maps: BTreeMap<String, k8s::ConfigMap>,
-    /// Service account tokens for projected `serviceAccountToken` sources, keyed by
-    /// `"<volume name>/<path>"`.
-    pub service_account_tokens: BTreeMap<String, String>,
-    /// PersistentVolumeClaims of the pod's namespace by name
-    /// ([`claims::claim_names`](crate::claims::claim_names) lists the ones to resolve).
-    pub persistent_volume_claims: BTreeMap<String, k8s::PersistentVolumeClaim>,
-    /// PersistentVolumes by name (the ones the claims are bound to).
-    pub persistent_volumes: BTreeMap<String, k8s::PersistentVolume>,
-    /// Secrets the PersistentVolumes reference ([`claims::volume_secret`](crate::claims::volume_secret)),
-    /// keyed by [`claims::volume_secret_key`](crate::claims::volume_secret_key)
-    /// (`"<namespace>/<name>"`); one of the pod's namespace may be in `secrets` instead.
-    pub volume_secrets: BTreeMap<String, k8s::Secret>,
-}
 
 /// A pod's container group and what changed on the way.
 #[derive(Clone, Debug)]
@@ -60,32 +41,6 @@ pub struct Translation {
     pub warnings: Vec<Warning>,
     /// The lifecycle hooks the provider runs itself (ACI has none).
     pub hooks: HookPlan,
-}
-
-/// What the per-field translators need to know about the pod.
-pub(crate) struct PodContext<'a> {
-    pub(crate) pod: &'a k8s::Pod,
-    pub(crate) spec: &'a k8s::PodSpec,
-    pub(crate) objects: &'a ReferencedObjects,
-    pub(crate) node: &'a NodeOptions,
-    /// Image configs resolved by the caller.
-    pub(crate) images: &'a ResolvedImages,
-    /// Resources granted to each container (regular and sidecar), by name.
-    pub(crate) granted: BTreeMap<String, Granted>,
-}
-
-impl PodContext<'_> {
-    pub(crate) fn namespace(&self) -> &str {
-        self.pod.metadata.namespace.as_deref().unwrap_or("default")
-    }
-
-    pub(crate) fn node_name(&self) -> &str {
-        self.spec
-            .node_name
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&self.node.node_name)
-    }
 }
 
 /// Translates a pod into the container group that runs it on ACI.

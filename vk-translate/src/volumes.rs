@@ -14,8 +14,7 @@ use k8s_openapi::api::core::v1 as k8s;
 use crate::container_group::{AzureFileVolume, GitRepoVolume, Volume, VolumeMount};
 use crate::downward::{self, DownwardProblem};
 use crate::error::Findings;
-use crate::pod::PodContext;
-use crate::registry::secret_bytes;
+use crate::pod_context::{PodContext, secret_bytes};
 
 /// Most volumes in one group (aci-spec README).
 pub const MAX_VOLUMES: usize = 20;
