@@ -37,6 +37,7 @@ pub mod fuzzing;
 /// The ARM api-version of the ACI model in [`container_group`].
 pub const API_VERSION: &str = "2025-09-01";
 
+mod azure_file;
 pub mod claims;
 pub mod confidential;
 pub mod defaults;
@@ -62,6 +63,7 @@ mod registry;
 pub mod resources;
 pub mod secrets;
 mod security;
+mod volume_files;
 mod volumes;
 pub mod zones;
 
