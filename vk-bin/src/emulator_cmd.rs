@@ -72,7 +72,7 @@ fn quota(text: &str) -> Result<Vec<QuotaWindow>, BadInput> {
             };
             let (limit, period) = window.trim().split_once('/').ok_or_else(bad)?;
             let limit: usize = limit.trim().parse().map_err(|_| bad())?;
-            let period = crate::run_config::parse_duration("quota", period.trim())?;
+            let period = crate::flag_values::parse_duration("quota", period.trim())?;
             if limit == 0 || period.is_zero() {
                 return Err(bad());
             }

@@ -3,6 +3,7 @@ subcommand, map its error to an exit status (2 for bad input, 1 for runtime fail
 mod cli;
 mod emulator_cmd;
 mod error;
+mod flag_values;
 mod local_cmd;
 mod logging;
 mod monitor_config;

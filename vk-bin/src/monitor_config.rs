@@ -7,7 +7,7 @@ use vk_aci::virtual_node::VirtualNodeConfig;
 
 use crate::cli::RunArgs;
 use crate::error::BadInput;
-use crate::run_config::parse_duration;
+use crate::flag_values::parse_duration;
 
 /// Fill `config.monitor` and the statistics refresh interval from `args`: the batch API at
 /// `--metrics-endpoint`, else the emulator of `--aci-endpoint`, else `cloud`'s regional

@@ -15,54 +15,10 @@ use vk_translate::container_group::OperatingSystemTypes;
 
 use crate::cli::RunArgs;
 use crate::error::BadInput;
+use crate::flag_values::{non_empty, parse_duration, parse_listen, read_file};
 use crate::monitor_config;
 use crate::placement_config;
 use crate::vnet_config;
-
-/// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.
-pub(crate) fn parse_duration(flag: &str, text: &str) -> Result<Duration, BadInput> {
-    let bad = || {
-        BadInput(format!(
-            "--{flag}: {text:?} is not a duration like 30s, 2m or 1h30m"
-        ))
-    };
-    let text = text.trim();
-    if text.is_empty() || text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            "ns" => 0.000_000_001,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| bad())?;
-    }
-    Ok(total)
-}
-
-fn read_file(flag: &str, path: &Path) -> Result<Vec<u8>, BadInput> {
-    std::fs::read(path).map_err(|e| BadInput(format!("{flag} {}: {e}", path.display())))
-}
-
-fn non_empty(value: Option<&String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty()).cloned()
-}
 
 /// Check every flag and build the node's configuration and ARM credential. Nothing is
 /// started; every problem is a [`BadInput`] (exit 2).
@@ -339,26 +295,12 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
     config.resync_period = (!resync.is_zero()).then_some(resync);
     config.health_listen = match args.metrics_addr.as_str() {
         "" | "off" | "0" => None,
-        addr => Some(parse_listen(addr)?),
+        addr => Some(parse_listen("metrics-addr", addr)?),
     };
     config.lease_namespace.clone_from(&args.lease_namespace);
     config.identity = format!("{}_{}", args.nodename, std::process::id());
     parse_duration("startup-timeout", &args.startup_timeout)?;
     Ok((config, credential))
-}
-
-/// `HOST:PORT` or Go's `:PORT`.
-fn parse_listen(addr: &str) -> Result<std::net::SocketAddr, BadInput> {
-    let full = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr.to_owned()
-    };
-    full.parse().map_err(|_| {
-        BadInput(format!(
-            "--metrics-addr {addr:?}: expected HOST:PORT or :PORT"
-        ))
-    })
 }
 
 #[cfg(test)]
@@ -500,27 +442,5 @@ mod tests {
         }
         let err = config(&["--subnet-name", "aci"]).unwrap_err();
         assert!(err.0.contains("ACI_VNET_NAME"), "{err}");
-    }
-
-    #[test]
-    fn go_durations_should_parse() {
-        assert_eq!(parse_duration("x", "0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("x", "90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_duration("x", "1h30m").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_duration("x", "500ms").unwrap(),
-            Duration::from_millis(500)
-        );
-        assert!(parse_duration("x", "5 minutes").is_err());
-        assert!(parse_duration("x", "10").is_err());
-    }
-
-    #[test]
-    fn go_listen_addresses_should_parse() {
-        assert_eq!(parse_listen(":10255").unwrap().port(), 10255);
-        assert!(parse_listen("nope").is_err());
     }
 }
