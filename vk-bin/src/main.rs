@@ -1,9 +1,11 @@
 /*! The main entry point into the `vk-aci` binary: parse the command line, run the
 subcommand, map its error to an exit status (2 for bad input, 1 for runtime failures). */
+mod arm_config;
 mod cli;
 mod emulator_cmd;
 mod error;
 mod flag_values;
+mod kubelet_api_config;
 mod local_cmd;
 mod logging;
 mod monitor_config;
