@@ -6,9 +6,9 @@ use tokio::time::Duration;
 use vk_aci::arm::credentials::{Cloud, CredentialInputs, choose};
 use vk_aci::arm::{ArmConfig, ArmCredential};
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
 use crate::flag_values::non_empty;
+use crate::run_args::RunArgs;
 
 /// Where and as whom the node's container groups are managed.
 pub(crate) struct AzureSettings {

@@ -9,9 +9,9 @@ use vk_aci::virtual_node::VirtualNodeConfig;
 use vk_core::error_chain;
 use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert, ServingCsr};
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
 use crate::flag_values::{parse_duration, read_file};
+use crate::run_args::RunArgs;
 
 /// Fill `config.tls` and `config.auth` from `args`, and fail now on unusable TLS material
 /// rather than after the lease.

@@ -11,6 +11,7 @@ mod logging;
 mod monitor_config;
 mod placement_config;
 mod provider_config;
+mod run_args;
 mod run_cmd;
 mod run_config;
 mod translate_cmd;

@@ -8,9 +8,9 @@ use vk_core::node::TaintConfig;
 use vk_translate::container_group::OperatingSystemTypes;
 
 use crate::arm_config::{self, AzureSettings};
-use crate::cli::RunArgs;
 use crate::error::BadInput;
 use crate::flag_values::{non_empty, parse_duration, parse_listen, read_file};
+use crate::run_args::RunArgs;
 use crate::{kubelet_api_config, monitor_config, placement_config, vnet_config};
 
 /// Check every flag and build the node's configuration and ARM credential. Nothing is
