@@ -10,6 +10,11 @@ use crate::error::BadInput;
 use crate::flag_values::non_empty;
 use crate::run_args::RunArgs;
 
+/// The subscription of `--aci-endpoint` runs without `AZURE_SUBSCRIPTION_ID`: the one
+/// `vk-aci local` gives its emulator (`vk_aci::local::SUBSCRIPTION`, which a test keeps
+/// equal; that module is not in builds without the `local` feature).
+pub(crate) const ENDPOINT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+
 /// Where and as whom the node's container groups are managed.
 pub(crate) struct AzureSettings {
     /// The ARM credential.
@@ -36,7 +41,7 @@ pub(crate) fn azure_settings(args: &RunArgs) -> Result<AzureSettings, BadInput> 
             let subscription = std::env::var("AZURE_SUBSCRIPTION_ID")
                 .ok()
                 .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| vk_aci::local::SUBSCRIPTION.to_owned());
+                .unwrap_or_else(|| ENDPOINT_SUBSCRIPTION.to_owned());
             let _ = endpoint;
             (
                 ArmCredential::fixed("emulator"),
@@ -111,4 +116,13 @@ pub(crate) fn arm_config(args: &RunArgs, azure: &AzureSettings) -> ArmConfig {
             .lro_poll_interval(Duration::from_millis(250));
     }
     arm
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "local")]
+    #[test]
+    fn the_endpoint_subscription_should_be_the_one_of_vk_aci_local() {
+        assert_eq!(super::ENDPOINT_SUBSCRIPTION, vk_aci::local::SUBSCRIPTION);
+    }
 }

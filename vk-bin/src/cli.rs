@@ -8,7 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use vk_translate::NodeOptions;
 use vk_translate::container_group::OperatingSystemTypes;
 
-use crate::logging::LogArgs;
+#[cfg(feature = "local")]
+use crate::emulator_cmd::EmulatorArgs;
+#[cfg(feature = "local")]
+use crate::local_cmd::LocalArgs;
 use crate::run_args::RunArgs;
 
 /// A virtual kubelet for Azure Container Instances.
@@ -35,73 +38,29 @@ pub(crate) enum Command {
     Run(Box<RunArgs>),
     /// Run the whole product locally: a stand-in API server, the ACI emulator and a virtual
     /// node in one process; prints the kubectl commands to try. Runs until Ctrl-C.
+    #[cfg(feature = "local")]
     Local(LocalArgs),
     /// Run the ACI emulator (ARM container group API on loopback) until Ctrl-C.
+    #[cfg(feature = "local")]
     Emulator(EmulatorArgs),
+    /// `local` in a build without the `local` feature: hidden, and says so.
+    #[cfg(not(feature = "local"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Local(NotBuilt),
+    /// `emulator` in a build without the `local` feature: hidden, and says so.
+    #[cfg(not(feature = "local"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Emulator(NotBuilt),
 }
 
-/// Flags of `vk-aci local`.
+/// The arguments of a subcommand this build does not have, whatever they are: the command
+/// then explains itself instead of failing on its flags.
+#[cfg(not(feature = "local"))]
 #[derive(Debug, Args)]
-pub(crate) struct LocalArgs {
-    /// Where to write the kubeconfig for kubectl.
-    #[arg(long, default_value = "vk-aci-local.kubeconfig")]
-    pub(crate) kubeconfig: PathBuf,
-    /// Fake API server address.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub(crate) listen: std::net::SocketAddr,
-    /// Virtual node name.
-    #[arg(long, default_value = "vk-aci-local")]
-    pub(crate) nodename: String,
-    /// Seconds a new container group stays Pending (ACI takes tens of seconds).
-    #[arg(long, default_value_t = 1)]
-    pub(crate) group_pending_secs: u64,
-    /// Seconds a new container group then stays Creating.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) group_creating_secs: u64,
-    /// Logging.
-    #[command(flatten)]
-    pub(crate) log: LogArgs,
-}
-
-/// Flags of `vk-aci emulator`.
-#[derive(Debug, Args)]
-pub(crate) struct EmulatorArgs {
-    /// ARM listen address (exec WebSockets take another port on the same IP).
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    pub(crate) listen: std::net::SocketAddr,
-    /// Turn request throttling off (ARM's buckets and Azure Monitor's metrics limits).
-    #[arg(long)]
-    pub(crate) no_throttle: bool,
-    /// Seconds a new container group stays Pending (ACI takes tens of seconds).
-    #[arg(long, default_value_t = 1)]
-    pub(crate) group_pending_secs: u64,
-    /// Seconds a new container group then stays Creating.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) group_creating_secs: u64,
-    /// Azure Monitor's ingestion delay in seconds: metrics newer than this are not visible
-    /// yet (Azure shows the latest minutes 1 to 3 minutes late).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) metrics_delay_secs: u64,
-    /// ACI's create and delete quota: `aci` (100 per 5 minutes and 300 per hour, ACI's
-    /// default), `off`, or windows like `500/5m,2000/1h` to reproduce a raised quota.
-    #[arg(long, default_value = "aci")]
-    pub(crate) quota: String,
-    /// Seconds a deleted container group stays `Deleting` (a PUT to it answers 409 meanwhile).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) group_deleting_secs: u64,
-    /// Share (0 to 1) of calls answered 500 `InternalServerError` without effect.
-    #[arg(long, default_value_t = 0.0)]
-    pub(crate) error_rate: f64,
-    /// Share (0 to 1) of PUTs, DELETEs and POSTs that take effect and whose answer is lost
-    /// (504 `GatewayTimeout`).
-    #[arg(long, default_value_t = 0.0)]
-    pub(crate) lost_response_rate: f64,
-    /// Milliseconds added to every ARM call.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) latency_ms: u64,
-    /// Logging.
-    #[command(flatten)]
-    pub(crate) log: LogArgs,
+pub(crate) struct NotBuilt {
+    /// Anything.
+    #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true, hide = true)]
+    pub(crate) args: Vec<String>,
 }
 
 /// Flags of `vk-aci translate`.
@@ -398,5 +357,26 @@ mod tests {
     #[test]
     fn cli_definition_should_be_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[cfg(not(feature = "local"))]
+    #[test]
+    fn without_the_local_feature_local_and_emulator_should_parse_with_any_flags_and_stay_hidden() {
+        for argv in [
+            &["vk-aci", "local"][..],
+            &["vk-aci", "local", "--kubeconfig", "x", "--help"],
+            &["vk-aci", "emulator", "--listen", "127.0.0.1:1"],
+        ] {
+            let command = parse(argv).command;
+            assert!(
+                matches!(command, Command::Local(_) | Command::Emulator(_)),
+                "{argv:?}: {command:?}"
+            );
+        }
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            !help.contains("local") && !help.contains("emulator"),
+            "{help}"
+        );
     }
 }

@@ -16,6 +16,8 @@ mod chaos;
 mod foreign_node;
 mod helloworld;
 mod leader;
+// `vk-aci local` is in builds with the `local` feature only.
+#[cfg(feature = "local")]
 mod local;
 mod metrics;
 mod pod_features;
