@@ -161,7 +161,7 @@ impl Cluster {
     pub async fn kubectl(&self, version: &str, args: &[&str]) -> Output {
         time::timeout(
             Duration::from_secs(60),
-            Command::new(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"))
+            Command::new(crate::kubectl::path(version))
                 .arg("--kubeconfig")
                 .arg(&self.kubeconfig)
                 .args(args)
