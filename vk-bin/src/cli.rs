@@ -43,11 +43,13 @@ pub(crate) enum Command {
     /// Run the ACI emulator (ARM container group API on loopback) until Ctrl-C.
     #[cfg(feature = "local")]
     Emulator(EmulatorArgs),
-    /// `local` in a build without the `local` feature: hidden, and says so.
+    /// Not in this build: it was built without the `local` feature (hidden; says so when
+    /// run).
     #[cfg(not(feature = "local"))]
     #[command(hide = true, disable_help_flag = true)]
     Local(NotBuilt),
-    /// `emulator` in a build without the `local` feature: hidden, and says so.
+    /// Not in this build: it was built without the `local` feature (hidden; says so when
+    /// run).
     #[cfg(not(feature = "local"))]
     #[command(hide = true, disable_help_flag = true)]
     Emulator(NotBuilt),
