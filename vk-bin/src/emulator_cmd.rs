@@ -2,13 +2,54 @@
 
 use std::process::ExitCode;
 
+use clap::Args;
 use tokio::time::Duration;
 use vk_aci::emulator::{Emulator, EmulatorConfig, FaultConfig, QuotaWindow, quota};
 use vk_core::error_chain;
 
-use crate::cli::EmulatorArgs;
 use crate::error::BadInput;
-use crate::logging::{init_logging, shutdown_signal, tokio_runtime};
+use crate::logging::{LogArgs, init_logging, shutdown_signal, tokio_runtime};
+
+/// Flags of `vk-aci emulator`.
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// ARM listen address (exec WebSockets take another port on the same IP).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Turn request throttling off (ARM's buckets and Azure Monitor's metrics limits).
+    #[arg(long)]
+    pub(crate) no_throttle: bool,
+    /// Seconds a new container group stays Pending (ACI takes tens of seconds).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) group_pending_secs: u64,
+    /// Seconds a new container group then stays Creating.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) group_creating_secs: u64,
+    /// Azure Monitor's ingestion delay in seconds: metrics newer than this are not visible
+    /// yet (Azure shows the latest minutes 1 to 3 minutes late).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) metrics_delay_secs: u64,
+    /// ACI's create and delete quota: `aci` (100 per 5 minutes and 300 per hour, ACI's
+    /// default), `off`, or windows like `500/5m,2000/1h` to reproduce a raised quota.
+    #[arg(long, default_value = "aci")]
+    pub(crate) quota: String,
+    /// Seconds a deleted container group stays `Deleting` (a PUT to it answers 409 meanwhile).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) group_deleting_secs: u64,
+    /// Share (0 to 1) of calls answered 500 `InternalServerError` without effect.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) error_rate: f64,
+    /// Share (0 to 1) of PUTs, DELETEs and POSTs that take effect and whose answer is lost
+    /// (504 `GatewayTimeout`).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) lost_response_rate: f64,
+    /// Milliseconds added to every ARM call.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) latency_ms: u64,
+    /// Logging.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
 
 /// `vk-aci emulator`: the ACI emulator until Ctrl-C.
 pub(crate) fn emulator(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
@@ -72,7 +113,7 @@ fn quota(text: &str) -> Result<Vec<QuotaWindow>, BadInput> {
             };
             let (limit, period) = window.trim().split_once('/').ok_or_else(bad)?;
             let limit: usize = limit.trim().parse().map_err(|_| bad())?;
-            let period = crate::run_config::parse_duration("quota", period.trim())?;
+            let period = crate::flag_values::parse_duration("quota", period.trim())?;
             if limit == 0 || period.is_zero() {
                 return Err(bad());
             }

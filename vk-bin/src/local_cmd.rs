@@ -2,13 +2,37 @@
 //! process, with the kubectl commands to try.
 
 use std::io::{self, Write as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
 use tokio::time::Duration;
 use vk_aci::local::{Local, LocalConfig};
 
-use crate::cli::LocalArgs;
-use crate::logging::{init_logging, shutdown_signal, tokio_runtime};
+use crate::logging::{LogArgs, init_logging, shutdown_signal, tokio_runtime};
+
+/// Flags of `vk-aci local`.
+#[derive(Debug, Args)]
+pub(crate) struct LocalArgs {
+    /// Where to write the kubeconfig for kubectl.
+    #[arg(long, default_value = "vk-aci-local.kubeconfig")]
+    pub(crate) kubeconfig: PathBuf,
+    /// Fake API server address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Virtual node name.
+    #[arg(long, default_value = "vk-aci-local")]
+    pub(crate) nodename: String,
+    /// Seconds a new container group stays Pending (ACI takes tens of seconds).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) group_pending_secs: u64,
+    /// Seconds a new container group then stays Creating.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) group_creating_secs: u64,
+    /// Logging.
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
 
 /// `vk-aci local`: everything in one process until Ctrl-C.
 pub(crate) fn local(args: &LocalArgs) -> anyhow::Result<ExitCode> {

@@ -1,11 +1,31 @@
-//! The process plumbing of the long-running subcommands: the tracing subscriber, the
-//! shutdown signal and the tokio runtime.
+//! The process plumbing of the long-running subcommands: the logging flags and the tracing
+//! subscriber they set up, the shutdown signal and the tokio runtime.
 
 use std::io::{self, IsTerminal as _};
 
 use anyhow::Context as _;
+use clap::{Args, ValueEnum};
 
-use crate::cli::{LogArgs, LogFormat};
+/// Logging flags shared by the long-running subcommands.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Log level (trace, debug, info, warn, error; upstream's `panic`/`fatal` mean error).
+    /// `RUST_LOG` wins when set.
+    #[arg(long, default_value = "info")]
+    pub(crate) log_level: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "VK_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// Log output formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Install the tracing subscriber: `RUST_LOG` if set, else `--log-level`; text or JSON;
 /// ANSI colours only when stderr is a terminal.

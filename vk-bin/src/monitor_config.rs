@@ -5,9 +5,9 @@ use vk_aci::arm::credentials::Cloud;
 use vk_aci::monitor::MonitorConfig;
 use vk_aci::virtual_node::VirtualNodeConfig;
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
-use crate::run_config::parse_duration;
+use crate::flag_values::parse_duration;
+use crate::run_args::RunArgs;
 
 /// Fill `config.monitor` and the statistics refresh interval from `args`: the batch API at
 /// `--metrics-endpoint`, else the emulator of `--aci-endpoint`, else `cloud`'s regional

@@ -3,8 +3,8 @@
 //! Registry (`--acr-pull-identity` / `ACI_ACR_PULL_IDENTITY`).
 use vk_translate::NodeOptions;
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
+use crate::run_args::RunArgs;
 
 /// The zones ACI offers in a zonal region (ACI places a group in zone 1, 2 or 3).
 const ZONES: &[&str] = &["1", "2", "3"];

@@ -15,8 +15,8 @@
 
 use std::path::Path;
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
+use crate::run_args::RunArgs;
 
 /// The settings the file can hold.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use vk_aci::arm::network::SubnetError;
 use vk_aci::virtual_node::{VirtualNode, VirtualNodeError};
 use vk_core::error_chain;
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
 use crate::logging::{init_logging, shutdown_signal, tokio_runtime};
 use crate::provider_config;
+use crate::run_args::RunArgs;
 use crate::run_config::node_config;
 
 /// `vk-aci run` (and `virtual-kubelet`): validate, then run the node until SIGTERM/SIGINT.

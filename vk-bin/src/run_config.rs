@@ -1,143 +1,37 @@
 //! The flags of `vk-aci run` checked and turned into a [`VirtualNodeConfig`] and an ARM
 //! credential. Nothing is started here; every problem is a [`BadInput`] (exit 2).
 
-use std::path::Path;
-
-use tokio::time::Duration;
-use vk_aci::arm::credentials::{Cloud, CredentialInputs, choose};
-use vk_aci::arm::{ArmConfig, ArmCredential};
+use vk_aci::arm::ArmCredential;
 use vk_aci::provider::Capacity;
 use vk_aci::virtual_node::VirtualNodeConfig;
-use vk_core::error_chain;
 use vk_core::node::TaintConfig;
-use vk_core::server::{AuthConfig, AuthorizationMode, ServingCert, ServingCsr};
 use vk_translate::container_group::OperatingSystemTypes;
 
-use crate::cli::RunArgs;
+use crate::arm_config::{self, AzureSettings};
 use crate::error::BadInput;
-use crate::monitor_config;
-use crate::placement_config;
-use crate::vnet_config;
-
-/// A Go-style duration: `0`, `90s`, `2m`, `1h30m`, `500ms`.
-pub(crate) fn parse_duration(flag: &str, text: &str) -> Result<Duration, BadInput> {
-    let bad = || {
-        BadInput(format!(
-            "--{flag}: {text:?} is not a duration like 30s, 2m or 1h30m"
-        ))
-    };
-    let text = text.trim();
-    if text.is_empty() || text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            "ns" => 0.000_000_001,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| bad())?;
-    }
-    Ok(total)
-}
-
-fn read_file(flag: &str, path: &Path) -> Result<Vec<u8>, BadInput> {
-    std::fs::read(path).map_err(|e| BadInput(format!("{flag} {}: {e}", path.display())))
-}
-
-fn non_empty(value: Option<&String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty()).cloned()
-}
+use crate::flag_values::{non_empty, parse_duration, parse_listen, read_file};
+use crate::run_args::RunArgs;
+use crate::{kubelet_api_config, monitor_config, placement_config, vnet_config};
 
 /// Check every flag and build the node's configuration and ARM credential. Nothing is
 /// started; every problem is a [`BadInput`] (exit 2).
 pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCredential), BadInput> {
     let mut config = VirtualNodeConfig::default();
+    let azure = arm_config::azure_settings(args)?;
+    config.arm = arm_config::arm_config(args, &azure);
+    monitor_config::apply(args, &azure.cloud, &azure.region, &mut config)?;
+    let os = node_settings(args, &mut config)?;
+    provider_settings(args, &azure, os, &mut config)?;
+    kubelet_api_config::apply(args, &mut config)?;
+    runtime_settings(args, &mut config)?;
+    Ok((config, azure.credential))
+}
 
-    // Azure: credential, subscription, resource group, region.
-    let (credential, subscription, settings_rg, settings_region, settings_vnet, cloud) = match &args
-        .aci_endpoint
-    {
-        Some(endpoint) => {
-            let subscription = std::env::var("AZURE_SUBSCRIPTION_ID")
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| vk_aci::local::SUBSCRIPTION.to_owned());
-            let _ = endpoint;
-            (
-                ArmCredential::fixed("emulator"),
-                subscription,
-                None,
-                None,
-                (None, None),
-                Cloud::Public,
-            )
-        }
-        None => {
-            let inputs = CredentialInputs::from_env()
-                .map_err(|e| BadInput(format!("azure credentials: {e}")))?;
-            let settings =
-                choose(&inputs).map_err(|e| BadInput(format!("azure credentials: {e}")))?;
-            let credential = ArmCredential::from_settings(&settings)
-                .map_err(|e| BadInput(format!("azure credentials: {e}")))?;
-            let subscription = settings.subscription_id.clone().ok_or_else(|| {
-                BadInput(
-                    "no Azure subscription: set AZURE_SUBSCRIPTION_ID (or subscriptionId in the credentials file)"
-                        .to_owned(),
-                )
-            })?;
-            (
-                credential,
-                subscription,
-                settings.resource_group.clone(),
-                settings.location.clone(),
-                (
-                    settings.vnet_name.clone(),
-                    settings.vnet_resource_group.clone(),
-                ),
-                settings.cloud.clone(),
-            )
-        }
-    };
-    let resource_group = non_empty(args.resource_group.as_ref())
-        .or(settings_rg.filter(|s| !s.is_empty()))
-        .ok_or_else(|| {
-            BadInput("no resource group: set ACI_RESOURCE_GROUP or --resource-group".to_owned())
-        })?;
-    let region = non_empty(args.region.as_ref())
-        .or(settings_region.filter(|s| !s.is_empty()))
-        .ok_or_else(|| BadInput("no region: set ACI_REGION or --region".to_owned()))?
-        .to_lowercase()
-        .replace(' ', "");
-    let mut arm = ArmConfig::new(subscription.clone(), resource_group.clone(), region.clone())
-        .api_version(&args.api_version);
-    if let Some(extra) = non_empty(args.extra_user_agent.as_ref()) {
-        arm = arm.extra_user_agent(extra);
-    }
-    if let Some(endpoint) = &args.aci_endpoint {
-        arm = arm
-            .base_url(endpoint.clone())
-            .lro_poll_interval(Duration::from_millis(250));
-    }
-    config.arm = arm;
-    monitor_config::apply(args, &cloud, &region, &mut config)?;
-
-    // Node.
+/// The node object: name, OS, kubelet port, internal IP and taint; returns the OS.
+fn node_settings(
+    args: &RunArgs,
+    config: &mut VirtualNodeConfig,
+) -> Result<OperatingSystemTypes, BadInput> {
     let os_name = args.os.as_deref().unwrap_or("Linux");
     let os = match os_name.to_ascii_lowercase().as_str() {
         "linux" => OperatingSystemTypes::Linux,
@@ -182,18 +76,32 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
             effect: args.taint_effect.clone(),
         })
     };
+    Ok(os)
+}
 
-    // Provider: translation and capacity.
+/// The provider: what shapes a container group (placement, VNet, logs, cluster identity)
+/// and the capacity the node reports.
+fn provider_settings(
+    args: &RunArgs,
+    azure: &AzureSettings,
+    os: OperatingSystemTypes,
+    config: &mut VirtualNodeConfig,
+) -> Result<(), BadInput> {
     let mut node = config
         .aci
         .node
         .clone()
-        .region(&region)
+        .region(&azure.region)
         .os_type(os)
         .node_name(&args.nodename)
         .cluster_domain(&args.cluster_domain);
-    node = placement_config::apply(args, &region, node)?;
-    if let Some(vnet) = vnet_config::vnet(args, &resource_group, &subscription, settings_vnet)? {
+    node = placement_config::apply(args, &azure.region, node)?;
+    if let Some(vnet) = vnet_config::vnet(
+        args,
+        &azure.resource_group,
+        &azure.subscription,
+        azure.vnet.clone(),
+    )? {
         node = node
             .private_ip([vnet.subnet.subnet.id()])
             .realtime_metrics(vnet.realtime_metrics);
@@ -203,27 +111,7 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         config.aci.kube_proxy = Some(vnet.kube_proxy);
         config.subnet = Some(vnet.subnet);
     }
-    let (la_id, la_key) = match (
-        non_empty(args.log_analytics_id.as_ref()),
-        non_empty(args.log_analytics_key.as_ref()),
-    ) {
-        (Some(id), Some(key)) => (Some(id), Some(key)),
-        _ => match &args.log_analytics_auth_location {
-            Some(path) => {
-                let bytes = read_file("LOG_ANALYTICS_AUTH_LOCATION", path)?;
-                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                    BadInput(format!(
-                        "LOG_ANALYTICS_AUTH_LOCATION {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                let field = |name: &str| doc.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-                (field("workspaceID"), field("workspaceKey"))
-            }
-            None => (None, None),
-        },
-    };
-    if let (Some(id), Some(key)) = (la_id, la_key) {
+    if let (Some(id), Some(key)) = log_analytics(args)? {
         node = node.log_analytics(id, key);
     }
     if let Some(id) = non_empty(args.cluster_resource_id.as_ref()) {
@@ -250,119 +138,53 @@ pub(crate) fn node_config(args: &RunArgs) -> Result<(VirtualNodeConfig, ArmCrede
         pods: non_empty(args.quota_pod.as_ref()).unwrap_or(defaults.pods),
         gpu: non_empty(args.quota_gpu.as_ref()),
     };
+    Ok(())
+}
 
-    // Kubelet API: TLS and authentication.
-    match (&args.tls_cert_file, &args.tls_key_file) {
-        (Some(cert), Some(key)) => {
-            read_file("APISERVER_CERT_LOCATION", cert)?;
-            read_file("APISERVER_KEY_LOCATION", key)?;
-            config.tls.serving = ServingCert::Files {
-                cert: cert.clone(),
-                key: key.clone(),
-            };
-        }
-        (None, None) => {}
-        _ => {
-            return Err(BadInput(
-                "APISERVER_CERT_LOCATION and APISERVER_KEY_LOCATION go together".to_owned(),
-            ));
-        }
-    }
-    if args.rotate_server_certificates {
-        if args.tls_cert_file.is_some() {
-            return Err(BadInput(
-                "--rotate-server-certificates and --tls-cert-file exclude each other".to_owned(),
-            ));
-        }
-        // Names and InternalIP are filled in from the node when the listener is bound.
-        config.tls.serving =
-            ServingCert::CertificateSigningRequest(ServingCsr::new(args.nodename.clone()));
-    }
-    // Without a CA flag, trust the cluster CA of the service account (it signs the API
-    // server's kubelet client certificate on kubeadm and AKS clusters).
-    let in_cluster_ca = Path::new("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
-    let ca = match &args.client_verify_ca {
-        Some(path) if !path.as_os_str().is_empty() => Some(read_file("--client-verify-ca", path)?),
-        _ if in_cluster_ca.exists() => std::fs::read(in_cluster_ca).ok(),
-        _ => None,
-    };
-    if let Some(ca) = ca
-        && !args.no_verify_clients
-    {
-        config.tls = config.tls.client_ca(ca);
-    }
-    let ttl = |flag: &str, text: &str, default: Duration| {
-        parse_duration(flag, text).map(|d| if d.is_zero() { default } else { d })
-    };
-    let defaults = AuthConfig::default();
-    if !args.authentication_token_webhook {
-        tracing::warn!(
-            "--authentication-token-webhook=false: every client certificate the CA signed (every node's included) may exec into every pod on this node, and bearer tokens are refused"
-        );
-    }
-    config.auth = AuthConfig {
-        token_webhook: args.authentication_token_webhook,
-        token_cache_ttl: ttl(
-            "authentication-token-webhook-cache-ttl",
-            &args.authentication_token_webhook_cache_ttl,
-            defaults.token_cache_ttl,
-        )?,
-        authorization: if args.authentication_token_webhook {
-            AuthorizationMode::Webhook
-        } else {
-            AuthorizationMode::AlwaysAllow
+/// The Log Analytics workspace ID and key: the flags, else the upstream auth file.
+fn log_analytics(args: &RunArgs) -> Result<(Option<String>, Option<String>), BadInput> {
+    let workspace = match (
+        non_empty(args.log_analytics_id.as_ref()),
+        non_empty(args.log_analytics_key.as_ref()),
+    ) {
+        (Some(id), Some(key)) => (Some(id), Some(key)),
+        _ => match &args.log_analytics_auth_location {
+            Some(path) => {
+                let bytes = read_file("LOG_ANALYTICS_AUTH_LOCATION", path)?;
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    BadInput(format!(
+                        "LOG_ANALYTICS_AUTH_LOCATION {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let field = |name: &str| doc.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+                (field("workspaceID"), field("workspaceKey"))
+            }
+            None => (None, None),
         },
-        authorized_ttl: ttl(
-            "authorization-webhook-cache-authorized-ttl",
-            &args.authorization_webhook_cache_authorized_ttl,
-            defaults.authorized_ttl,
-        )?,
-        unauthorized_ttl: ttl(
-            "authorization-webhook-cache-unauthorized-ttl",
-            &args.authorization_webhook_cache_unauthorized_ttl,
-            defaults.unauthorized_ttl,
-        )?,
-        ..defaults
     };
-    // Fail now on unusable TLS material rather than after the lease.
-    let mut probe = config.tls.clone();
-    if let ServingCert::SelfSigned { names, .. } = &mut probe.serving {
-        names.push(args.nodename.clone());
-    }
-    probe
-        .server_config()
-        .map_err(|e| BadInput(format!("kubelet api tls: {}", error_chain(&e))))?;
+    Ok(workspace)
+}
 
-    // Runtime and health.
+/// Workers, resync, the health listener, the lease and the startup timeout.
+fn runtime_settings(args: &RunArgs, config: &mut VirtualNodeConfig) -> Result<(), BadInput> {
     config.workers = args.pod_sync_workers.max(1);
     let resync = parse_duration("full-resync-period", &args.full_resync_period)?;
     config.resync_period = (!resync.is_zero()).then_some(resync);
     config.health_listen = match args.metrics_addr.as_str() {
         "" | "off" | "0" => None,
-        addr => Some(parse_listen(addr)?),
+        addr => Some(parse_listen("metrics-addr", addr)?),
     };
     config.lease_namespace.clone_from(&args.lease_namespace);
     config.identity = format!("{}_{}", args.nodename, std::process::id());
     parse_duration("startup-timeout", &args.startup_timeout)?;
-    Ok((config, credential))
-}
-
-/// `HOST:PORT` or Go's `:PORT`.
-fn parse_listen(addr: &str) -> Result<std::net::SocketAddr, BadInput> {
-    let full = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr.to_owned()
-    };
-    full.parse().map_err(|_| {
-        BadInput(format!(
-            "--metrics-addr {addr:?}: expected HOST:PORT or :PORT"
-        ))
-    })
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use vk_core::server::AuthorizationMode;
+
     use super::*;
     use crate::cli::run_args;
 
@@ -500,27 +322,5 @@ mod tests {
         }
         let err = config(&["--subnet-name", "aci"]).unwrap_err();
         assert!(err.0.contains("ACI_VNET_NAME"), "{err}");
-    }
-
-    #[test]
-    fn go_durations_should_parse() {
-        assert_eq!(parse_duration("x", "0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("x", "90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_duration("x", "1h30m").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_duration("x", "500ms").unwrap(),
-            Duration::from_millis(500)
-        );
-        assert!(parse_duration("x", "5 minutes").is_err());
-        assert!(parse_duration("x", "10").is_err());
-    }
-
-    #[test]
-    fn go_listen_addresses_should_parse() {
-        assert_eq!(parse_listen(":10255").unwrap().port(), 10255);
-        assert!(parse_listen("nope").is_err());
     }
 }

@@ -19,8 +19,8 @@ use vk_aci::virtual_node::SubnetSetup;
 use vk_translate::ClusterCredentials;
 use vk_translate::extensions::DEFAULT_CLUSTER_CIDR;
 
-use crate::cli::RunArgs;
 use crate::error::BadInput;
+use crate::run_args::RunArgs;
 
 /// Upstream's `MASTER_URI` default.
 pub(crate) const DEFAULT_MASTER_URI: &str = "10.0.0.1";

@@ -18,11 +18,10 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1 as k8s;
 
+use crate::azure_file::{AZURE_FILE_CSI_DRIVER, STORAGE_ACCOUNT_KEY_KEY, STORAGE_ACCOUNT_NAME_KEY};
 use crate::container_group::{AzureFileVolume, Volume};
 use crate::error::Findings;
-use crate::pod::{PodContext, ReferencedObjects};
-use crate::registry::secret_bytes;
-use crate::volumes::{AZURE_FILE_CSI_DRIVER, STORAGE_ACCOUNT_KEY_KEY, STORAGE_ACCOUNT_NAME_KEY};
+use crate::pod_context::{PodContext, ReferencedObjects, secret_bytes};
 
 /// The claim phase of a claim bound to a volume.
 const BOUND: &str = "Bound";
@@ -140,120 +139,20 @@ pub(crate) fn claim_volume(
     findings: &mut Findings,
 ) -> Option<Volume> {
     let field = format!("{field}.persistentVolumeClaim");
-    let claim_name = &source.claim_name;
-    let Some(claim) = ctx.objects.persistent_volume_claims.get(claim_name) else {
-        findings.missing(
-            &*field,
-            format!("persistentvolumeclaim {claim_name:?} not found"),
-        );
-        return None;
-    };
-    let phase = claim.status.as_ref().and_then(|s| s.phase.as_deref());
-    let volume_name = claim
-        .spec
-        .as_ref()
-        .and_then(|s| s.volume_name.as_deref())
-        .filter(|n| !n.is_empty());
-    let volume_name = match (phase, volume_name) {
-        (Some(BOUND), Some(volume)) => volume,
-        (Some("Lost"), _) => {
-            findings.invalid(
-                &*field,
-                format!("persistentvolumeclaim {claim_name:?} lost its volume (phase Lost)"),
-            );
-            return None;
-        }
-        (phase, _) => {
-            findings.not_ready(
-                &*field,
-                format!(
-                    "persistentvolumeclaim {claim_name:?} is not bound yet (phase {}): the pod waits until it is",
-                    phase.unwrap_or("Pending")
-                ),
-            );
-            return None;
-        }
-    };
-    let Some(pv) = ctx.objects.persistent_volumes.get(volume_name) else {
-        findings.missing(
-            &*field,
-            format!("persistentvolume {volume_name:?} (bound to claim {claim_name:?}) not found"),
-        );
-        return None;
-    };
-    let Some(spec) = pv.spec.as_ref() else {
-        findings.invalid(
-            &*field,
-            format!("persistentvolume {volume_name:?} has no spec"),
-        );
-        return None;
-    };
-    if spec.volume_mode.as_deref() == Some("Block") {
-        findings.unsupported(
-            &*field,
-            format!(
-                "persistentvolume {volume_name:?} is a block device; ACI mounts file shares only"
-            ),
-        );
-        return None;
-    }
+    let BoundVolume {
+        claim,
+        name: volume_name,
+        pv,
+        spec,
+    } = bound_volume(ctx, &source.claim_name, &field, findings)?;
     let only_read_only_many = |modes: Option<&Vec<String>>| {
         modes.is_some_and(|m| !m.is_empty() && m.iter().all(|a| a == READ_ONLY_MANY))
     };
     let mut read_only = source.read_only == Some(true)
         || only_read_only_many(spec.access_modes.as_ref())
         || only_read_only_many(claim.spec.as_ref().and_then(|s| s.access_modes.as_ref()));
+    let (share, account) = azure_files_share(spec, volume_name, &mut read_only, &field, findings)?;
     let namespace = ctx.namespace();
-    let (share, account) = if let Some(azure) = &spec.azure_file {
-        read_only |= azure.read_only == Some(true);
-        (Some(azure.share_name.clone()), None)
-    } else if let Some(csi) = spec
-        .csi
-        .as_ref()
-        .filter(|c| c.driver == AZURE_FILE_CSI_DRIVER)
-    {
-        read_only |= csi.read_only == Some(true);
-        let attributes = csi.volume_attributes.clone().unwrap_or_default();
-        if let Some(protocol) = attribute(&attributes, &["protocol"])
-            && !protocol.eq_ignore_ascii_case("smb")
-        {
-            findings.unsupported(
-                &*field,
-                format!(
-                    "persistentvolume {volume_name:?} is an Azure Files {protocol} share; ACI mounts SMB shares only"
-                ),
-            );
-            return None;
-        }
-        if attributes.contains_key("mountOptions") || spec.mount_options.is_some() {
-            findings.warn(
-                &*field,
-                format!("persistentvolume {volume_name:?}: ACI chooses the mount options: ignored"),
-            );
-        }
-        csi_share(csi)
-    } else {
-        let kind = pv_kind(spec);
-        let why = match kind.as_str() {
-            "csi" => format!(
-                "ACI mounts CSI volumes of {AZURE_FILE_CSI_DRIVER} only, not {:?}",
-                spec.csi
-                    .as_ref()
-                    .map(|c| c.driver.as_str())
-                    .unwrap_or_default()
-            ),
-            "azureDisk" => {
-                "ACI cannot attach Azure disks; use an Azure Files storage class".to_owned()
-            }
-            "hostPath" | "local" => "a container group has no host to mount paths from".to_owned(),
-            _ => format!("ACI mounts Azure Files shares only, not {kind} volumes"),
-        };
-        findings.unsupported(
-            &*field,
-            format!("persistentvolume {volume_name:?} is a {kind} volume: {why}"),
-        );
-        return None;
-    };
     let Some(share) = share.filter(|s| !s.is_empty()) else {
         findings.invalid(
             &*field,
@@ -315,6 +214,150 @@ pub(crate) fn claim_volume(
         }),
         ..Volume::default()
     })
+}
+
+/// A claim and the PersistentVolume it is bound to.
+struct BoundVolume<'a> {
+    claim: &'a k8s::PersistentVolumeClaim,
+    /// The PersistentVolume's name.
+    name: &'a str,
+    pv: &'a k8s::PersistentVolume,
+    /// The PersistentVolume's spec.
+    spec: &'a k8s::PersistentVolumeSpec,
+}
+
+/// The claim `claim_name` and the PersistentVolume it is bound to; `None` (and a finding)
+/// while it is not bound, or when ACI cannot mount the volume (a block device).
+fn bound_volume<'a>(
+    ctx: &PodContext<'a>,
+    claim_name: &str,
+    field: &str,
+    findings: &mut Findings,
+) -> Option<BoundVolume<'a>> {
+    let Some(claim) = ctx.objects.persistent_volume_claims.get(claim_name) else {
+        findings.missing(
+            field,
+            format!("persistentvolumeclaim {claim_name:?} not found"),
+        );
+        return None;
+    };
+    let phase = claim.status.as_ref().and_then(|s| s.phase.as_deref());
+    let volume_name = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.as_deref())
+        .filter(|n| !n.is_empty());
+    let volume_name = match (phase, volume_name) {
+        (Some(BOUND), Some(volume)) => volume,
+        (Some("Lost"), _) => {
+            findings.invalid(
+                field,
+                format!("persistentvolumeclaim {claim_name:?} lost its volume (phase Lost)"),
+            );
+            return None;
+        }
+        (phase, _) => {
+            findings.not_ready(
+                field,
+                format!(
+                    "persistentvolumeclaim {claim_name:?} is not bound yet (phase {}): the pod waits until it is",
+                    phase.unwrap_or("Pending")
+                ),
+            );
+            return None;
+        }
+    };
+    let Some(pv) = ctx.objects.persistent_volumes.get(volume_name) else {
+        findings.missing(
+            field,
+            format!("persistentvolume {volume_name:?} (bound to claim {claim_name:?}) not found"),
+        );
+        return None;
+    };
+    let Some(spec) = pv.spec.as_ref() else {
+        findings.invalid(
+            field,
+            format!("persistentvolume {volume_name:?} has no spec"),
+        );
+        return None;
+    };
+    if spec.volume_mode.as_deref() == Some("Block") {
+        findings.unsupported(
+            field,
+            format!(
+                "persistentvolume {volume_name:?} is a block device; ACI mounts file shares only"
+            ),
+        );
+        return None;
+    }
+    Some(BoundVolume {
+        claim,
+        name: volume_name,
+        pv,
+        spec,
+    })
+}
+
+/// Share and storage account (when the PV names it) of an Azure Files PV; `read_only` is
+/// set when the PV mounts read-only. `None` (and a finding) for any other kind of PV.
+fn azure_files_share(
+    spec: &k8s::PersistentVolumeSpec,
+    volume_name: &str,
+    read_only: &mut bool,
+    field: &str,
+    findings: &mut Findings,
+) -> Option<(Option<String>, Option<String>)> {
+    let share = if let Some(azure) = &spec.azure_file {
+        *read_only |= azure.read_only == Some(true);
+        (Some(azure.share_name.clone()), None)
+    } else if let Some(csi) = spec
+        .csi
+        .as_ref()
+        .filter(|c| c.driver == AZURE_FILE_CSI_DRIVER)
+    {
+        *read_only |= csi.read_only == Some(true);
+        let attributes = csi.volume_attributes.clone().unwrap_or_default();
+        if let Some(protocol) = attribute(&attributes, &["protocol"])
+            && !protocol.eq_ignore_ascii_case("smb")
+        {
+            findings.unsupported(
+                field,
+                format!(
+                    "persistentvolume {volume_name:?} is an Azure Files {protocol} share; ACI mounts SMB shares only"
+                ),
+            );
+            return None;
+        }
+        if attributes.contains_key("mountOptions") || spec.mount_options.is_some() {
+            findings.warn(
+                field,
+                format!("persistentvolume {volume_name:?}: ACI chooses the mount options: ignored"),
+            );
+        }
+        csi_share(csi)
+    } else {
+        let kind = pv_kind(spec);
+        let why = match kind.as_str() {
+            "csi" => format!(
+                "ACI mounts CSI volumes of {AZURE_FILE_CSI_DRIVER} only, not {:?}",
+                spec.csi
+                    .as_ref()
+                    .map(|c| c.driver.as_str())
+                    .unwrap_or_default()
+            ),
+            "azureDisk" => {
+                "ACI cannot attach Azure disks; use an Azure Files storage class".to_owned()
+            }
+            "hostPath" | "local" => "a container group has no host to mount paths from".to_owned(),
+            _ => format!("ACI mounts Azure Files shares only, not {kind} volumes"),
+        };
+        findings.unsupported(
+            field,
+            format!("persistentvolume {volume_name:?} is a {kind} volume: {why}"),
+        );
+        return None;
+    };
+    Some(share)
 }
 
 /// The name of the volume source of a PV (`azureDisk`, `nfs`, ...).

@@ -13,6 +13,7 @@ mod enums;
 mod group;
 mod instance_view;
 mod operations;
+mod redaction;
 mod volume;
 
 pub use container::{
@@ -46,16 +47,9 @@ pub use operations::{
 };
 pub use volume::{AzureFileVolume, GitRepoVolume, Volume, VolumeMount};
 
-/// What `Debug` prints in place of a secret value.
-const REDACTED: &str = "<redacted>";
-
-/// `Some("<redacted>")` for a present secret, `None` for an absent one, for `Debug` output.
-fn redact<T>(secret: Option<&T>) -> Option<&'static str> {
-    secret.map(|_| REDACTED)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::redaction::REDACTED;
     use super::*;
 
     #[test]

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1 as k8s;
 
-use crate::pod::PodContext;
+use crate::pod_context::PodContext;
 use crate::resources::parse_quantity;
 
 /// Why a downward API value cannot be given.

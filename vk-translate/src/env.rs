@@ -11,8 +11,7 @@ use crate::container_group::EnvironmentVariable;
 use crate::downward::{self, DownwardProblem};
 use crate::error::Findings;
 use crate::expansion;
-use crate::pod::PodContext;
-use crate::registry::secret_bytes;
+use crate::pod_context::{PodContext, secret_bytes};
 
 /// One resolved variable.
 #[derive(Clone, Debug)]

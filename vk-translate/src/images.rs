@@ -7,24 +7,14 @@
 //! reads the configs (see [`images_to_resolve`] and [`pull_credentials`]) and passes them to
 //! [`crate::translate_pod_with_images`] as [`ResolvedImages`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1 as k8s;
 
 use crate::error::Findings;
-use crate::pod::ReferencedObjects;
+use crate::pod_context::ReferencedObjects;
 
-/// The execution defaults of an image (its config's `Entrypoint` and `Cmd`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImageConfig {
-    /// `ENTRYPOINT`, empty when the image has none.
-    pub entrypoint: Vec<String>,
-    /// `CMD`, empty when the image has none.
-    pub cmd: Vec<String>,
-}
-
-/// Image configs by image reference, exactly as written in the pod's `image` fields.
-pub type ResolvedImages = BTreeMap<String, ImageConfig>;
+pub use crate::image_config::{ImageConfig, ResolvedImages};
 
 /// The images whose config the translation needs: those of containers (init containers
 /// included) with `args` and no `command`.

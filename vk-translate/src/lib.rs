@@ -37,8 +37,10 @@ pub mod fuzzing;
 /// The ARM api-version of the ACI model in [`container_group`].
 pub const API_VERSION: &str = "2025-09-01";
 
+mod azure_file;
 pub mod claims;
 pub mod confidential;
+mod containers;
 pub mod defaults;
 mod dns;
 mod downward;
@@ -46,13 +48,16 @@ mod env;
 pub mod error;
 pub mod expansion;
 pub mod extensions;
+mod group_settings;
 pub mod hooks;
 pub mod identity;
+mod image_config;
 pub mod images;
 pub mod manifests;
 pub mod names;
 pub mod node;
 pub mod pod;
+mod pod_context;
 mod ports;
 pub mod priority;
 mod probes;
@@ -60,6 +65,8 @@ mod registry;
 pub mod resources;
 pub mod secrets;
 mod security;
+mod unsupported;
+mod volume_files;
 mod volumes;
 pub mod zones;
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::container_group::ImageRegistryCredential;
 use crate::error::Findings;
-use crate::pod::ReferencedObjects;
+use crate::pod_context::{ReferencedObjects, secret_bytes};
 
 const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
 const DOCKER_CFG: &str = "kubernetes.io/dockercfg";
@@ -137,18 +137,6 @@ pub(crate) fn image_registry_credentials(
         }
     }
     out
-}
-
-/// A secret's value, from `stringData` (manifests) or `data`.
-pub(crate) fn secret_bytes(secret: &k8s::Secret, key: &str) -> Option<Vec<u8>> {
-    if let Some(value) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
-        return Some(value.clone().into_bytes());
-    }
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|b| b.0.clone())
 }
 
 /// `https://index.docker.io/v1/` -> `index.docker.io`.

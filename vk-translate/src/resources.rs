@@ -88,12 +88,12 @@ impl Granted {
     }
 }
 
-#[allow(clippy::cast_precision_loss)] // values are bounded by the group limits checked before
+// Exact: values are bounded by the group limits checked before.
 fn hundredths(v: u128) -> f64 {
     v as f64 / 100.0
 }
 
-#[allow(clippy::cast_precision_loss)] // values are bounded by the group limits checked before
+// Exact: values are bounded by the group limits checked before.
 fn tenths(v: u128) -> f64 {
     v as f64 / 10.0
 }
@@ -129,20 +129,15 @@ pub(crate) fn gpu_sku(pod: &k8s::Pod, uses_gpu: bool, findings: &mut Findings) -
     }
 }
 
-/// The resources of one container, in ACI steps; problems go to `findings`.
-pub(crate) fn container_resources(
+/// Warns about or refuses the resources ACI has no form for (anything but CPU, memory and
+/// NVIDIA GPUs, and resource claims).
+fn check_resource_names(
     resources: Option<&k8s::ResourceRequirements>,
+    requests: &BTreeMap<String, Quantity>,
+    limits: &BTreeMap<String, Quantity>,
     field: &str,
-    node: &NodeOptions,
     findings: &mut Findings,
-) -> Granted {
-    let empty = BTreeMap::new();
-    let requests = resources
-        .and_then(|r| r.requests.as_ref())
-        .unwrap_or(&empty);
-    let limits = resources.and_then(|r| r.limits.as_ref()).unwrap_or(&empty);
-    let field = format!("{field}.resources");
-
+) {
     for (section, map) in [("requests", requests), ("limits", limits)] {
         for name in map.keys() {
             match name.as_str() {
@@ -171,6 +166,23 @@ pub(crate) fn container_resources(
             "ACI has no dynamic resource claims",
         );
     }
+}
+
+/// The resources of one container, in ACI steps; problems go to `findings`.
+pub(crate) fn container_resources(
+    resources: Option<&k8s::ResourceRequirements>,
+    field: &str,
+    node: &NodeOptions,
+    findings: &mut Findings,
+) -> Granted {
+    let empty = BTreeMap::new();
+    let requests = resources
+        .and_then(|r| r.requests.as_ref())
+        .unwrap_or(&empty);
+    let limits = resources.and_then(|r| r.limits.as_ref()).unwrap_or(&empty);
+    let field = format!("{field}.resources");
+
+    check_resource_names(resources, requests, limits, &field, findings);
 
     let mut quantity = |section: &str, name: &str, map: &BTreeMap<String, Quantity>, scale: i32| {
         let q = map.get(name)?;
@@ -327,7 +339,7 @@ pub(crate) fn check_group_totals(granted: &[Granted], findings: &mut Findings) {
     }
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to 0..=10^6 first
+// The cast is exact: the value is clamped to 1..=10^6 first.
 fn steps(value: f64, per_unit: f64) -> u128 {
     let v = (value * per_unit).ceil();
     if v.is_finite() {

@@ -15,43 +15,18 @@ mod events;
 mod eviction;
 mod phase;
 mod state;
+mod vocabulary;
 
 use conditions::conditions;
 use containers::container_status;
 use phase::phase;
+use vocabulary::{FAILED, SUCCEEDED};
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodIP, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::container_group::{ContainerGroup, RestartPolicy, parse_arm_timestamp};
-
-/// Pod phase `Pending`.
-const PENDING: &str = "Pending";
-/// Pod phase `Running`.
-const RUNNING: &str = "Running";
-/// Pod phase `Succeeded`.
-const SUCCEEDED: &str = "Succeeded";
-/// Pod phase `Failed`.
-const FAILED: &str = "Failed";
-
-/// Reason of a failed group when no ACI event says more.
-const PROVIDER_FAILED: &str = "ProviderFailed";
-/// Waiting reason of a container ACI has not started yet.
-const CONTAINER_CREATING: &str = "ContainerCreating";
-/// Exit code and reason the kubelet uses for a container whose exit status was lost.
-const UNKNOWN_EXIT_CODE: i32 = 137;
-/// See [`UNKNOWN_EXIT_CODE`].
-const CONTAINER_STATUS_UNKNOWN: &str = "ContainerStatusUnknown";
-
-/// The conditions this module owns; any other condition on the pod is carried over untouched.
-const POD_SCHEDULED: &str = "PodScheduled";
-/// See [`POD_SCHEDULED`].
-const INITIALIZED: &str = "Initialized";
-/// See [`POD_SCHEDULED`].
-const CONTAINERS_READY: &str = "ContainersReady";
-/// See [`POD_SCHEDULED`].
-const READY: &str = "Ready";
 
 /// The pod status for `pod` given its container group as ARM last reported it, at time `now`.
 ///

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_yaml::Value;
 
+use crate::kubectl;
+
 /// The workspace root.
 pub(super) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -16,7 +18,7 @@ fn render(dir: &str) -> Vec<Value> {
 }
 
 fn render_path(path: &std::path::Path, dir: &str) -> Vec<Value> {
-    let out = Command::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
+    let out = Command::new(kubectl::path(kubectl::CURRENT))
         .arg("kustomize")
         .arg(path)
         .output()

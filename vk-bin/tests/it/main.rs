@@ -10,3 +10,5 @@ mod e2e;
 mod deploy;
 // deploy/helm/vk-aci rendered with helm and checked against the binary.
 mod helm;
+// Where the tests find kubectl (VK_KUBECTL_1_27, VK_KUBECTL, VK_KUBECTL_DIR).
+mod kubectl;

@@ -1,8 +1,11 @@
 //! Real kubectl builds for tests: find one by version and run it with a kubeconfig.
 //!
-//! Versioned builds are looked up as `kubectl.<version>` (`kubectl` for an empty version)
-//! in the directory `$VK_KUBECTL_DIR`, by default `/usr/lib/google-cloud-sdk/bin` (where
-//! the Google Cloud SDK puts them); `$VK_KUBECTL` overrides the path of every version.
+//! For version `X.Y` the first of these wins (an empty variable counts as unset):
+//!
+//! - `$VK_KUBECTL_X_Y` (`VK_KUBECTL_1_27`): that version's binary;
+//! - `$VK_KUBECTL`: one binary for every version;
+//! - `kubectl.X.Y` (`kubectl` for an empty version) in `$VK_KUBECTL_DIR`, by default
+//!   `/usr/lib/google-cloud-sdk/bin` (where the Google Cloud SDK puts its builds).
 //!
 //! ```no_run
 //! # async fn example(kubeconfig: &std::path::Path) {
@@ -22,14 +25,21 @@ pub const DEFAULT_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
 /// How long one kubectl command may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The kubectl binary of `version` ("1.33"; "" for the unversioned `kubectl`).
+/// The kubectl binary of `version` ("1.33"; "" for the unversioned `kubectl`); see the
+/// module docs.
 #[must_use]
 pub fn kubectl_path(version: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os("VK_KUBECTL") {
+    let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    if !version.is_empty()
+        && let Some(path) = set(&format!("VK_KUBECTL_{}", version.replace('.', "_")))
+    {
         return PathBuf::from(path);
     }
-    let dir = std::env::var_os("VK_KUBECTL_DIR")
-        .map_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR), PathBuf::from);
+    if let Some(path) = set("VK_KUBECTL") {
+        return PathBuf::from(path);
+    }
+    let dir =
+        set("VK_KUBECTL_DIR").map_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR), PathBuf::from);
     if version.is_empty() {
         dir.join("kubectl")
     } else {

@@ -4,9 +4,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    ContainerNetworkProtocol, ContainerPropertiesInstanceView, GpuSku, Scheme, VolumeMount, redact,
-};
+use super::enums::{ContainerNetworkProtocol, GpuSku, Scheme};
+use super::instance_view::ContainerPropertiesInstanceView;
+use super::redaction::redact;
+use super::volume::VolumeMount;
 
 /// A container of the group (`Container`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

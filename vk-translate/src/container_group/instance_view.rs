@@ -5,7 +5,7 @@ use k8s_openapi::jiff::civil::DateTime;
 use k8s_openapi::jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::{EventType, InstanceState};
+use super::enums::{EventType, InstanceState};
 
 /// Runtime state of a group (`ContainerGroupPropertiesPropertiesInstanceView`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ContainerGroup, REDACTED};
+use super::group::ContainerGroup;
+use super::redaction::REDACTED;
 
 /// An ARM error response (`CloudError`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{REDACTED, redact};
+use super::redaction::{REDACTED, redact};
 
 /// A volume of the group (`Volume`). Exactly one source should be set. `Debug` shows the keys
 /// of a secret volume, never its contents.

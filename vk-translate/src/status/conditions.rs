@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::phase::{Outcome, exited_zero};
-use super::{CONTAINERS_READY, INITIALIZED, POD_SCHEDULED, READY, SUCCEEDED};
+use super::vocabulary::{CONTAINERS_READY, INITIALIZED, POD_SCHEDULED, READY, SUCCEEDED};
 
 /// The four conditions this module owns, after the pod's other conditions.
 pub(super) fn conditions(

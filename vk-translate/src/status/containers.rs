@@ -9,9 +9,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use sha2::{Digest, Sha256};
 
-use super::CONTAINER_CREATING;
 use super::events::{event_reason, most_relevant_failure};
 use super::state::{ContainerKind, translate_state};
+use super::vocabulary::{CONTAINER_CREATING, reason_word};
 use crate::container_group::{
     ContainerPropertiesInstanceView, ContainerState, Event, InstanceState, parse_arm_timestamp,
 };
@@ -164,13 +164,4 @@ pub(super) fn container_id(group_key: &str, container: &str) -> String {
         let _ = write!(id, "{byte:02x}");
     }
     id
-}
-
-/// `value` when it is usable as a Kubernetes reason (one CamelCase word), else `None`.
-pub(super) fn reason_word(value: &str) -> Option<&str> {
-    let ok = !value.is_empty()
-        && value.len() <= 64
-        && value.starts_with(|c: char| c.is_ascii_alphabetic())
-        && value.chars().all(|c| c.is_ascii_alphanumeric());
-    ok.then_some(value)
 }

@@ -1,7 +1,6 @@
 //! ACI events: which one explains a failure, and the Kubernetes reason it becomes.
 
-use super::PROVIDER_FAILED;
-use super::containers::reason_word;
+use super::vocabulary::{PROVIDER_FAILED, reason_word};
 use crate::container_group::{Event, EventType, parse_arm_timestamp};
 
 /// Whether an ACI event reports a failure (its type is Warning or its name says so).

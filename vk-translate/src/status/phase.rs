@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::ContainerStatus;
 
 use super::events::{event_reason, most_relevant_failure};
 use super::state::{GroupPhase, translate_state};
-use super::{FAILED, PENDING, PROVIDER_FAILED, RUNNING, SUCCEEDED};
+use super::vocabulary::{FAILED, PENDING, PROVIDER_FAILED, RUNNING, SUCCEEDED};
 use crate::container_group::{ContainerGroup, ProvisioningState, RestartPolicy};
 
 /// The pod phase with its reason and message.

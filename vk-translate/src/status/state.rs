@@ -2,7 +2,7 @@
 
 use crate::container_group::InstanceState;
 
-use super::{CONTAINER_CREATING, CONTAINER_STATUS_UNKNOWN, UNKNOWN_EXIT_CODE};
+use super::vocabulary::{CONTAINER_CREATING, CONTAINER_STATUS_UNKNOWN, UNKNOWN_EXIT_CODE};
 
 /// What one ACI state means for a container and for the pod: the single place ACI states are
 /// interpreted.

@@ -10,7 +10,7 @@ use super::{Cluster, eventually, text};
 async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
     time::timeout(
         Duration::from_secs(60),
-        Command::new("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
+        Command::new(crate::kubectl::path(crate::kubectl::CURRENT))
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args(args)

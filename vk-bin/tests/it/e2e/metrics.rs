@@ -228,8 +228,7 @@ async fn an_hpa_should_scale_nginx_vn_out_when_its_cpu_rises_and_back_in_when_it
 }
 
 fn hpa_text(cluster: &Cluster) -> String {
-    let kubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
-    std::process::Command::new(kubectl)
+    std::process::Command::new(crate::kubectl::path(crate::kubectl::CURRENT))
         .arg("--kubeconfig")
         .arg(&cluster.kubeconfig)
         .args(["get", "hpa", "-n", NAMESPACE, "-o", "yaml"])

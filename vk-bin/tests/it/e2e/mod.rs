@@ -16,6 +16,8 @@ mod chaos;
 mod foreign_node;
 mod helloworld;
 mod leader;
+// `vk-aci local` is in builds with the `local` feature only.
+#[cfg(feature = "local")]
 mod local;
 mod metrics;
 mod pod_features;
@@ -155,7 +157,7 @@ impl Cluster {
     pub async fn kubectl(&self, version: &str, args: &[&str]) -> Output {
         time::timeout(
             Duration::from_secs(60),
-            Command::new(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"))
+            Command::new(crate::kubectl::path(version))
                 .arg("--kubeconfig")
                 .arg(&self.kubeconfig)
                 .args(args)
