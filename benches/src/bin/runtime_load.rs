@@ -115,35 +115,7 @@ async fn run(n: usize, in_process: bool) -> Result<(), String> {
     let baseline = vm_hwm_kib("self").unwrap_or(0);
     let cpu_before = cpu_seconds("self").unwrap_or(0.0);
 
-    let started = Instant::now();
-    let pods: Api<Pod> = Api::namespaced(client, "default");
-    let failures = futures::stream::iter(0..n)
-        .map(|i| {
-            let pods = pods.clone();
-            async move { pods.create(&PostParams::default(), &pod(i)).await.is_err() }
-        })
-        .buffer_unordered(64)
-        .filter(|failed| std::future::ready(*failed))
-        .count()
-        .await;
-    if failures > 0 {
-        return Err(format!("{failures} pods could not be created"));
-    }
-    let bound = started.elapsed();
-    let deadline = Duration::from_secs(600);
-    loop {
-        let running = store.count_phase("Running");
-        if running >= n {
-            break;
-        }
-        if started.elapsed() > deadline {
-            return Err(format!(
-                "only {running} of {n} pods Running after {deadline:?}"
-            ));
-        }
-        time::sleep(Duration::from_millis(10)).await;
-    }
-    let all_running = started.elapsed();
+    let (bound, all_running) = bind_all(Api::namespaced(client, "default"), &store, n).await?;
     let peak = vm_hwm_kib("self").unwrap_or(0);
     let cpu = cpu_seconds("self").unwrap_or(0.0) - cpu_before;
     let fake_peak = child
@@ -185,6 +157,44 @@ async fn run(n: usize, in_process: bool) -> Result<(), String> {
     drop(child);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Create `n` pods bound to the node, then wait until the runtime's store sees them all
+/// Running: (time to create them all, time to all Running), both from the first create.
+async fn bind_all(
+    pods: Api<Pod>,
+    store: &vk_core::PodStore,
+    n: usize,
+) -> Result<(Duration, Duration), String> {
+    let started = Instant::now();
+    let failures = futures::stream::iter(0..n)
+        .map(|i| {
+            let pods = pods.clone();
+            async move { pods.create(&PostParams::default(), &pod(i)).await.is_err() }
+        })
+        .buffer_unordered(64)
+        .filter(|failed| std::future::ready(*failed))
+        .count()
+        .await;
+    if failures > 0 {
+        return Err(format!("{failures} pods could not be created"));
+    }
+    let bound = started.elapsed();
+    let deadline = Duration::from_secs(600);
+    loop {
+        let running = store.count_phase("Running");
+        if running >= n {
+            break;
+        }
+        if started.elapsed() > deadline {
+            return Err(format!(
+                "only {running} of {n} pods Running after {deadline:?}"
+            ));
+        }
+        time::sleep(Duration::from_millis(10)).await;
+    }
+    let all_running = started.elapsed();
+    Ok((bound, all_running))
 }
 
 #[tokio::main]

@@ -449,6 +449,7 @@ async fn arm_buckets_should_answer_429_with_retry_after_and_calls_should_be_coun
 const UAI: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vk-test/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id";
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one case per refused field, in a row
 async fn spot_confidential_zone_and_identity_fields_should_be_refused_as_arm_does() {
     use vk_translate::container_group::{
         ContainerGroupIdentity, ContainerGroupPriority, ContainerGroupSku, ContainerGroupSubnetId,
