@@ -2,5 +2,5 @@
 
 // SPDY sessions, pings, resets and the remotecommand protocols.
 mod sessions;
-// Port-forward's SPDY tunnelled in WebSocket binary messages.
-mod tunnel;
+// Port-forward: ports, the WebSocket channel protocol, SPDY tunnelled in WebSocket.
+mod portforward;

@@ -192,6 +192,3 @@ async fn forward_one(
 fn failure_text(e: &ProviderError) -> String {
     e.to_string()
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,5 +1,6 @@
-//! Port-forward over WebSocket on in-memory connections: the channel protocol's framing,
-//! bad input, limits and the idle timeout, and SPDY tunnelled in binary messages.
+//! Port-forward on in-memory connections: ports and negotiation, the WebSocket channel
+//! protocol's framing, bad input, limits and the idle timeout, and SPDY tunnelled in
+//! WebSocket binary messages (driven by the test kit's SPDY client).
 use std::sync::{Arc, Mutex};
 
 use futures::{SinkExt, StreamExt};
@@ -9,7 +10,11 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use super::*;
+use tokio::io::AsyncReadExt;
+use vk_core::stream::portforward::*;
+use vk_core::stream::remotecommand::StreamingConfig;
+use vk_core::stream::spdy::Headers;
+use vk_testing::spdy_client::Client;
 
 // === ports and negotiation ===
 
@@ -188,5 +193,70 @@ async fn too_many_ports_should_be_refused_before_any_message() {
         echo(Arc::default()),
     )
     .await;
-    assert!(matches!(result, Err(crate::stream::Error::Protocol(_))));
+    assert!(matches!(result, Err(vk_core::stream::Error::Protocol(_))));
+}
+
+// === SPDY tunnelled in WebSocket ===
+
+/// A byte stream for the SPDY client, carried in the WebSocket's binary messages.
+fn bridge(ws: WebSocketStream<DuplexStream>) -> DuplexStream {
+    let (ours, theirs) = duplex(64 * 1024);
+    let (mut from_client, mut to_client) = tokio::io::split(ours);
+    let (mut sink, mut source) = ws.split();
+    tokio::spawn(async move {
+        // A text message first: the server ignores it.
+        let _ = sink.send(Message::text("ignored")).await;
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = from_client.read(&mut buf).await {
+            if n == 0 || sink.send(Message::binary(buf[..n].to_vec())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = source.next().await {
+            if let Message::Binary(b) = m
+                && to_client.write_all(&b).await.is_err()
+            {
+                break;
+            }
+        }
+    });
+    theirs
+}
+
+fn pf_headers(kind: &str, port: &str) -> Headers {
+    let mut h = Headers::default();
+    h.push("streamtype", kind);
+    h.push("port", port);
+    h.push("requestid", "0");
+    h
+}
+
+#[tokio::test]
+async fn spdy_in_websocket_should_forward_like_spdy() {
+    let (a, b) = duplex(64 * 1024);
+    let ports = Arc::new(Mutex::new(Vec::new()));
+    let server = tokio::spawn(tunnel::serve_tunnel(
+        a,
+        StreamingConfig::default(),
+        echo(ports.clone()),
+    ));
+    let mut spdy = Client::new(bridge(client(b).await));
+    spdy.open(&pf_headers("error", "8080"), true).await.unwrap();
+    let data = spdy.open(&pf_headers("data", "8080"), false).await.unwrap();
+    spdy.data(data, b"tunnelled", true).await.unwrap();
+    let echoed = timeout(Duration::from_secs(5), spdy.data_until_fin(&[data]))
+        .await
+        .expect("frames arrive")
+        .unwrap();
+    assert_eq!(echoed[&data], b"tunnelled");
+    assert_eq!(*ports.lock().unwrap(), [8080]);
+    drop(spdy);
+    timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the session ends with the WebSocket")
+        .unwrap()
+        .unwrap();
 }
