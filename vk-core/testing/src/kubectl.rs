@@ -14,8 +14,9 @@
 //! # }
 //! ```
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 
+use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 use tokio::time::{Duration, timeout};
 
@@ -52,6 +53,7 @@ pub fn kubectl_path(version: &str) -> PathBuf {
 pub struct Kubectl {
     path: PathBuf,
     kubeconfig: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Kubectl {
@@ -61,7 +63,16 @@ impl Kubectl {
         Self {
             path: kubectl_path(version),
             kubeconfig: kubeconfig.as_ref().to_owned(),
+            env: Vec::new(),
         }
+    }
+
+    /// Set an environment variable for every command, e.g.
+    /// `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false` to make kubectl 1.30+ speak SPDY.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     /// The binary.
@@ -78,6 +89,7 @@ impl Kubectl {
         command
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .kill_on_drop(true);
         command
     }
@@ -87,7 +99,31 @@ impl Kubectl {
     /// # Panics
     /// When kubectl cannot be started or hangs (this is a test helper).
     pub async fn run(&self, args: &[&str]) -> Output {
-        timeout(PATIENCE, self.command().args(args).output())
+        self.run_with_input(args, None).await
+    }
+
+    /// Run to completion within [`PATIENCE`], with `stdin` as its input (none: no stdin).
+    ///
+    /// # Panics
+    /// When kubectl cannot be started or hangs (this is a test helper).
+    pub async fn run_with_input(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} cannot run: {e}", self.path.display()));
+        if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
+            // kubectl may exit before reading it all; its answer says why.
+            let _ = w.write_all(input.as_bytes()).await;
+        }
+        timeout(PATIENCE, child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("kubectl {args:?} hung for {PATIENCE:?}"))
             .unwrap_or_else(|e| panic!("{} cannot run: {e}", self.path.display()))

@@ -294,30 +294,14 @@ async fn kubectl(
     stdin: Option<&str>,
 ) -> Output {
     eprintln!("kubectl.{version} {args:?}");
-    let bin = vk_testing::kubectl::kubectl_path(version);
-    let mut cmd = Command::new(bin);
-    spdy_only(&mut cmd, spdy);
-    cmd.arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("kubectl runs");
-    if let Some(input) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(input.as_bytes()).await.unwrap();
-        drop(w);
+    let mut kubectl = vk_testing::kubectl::Kubectl::new(version, kubeconfig);
+    if spdy {
+        // Make kubectl 1.30+ speak SPDY, as the API server does to the kubelet.
+        kubectl = kubectl
+            .env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")
+            .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false");
     }
-    let out = timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kubectl {version} {args:?} hung"))
-        .unwrap();
+    let out = kubectl.run_with_input(args, stdin).await;
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

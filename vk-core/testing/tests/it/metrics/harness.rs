@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::process::Command;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{self, Duration};
@@ -141,29 +140,9 @@ async fn kubectl(
     args: &[&str],
     stdin: Option<&str>,
 ) -> (bool, String, String) {
-    use std::process::Stdio;
-    use tokio::io::AsyncWriteExt;
-    let mut child = Command::new(vk_testing::kubectl::kubectl_path(version))
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kubectl runs");
-    if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
-        w.write_all(input.as_bytes()).await.unwrap();
-    }
-    let out = time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kubectl {version} {args:?} hung"))
-        .unwrap();
+    let out = vk_testing::kubectl::Kubectl::new(version, kubeconfig)
+        .run_with_input(args, stdin)
+        .await;
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
