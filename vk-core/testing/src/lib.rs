@@ -1,10 +1,32 @@
-//! Test kit for vk-core providers: an in-process fake Kubernetes API server, a MockProvider,
-//! real kubectl builds and an SPDY client.
+//! Test kit for vk-core providers: an in-process fake Kubernetes API server, a whole-node
+//! harness, a MockProvider, real kubectl builds and an SPDY client.
 //!
 //! Add it as a dev-dependency next to `vk-core`. [`FakeApiServer`] speaks the real HTTP/JSON
 //! protocol on loopback so that kube-rs and kubectl work against it unchanged.
 //!
-//! # Example
+//! # Testing a provider in one call
+//!
+//! [`Harness::start`] runs the fake API server and a whole `vk_core::VirtualKubelet` around
+//! your provider, with the kubelet API behind the fake's proxy, so real `kubectl logs` and
+//! `exec` reach it (see [`harness`]):
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use vk_testing::Harness;
+//! use vk_testing::harness::pod;
+//!
+//! let harness = Harness::start(Arc::new(vk_testing::MockProvider::new())).await;
+//! harness.create_pod(pod("web", &["sh", "-c", "echo hello; sleep 30"])).await;
+//! harness.wait_for_phase("web", "Running").await;
+//! let logs = harness.kubectl("1.33").ok(&["logs", "web"]).await;
+//! println!("{logs}");
+//! harness.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The fake API server and the mock provider
 //!
 //! ```no_run
 //! use k8s_openapi::api::core::v1::Pod;
