@@ -133,18 +133,7 @@ impl ArmClient {
     pub async fn get<R: DeserializeOwned>(&self, name: &str, priority: Priority) -> Result<R> {
         const OP: &str = "container_groups.get";
         let url = self.container_group_url(name)?;
-        let response = self
-            .send(Call {
-                operation: OP,
-                class: Class::Read,
-                priority,
-                method: Method::GET,
-                url,
-                body: None,
-                accept: &[],
-                idempotent: true,
-            })
-            .await?;
+        let response = self.send(Call::get(OP, priority, url)).await?;
         decode(OP, &response.body)
     }
 
@@ -217,18 +206,7 @@ impl ArmClient {
         )?;
         let mut all = Vec::new();
         for _ in 0..1000 {
-            let response = self
-                .send(Call {
-                    operation: OP,
-                    class: Class::Read,
-                    priority,
-                    method: Method::GET,
-                    url,
-                    body: None,
-                    accept: &[],
-                    idempotent: true,
-                })
-                .await?;
+            let response = self.send(Call::get(OP, priority, url)).await?;
             let page: ListPage<R> = decode(OP, &response.body)?;
             all.extend(page.value);
             match page.next_link.filter(|l| !l.is_empty()) {

@@ -77,18 +77,7 @@ impl ArmClient {
             query.push(("timestamps", "true".to_owned()));
         }
         let url = self.url(&segments, &query)?;
-        let response = self
-            .send(Call {
-                operation: OP,
-                class: Class::Read,
-                priority,
-                method: Method::GET,
-                url,
-                body: None,
-                accept: &[],
-                idempotent: true,
-            })
-            .await?;
+        let response = self.send(Call::get(OP, priority, url)).await?;
         let body: LogsBody = decode(OP, &response.body)?;
         Ok(body.content.unwrap_or_default())
     }

@@ -1,11 +1,10 @@
 //! Azure Monitor metrics of one container group through Resource Manager
 //! (`{group}/providers/Microsoft.Insights/metrics`): the fallback where the regional batch
 //! API cannot be used. Charged to ARM's read bucket at background priority.
-use http::Method;
 
 use super::client::ArmClient;
 use super::error::Result;
-use super::throttle::{Class, Priority};
+use super::throttle::Priority;
 use super::transport::Call;
 
 /// The client operation of a per-resource metrics read (its metric label).
@@ -27,16 +26,7 @@ impl ArmClient {
         segments.extend(["providers", "Microsoft.Insights", "metrics"]);
         let url = self.url_with_version(&segments, api_version, query)?;
         let response = self
-            .send(Call {
-                operation: METRICS_LIST_OPERATION,
-                class: Class::Read,
-                priority: Priority::Background,
-                method: Method::GET,
-                url,
-                body: None,
-                accept: &[],
-                idempotent: true,
-            })
+            .send(Call::get(METRICS_LIST_OPERATION, Priority::Background, url))
             .await?;
         Ok(response.body)
     }

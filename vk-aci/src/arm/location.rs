@@ -1,11 +1,10 @@
 //! Operations on the region (`Microsoft.ContainerInstance/locations/{location}`): usage
 //! against quota and capabilities.
-use http::Method;
 use serde::de::DeserializeOwned;
 
 use super::client::ArmClient;
 use super::error::Result;
-use super::throttle::{Class, Priority};
+use super::throttle::Priority;
 use super::transport::{Call, decode};
 use url::Url;
 
@@ -19,18 +18,7 @@ impl ArmClient {
     pub async fn usages<R: DeserializeOwned>(&self) -> Result<R> {
         const OP: &str = "location.list_usage";
         let url = self.location_url("usages")?;
-        let response = self
-            .send(Call {
-                operation: OP,
-                class: Class::Read,
-                priority: Priority::Foreground,
-                method: Method::GET,
-                url,
-                body: None,
-                accept: &[],
-                idempotent: true,
-            })
-            .await?;
+        let response = self.send(Call::get(OP, Priority::Foreground, url)).await?;
         decode(OP, &response.body)
     }
 
@@ -41,18 +29,7 @@ impl ArmClient {
     pub async fn capabilities<R: DeserializeOwned>(&self) -> Result<R> {
         const OP: &str = "location.list_capabilities";
         let url = self.location_url("capabilities")?;
-        let response = self
-            .send(Call {
-                operation: OP,
-                class: Class::Read,
-                priority: Priority::Foreground,
-                method: Method::GET,
-                url,
-                body: None,
-                accept: &[],
-                idempotent: true,
-            })
-            .await?;
+        let response = self.send(Call::get(OP, Priority::Foreground, url)).await?;
         decode(OP, &response.body)
     }
 

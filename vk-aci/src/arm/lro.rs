@@ -1,12 +1,12 @@
 //! Long-running operations: follow `Azure-AsyncOperation`, then `Location`, then the
 //! resource itself, honouring `Retry-After`.
-use http::{Method, StatusCode};
+use http::StatusCode;
 use tokio::time::{self, Duration, Instant};
 use url::Url;
 
 use super::client::ArmClient;
 use super::error::{Error, Result, code_and_message};
-use super::throttle::{Class, Priority};
+use super::throttle::Priority;
 use super::transport::{Call, RawResponse};
 
 /// What a finished operation looks like.
@@ -124,16 +124,7 @@ impl Lro {
             PollTarget::Resource(url) => (url.clone(), &[StatusCode::NOT_FOUND]),
         };
         let response = client
-            .send(Call {
-                operation: OP,
-                class: Class::Read,
-                priority: Priority::Foreground,
-                method: Method::GET,
-                url,
-                body: None,
-                accept,
-                idempotent: true,
-            })
+            .send(Call::get(OP, Priority::Foreground, url).accepting(accept))
             .await?;
         self.retry_after = response.retry_after();
         match &self.target {

@@ -199,16 +199,10 @@ impl ArmClient {
         };
         let url = self.subnet_url(subnet).map_err(arm)?;
         let response = self
-            .send(Call {
-                operation: GET,
-                class: Class::Read,
-                priority: Priority::Foreground,
-                method: Method::GET,
-                url: url.clone(),
-                body: None,
-                accept: &[StatusCode::NOT_FOUND],
-                idempotent: true,
-            })
+            .send(
+                Call::get(GET, Priority::Foreground, url.clone())
+                    .accepting(&[StatusCode::NOT_FOUND]),
+            )
             .await
             .map_err(arm)?;
         if response.status != StatusCode::NOT_FOUND {

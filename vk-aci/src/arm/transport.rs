@@ -28,6 +28,29 @@ pub(crate) struct Call<'a> {
     pub idempotent: bool,
 }
 
+impl Call<'static> {
+    /// A read: `GET url`, safe to retry, every 2xx accepted.
+    pub fn get(operation: &'static str, priority: Priority, url: Url) -> Self {
+        Self {
+            operation,
+            class: Class::Read,
+            priority,
+            method: Method::GET,
+            url,
+            body: None,
+            accept: &[],
+            idempotent: true,
+        }
+    }
+}
+
+impl<'a> Call<'a> {
+    /// Also accept these non-2xx statuses as answers (a 404 that means "absent").
+    pub fn accepting<'b>(self, accept: &'b [StatusCode]) -> Call<'b> {
+        Call { accept, ..self }
+    }
+}
+
 /// What the service answered, headers digested.
 #[derive(Debug)]
 pub(crate) struct RawResponse {
